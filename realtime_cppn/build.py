@@ -1,0 +1,36 @@
+"""Scene -> NetworkSpec and z: where a plain scene meets torch (weights are drawn by the model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .animation import LatentPath
+from .errors import CPPNError
+from .scene import Scene
+from .spec import NetworkSpec
+
+
+def scene_config(scene: Scene):
+    from .model import CPPNConfig
+
+    net = dict(scene.network)
+    for key in ("inputs", "activation"):
+        if isinstance(net.get(key), list):
+            net[key] = tuple(net[key])
+    try:
+        config = CPPNConfig(**net)
+    except TypeError as exc:
+        raise CPPNError(f"unknown network setting in scene: {exc}") from None
+    config.validate()
+    return config
+
+
+def scene_network(scene: Scene) -> NetworkSpec:
+    from .export import to_spec
+    from .model import CPPN
+
+    return to_spec(CPPN(scene_config(scene)))
+
+
+def scene_z(scene: Scene, spec: NetworkSpec) -> np.ndarray:
+    return LatentPath(scene.path_seed, spec.z_dim)(scene.phase)

@@ -1,0 +1,208 @@
+"""The command line: ``realtime-cppn [live] | still | ...``; one vocabulary of options for all.
+
+Every error a user can cause ends as one line on stderr and exit status 2, never a traceback.
+Subcommands live in their own modules and register here in COMMANDS: each has
+``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from . import activations, spec
+from .errors import CPPNError
+from .scene import Scene
+
+PROG = "realtime-cppn"
+
+# name -> (module, one-line help); the first is the default when no subcommand is given.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "live": ("realtime_cppn.app", "open the live window (the default)"),
+    "still": ("realtime_cppn.cli", "render one image to a PNG"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too by default)
+        raise CPPNError(message)
+
+
+def _arg(fn):
+    """argparse shows an ArgumentTypeError's own text; any other error becomes 'invalid value'."""
+
+    def conv(text: str):
+        try:
+            return fn(text)
+        except CPPNError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    conv.__name__ = fn.__name__
+    return conv
+
+
+@_arg
+def _activation_list(text: str) -> str | tuple[str, ...]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        activations.get(n)
+    if not names:
+        raise CPPNError("--activation needs a name")
+    return names[0] if len(names) == 1 else tuple(names)
+
+
+@_arg
+def _size(text: str) -> tuple[int, int]:
+    return spec.parse_size(text)
+
+
+def _typed(fn, what: str):
+    def conv(text: str):
+        try:
+            return fn(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{what} expected, got {text!r}") from None
+
+    conv.__name__ = what
+    return conv
+
+
+_int = _typed(int, "an integer")
+_float = _typed(float, "a number")
+
+
+def add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    """Options that describe a scene: the network, the view and the loop (shared by commands)."""
+    g = p.add_argument_group("network")
+    g.add_argument("--scene", type=Path, help="start from a scene (.json) or a PNG this tool wrote")
+    g.add_argument("--seed", type=_int, help="weight seed (default 0)")
+    g.add_argument("--width", type=_int, help="units per hidden layer (default 32)")
+    g.add_argument("--depth", type=_int, help="hidden layers (default 4)")
+    g.add_argument("--activation", type=_activation_list,
+                   help=f"hidden activation, or a comma list per layer: {', '.join(activations.NAMES)}")
+    g.add_argument("--output-activation", help="output activation (default sigmoid)")
+    g.add_argument("--inputs", help="coordinate features, comma list of x,y,r,b (default x,y,r)")
+    g.add_argument("--z-dim", type=_int, help="latent size (default 8; 0 for none)")
+    g.add_argument("--channels", type=_int, choices=(1, 2, 3), help="3 rgb, 1 mono, 2 uv")
+    g.add_argument("--sigma", type=_float, help="weight standard deviation (default 1.0)")
+    g.add_argument("--scale", type=_float, help="coordinate scale (default 2.0)")
+    v = p.add_argument_group("view")
+    v.add_argument("--zoom", type=_float, help="magnification (default 1)")
+    v.add_argument("--symmetry", choices=spec.SYMMETRIES, help="mirror the coordinates")
+    v.add_argument("--loop", type=_float, help="seconds per latent loop (default 8)")
+    v.add_argument("--path-seed", type=_int, help="which latent path (default: the weight seed)")
+
+
+_NETWORK_FLAGS = {
+    "seed": "seed", "width": "width", "depth": "depth", "activation": "activation",
+    "output_activation": "output_activation", "z_dim": "z_dim", "channels": "out_channels",
+    "sigma": "sigma", "scale": "scale",
+}
+
+
+def scene_from_args(args: argparse.Namespace) -> Scene:
+    """A Scene from --scene (if given) overridden by any explicit flag."""
+    base = Scene()
+    if getattr(args, "scene", None):
+        base = load_scene(args.scene)
+    network = dict(base.network)
+    for flag, key in _NETWORK_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            network[key] = list(value) if isinstance(value, tuple) else value
+    if getattr(args, "inputs", None):
+        network["inputs"] = [s.strip() for s in args.inputs.split(",") if s.strip()]
+    view = base.view
+    if args.zoom is not None or args.symmetry is not None:
+        view = spec.View(
+            zoom=args.zoom if args.zoom is not None else view.zoom,
+            center=view.center,
+            symmetry=args.symmetry or view.symmetry,
+        )
+    path_seed = args.path_seed if args.path_seed is not None else (
+        network.get("seed", 0) if args.seed is not None or not base.network else base.path_seed
+    )
+    return Scene(
+        network=network,
+        view=view,
+        loop=args.loop if args.loop is not None else base.loop,
+        path_seed=path_seed,
+        phase=base.phase,
+    )
+
+
+def load_scene(path: Path) -> Scene:
+    """A scene from a .json file or a PNG this tool wrote."""
+    path = Path(path)
+    if not path.is_file():
+        raise CPPNError(f"no such scene file: {path}")
+    if path.suffix.lower() == ".png":
+        from .images import read_scene
+
+        return read_scene(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CPPNError(f"cannot read scene {path}: {exc}") from None
+    return Scene.from_json(text)
+
+
+# --- still ------------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_scene_arguments(p)
+    p.add_argument("--size", type=_size, default=(1024, 1024), help="WxH (default 1024x1024)")
+    p.add_argument("--time", type=_float, help="seconds along the latent loop (default: scene's)")
+    p.add_argument("-o", "--output", type=Path, default=Path("cppn.png"), help="PNG to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .api import default_renderer
+    from .build import scene_network, scene_z
+    from .images import save_png
+
+    scene = scene_from_args(args)
+    if args.time is not None:
+        scene = scene.at_time(args.time)
+    net_spec = scene_network(scene)
+    renderer = default_renderer()
+    renderer.set_network(net_spec, scene_z(scene, net_spec))
+    frame = renderer.read(renderer.draw(args.size, scene.view, display=True), 3)
+    save_png(args.output, frame, scene)
+    print(f"wrote {args.output} ({args.size[0]}x{args.size[1]})")
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Random CPPN art, live on the GPU.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        argv = [next(iter(COMMANDS)), *argv]
+    try:
+        args = build_parser().parse_args(argv)
+        module = importlib.import_module(COMMANDS[args.command][0])
+        return int(module.run(args) or 0)
+    except CPPNError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
