@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import activations, spec
@@ -22,6 +23,7 @@ PROG = "realtime-cppn"
 COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("realtime_cppn.app", "open the live window (the default)"),
     "still": ("realtime_cppn.cli", "render one image to a PNG"),
+    "render": ("realtime_cppn.render_cmd", "render a clip offline"),
 }
 
 
@@ -51,6 +53,12 @@ def _activation_list(text: str) -> str | tuple[str, ...]:
     if not names:
         raise CPPNError("--activation needs a name")
     return names[0] if len(names) == 1 else tuple(names)
+
+
+@_arg
+def _symmetry(text: str) -> str:
+    spec.View(symmetry=text)
+    return text
 
 
 @_arg
@@ -90,7 +98,14 @@ def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=_float, help="coordinate scale (default 2.0)")
     v = p.add_argument_group("view")
     v.add_argument("--zoom", type=_float, help="magnification (default 1)")
-    v.add_argument("--symmetry", choices=spec.SYMMETRIES, help="mirror the coordinates")
+    v.add_argument("--symmetry", type=_symmetry, metavar="{none,x,y,xy,k2..k12}",
+                   help="mirror x/y (the seed's abs()), or an n-fold kaleidoscope kN")
+    v.add_argument("--color", choices=spec.COLOR_MODES, help="rgb, hsv (outputs as h,s,v), palette")
+    v.add_argument("--palette", choices=tuple(spec.PALETTES), help="gradient for --color palette")
+    v.add_argument("--texture", type=Path, help="image a uv network (--channels 2) remaps")
+    v.add_argument("--wrap", choices=spec.WRAPS, help="texture wrap for uv outside [0, 1]")
+    v.add_argument("--uv-normalize", action="store_true", default=None,
+                   help="stretch the uv map by its per-frame min/max (the seed's way; flickers)")
     v.add_argument("--loop", type=_float, help="seconds per latent loop (default 8)")
     v.add_argument("--path-seed", type=_int, help="which latent path (default: the weight seed)")
 
@@ -115,12 +130,13 @@ def scene_from_args(args: argparse.Namespace) -> Scene:
     if getattr(args, "inputs", None):
         network["inputs"] = [s.strip() for s in args.inputs.split(",") if s.strip()]
     view = base.view
-    if args.zoom is not None or args.symmetry is not None:
-        view = spec.View(
-            zoom=args.zoom if args.zoom is not None else view.zoom,
-            center=view.center,
-            symmetry=args.symmetry or view.symmetry,
-        )
+    overrides = {
+        k: getattr(args, k)
+        for k in ("zoom", "symmetry", "color", "palette", "wrap", "uv_normalize")
+        if getattr(args, k, None) is not None
+    }
+    if overrides:
+        view = replace(view, **overrides)
     path_seed = args.path_seed if args.path_seed is not None else (
         network.get("seed", 0) if args.seed is not None or not base.network else base.path_seed
     )
@@ -130,6 +146,7 @@ def scene_from_args(args: argparse.Namespace) -> Scene:
         loop=args.loop if args.loop is not None else base.loop,
         path_seed=path_seed,
         phase=base.phase,
+        texture=str(args.texture) if getattr(args, "texture", None) else base.texture,
     )
 
 
@@ -169,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
         scene = scene.at_time(args.time)
     net_spec = scene_network(scene)
     renderer = default_renderer()
+    if scene.texture:
+        from .images import load_texture
+
+        renderer.set_texture(load_texture(scene.texture))
     renderer.set_network(net_spec, scene_z(scene, net_spec))
     frame = renderer.read(renderer.draw(args.size, scene.view, display=True), 3)
     save_png(args.output, frame, scene)

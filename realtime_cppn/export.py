@@ -8,7 +8,6 @@ Containers: nn.Sequential, nested, and wrapper modules whose only child is one (
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from .errors import CPPNError

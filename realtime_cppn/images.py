@@ -48,3 +48,27 @@ def read_scene(path: str | Path) -> Scene:
     if text is None:
         raise CPPNError(f"{path} holds no realtime-cppn scene")
     return Scene.from_json(text)
+
+
+MAX_TEXTURE_PIXELS = 8192 * 8192  # refuse larger images before decoding them
+
+
+def load_texture(path: str | Path) -> np.ndarray:
+    """An image for uv remapping as uint8 (H, W, 4), top row first. Alpha is kept, 16-bit and
+    palette images are converted to 8-bit RGBA; images above 8192x8192 are refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise CPPNError(f"no such texture file: {path}")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_TEXTURE_PIXELS:
+                raise CPPNError(f"texture {path} is {w}x{h}; the limit is 8192x8192 pixels")
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grey: Pillow's RGBA conversion clips instead of scaling; scale by hand.
+                grey = np.asarray(im, dtype=np.uint32)
+                grey = (grey >> 8).astype(np.uint8) if grey.max() > 255 else grey.astype(np.uint8)
+                return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+            return np.asarray(im.convert("RGBA"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise CPPNError(f"cannot read texture {path}: {exc}") from None

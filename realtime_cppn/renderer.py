@@ -16,12 +16,13 @@ import numpy as np
 
 from . import glsl
 from .errors import CPPNError
-from .spec import NetworkSpec, View, check_size
+from .spec import PALETTES, NetworkSpec, View, check_size
 
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
 _WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
 _OVERLAY_UNIT = 2
+_TEXTURE_UNIT = 3
 
 
 def create_headless_context() -> moderngl.Context:
@@ -38,11 +39,43 @@ def create_headless_context() -> moderngl.Context:
             ) from None
 
 
+def default_texture(size: int = 256) -> np.ndarray:
+    """A colourful grid to remap when the user gave no texture: uint8 (size, size, 3)."""
+    t = (np.arange(size) + 0.5) / size
+    u, v = np.meshgrid(t, t)
+    check = ((u * 8).astype(int) + (v * 8).astype(int)) % 2
+    rgb = np.stack([u, v, 1.0 - 0.5 * (u + v)], axis=-1) * (0.55 + 0.45 * check[..., None])
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
 @dataclass
 class Stats:
     compiles: int = 0
     compile_seconds: float = 0.0
     uploads: int = 0
+
+
+class PendingRead:
+    """A frame on its way from the GPU (``Renderer.read_async``); ``result()`` maps it once."""
+
+    def __init__(self, buf: moderngl.Buffer, size: tuple[int, int], dtype: str, channels: int,
+                 pool: list[moderngl.Buffer]) -> None:
+        self._buf = buf
+        self._pool = pool
+        self.size = size
+        self.dtype = dtype
+        self.channels = channels
+
+    def result(self) -> np.ndarray:
+        """(H, W, channels), top row first, float32 or uint8 like ``Renderer.read``."""
+        if self._buf is None:
+            raise CPPNError("this readback was already collected")
+        w, h = self.size
+        np_dtype = np.float32 if self.dtype == "f4" else np.uint8
+        data = np.frombuffer(self._buf.read(), dtype=np_dtype).reshape(h, w, 4)[::-1]
+        self._pool.append(self._buf)  # back to the pool for the next frame of this size
+        self._buf = None
+        return np.ascontiguousarray(data[:, :, : self.channels])
 
 
 class Renderer:
@@ -81,10 +114,25 @@ class Renderer:
         self._weights_key: tuple | None = None
         self._targets: dict[tuple, tuple[moderngl.Texture, moderngl.Framebuffer | None]] = {}
         self._vao_cache: dict[int, moderngl.VertexArray] = {}
+        self._texture: moderngl.Texture | None = None
+        self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
         self._blit = self.ctx.program(
             vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.load("blit.frag")
         )
         self._blit_vao = self._fullscreen(self._blit)
+        self._overlay: moderngl.Program | None = None  # built on first draw_overlay
+        self._overlay_vao: moderngl.VertexArray | None = None
+        self._overlay_tex: moderngl.Texture | None = None
+        self._overlay_src: np.ndarray | None = None
+
+    @classmethod
+    def from_current_context(cls, **kw) -> Renderer:
+        """A renderer on the OpenGL context current on this thread (a window's); needs GL 3.3."""
+        try:
+            ctx = moderngl.create_context(require=330)
+        except Exception as exc:  # moderngl raises bare Exception for a missing or old context
+            raise CPPNError(f"the window has no usable OpenGL 3.3 context: {exc}") from None
+        return cls(ctx, **kw)
 
     # --- network ------------------------------------------------------------------------------
 
@@ -244,11 +292,23 @@ class Renderer:
         tex = self.target(size, dtype)
         w, h = tex.size
         prog = self._program(spec, _DTYPES[dtype])
-        prog["u_resolution"].value = (float(w), float(h))
-        prog["u_center"].value = tuple(float(c) for c in view.center)
-        prog["u_scale"].value = float(spec.scale / view.zoom)
-        prog["u_symmetry"].value = view.symmetry_code
-        prog["u_color_mode"].value = 1 if display else 0
+        uniforms = {
+            "u_resolution": (float(w), float(h)),
+            "u_center": tuple(float(c) for c in view.center),
+            "u_scale": float(spec.scale / view.zoom),
+            "u_symmetry": view.symmetry_code,
+            "u_kaleido": view.kaleido,
+            "u_color_mode": view.color_code if display else 0,
+            "u_palette": PALETTES[view.palette],
+            "u_wrap": view.wrap_code,
+            "u_uv_range": self._uv_range(view, (w, h)) if display else (0.0, 0.0, 1.0, 1.0),
+            "u_texture": _TEXTURE_UNIT,
+        }
+        for name, value in uniforms.items():
+            if name in prog:  # the compiler drops uniforms a network does not use
+                prog[name].value = value
+        if spec.out_channels == 2 and display:
+            self._uv_texture().use(_TEXTURE_UNIT)
         self._bind_weights()
         if self.path == "compute":
             tex.bind_to_image(0, read=False, write=True)
@@ -260,6 +320,43 @@ class Renderer:
             fbo.viewport = (0, 0, w, h)
             self._vao(prog).render()
         return tex
+
+    # --- uv remap -----------------------------------------------------------------------------
+
+    def set_texture(self, image: np.ndarray | None, nearest: bool = False) -> None:
+        """The texture uv networks sample: uint8 (H, W, 3 or 4), top row first; None = default."""
+        if self._texture is not None:
+            self._texture.release()
+            self._texture = None
+        if image is None:
+            return
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise CPPNError("a texture must be uint8 (H, W, 3) or (H, W, 4)")
+        h, w = image.shape[:2]
+        check_size((w, h), self.max_texture)
+        rgba = np.ascontiguousarray(image[::-1])  # GL's first row is the bottom one
+        self._texture = self.ctx.texture((w, h), image.shape[2], rgba.tobytes())
+        self._texture.repeat_x = self._texture.repeat_y = False  # wrap_uv does the wrapping
+        f = moderngl.NEAREST if nearest else moderngl.LINEAR
+        self._texture.filter = (f, f)
+
+    def _uv_texture(self) -> moderngl.Texture:
+        if self._texture is None:
+            self.set_texture(default_texture())
+        return self._texture
+
+    def _uv_range(self, view: View, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """Stable: uv are the outputs. Normalised: stretched by the frame's min and max (the
+        seed's way), estimated on a 64-pixel probe of the same view to stay cheap per frame."""
+        if not view.uv_normalize or self.spec is None or self.spec.out_channels != 2:
+            return (0.0, 0.0, 1.0, 1.0)
+        w, h = size
+        k = 64 / max(w, h)
+        probe = self.read(self.draw((max(1, round(w * k)), max(1, round(h * k))), view), 2)
+        lo, hi = probe.reshape(-1, 2).min(axis=0), probe.reshape(-1, 2).max(axis=0)
+        inv = 1.0 / np.maximum(hi - lo, 1e-6)
+        return (float(lo[0]), float(lo[1]), float(inv[0]), float(inv[1]))
 
     def _vao(self, prog) -> moderngl.VertexArray:
         vao = self._vao_cache.get(prog.glo)
@@ -281,6 +378,21 @@ class Renderer:
         c = channels or (self.spec.out_channels if self.spec else 4)
         return np.ascontiguousarray(data[:, :, :c])
 
+    def read_async(self, tex: moderngl.Texture, channels: int | None = None) -> PendingRead:
+        """Start copying a frame texture into a pixel buffer; ``.result()`` collects it later.
+
+        The copy goes GPU-side into a buffer (a PBO), so the call returns without waiting for the
+        frame to finish; mapping it one or two frames later finds the pixels ready and the render
+        loop never stalls on a readback. Buffers are pooled per size; collect every handle.
+        """
+        w, h = tex.size
+        nbytes = w * h * 4 * (4 if tex.dtype == "f4" else 1)
+        pool = self._read_buffers.setdefault(nbytes, [])
+        buf = pool.pop() if pool else self.ctx.buffer(reserve=nbytes)
+        tex.read_into(buf)
+        c = channels or (self.spec.out_channels if self.spec else 4)
+        return PendingRead(buf, (w, h), tex.dtype, c, pool)
+
     def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
         """Draw a frame texture onto ``fbo`` (the window) with linear filtering."""
@@ -289,6 +401,36 @@ class Renderer:
         tex.use(_FRAME_UNIT)
         self._blit["u_frame"].value = _FRAME_UNIT
         self._blit_vao.render()
+
+    def draw_overlay(self, rgba: np.ndarray, fbo: moderngl.Framebuffer,
+                     viewport: tuple[int, int, int, int]) -> None:
+        """Blend an RGBA uint8 image ((H, W, 4), top row first, straight alpha) over ``fbo``
+        inside ``viewport``. Uploads only when given a different array object than last time."""
+        if self._overlay is None:
+            self._overlay = self.ctx.program(
+                vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.load("overlay.frag")
+            )
+            self._overlay_vao = self._fullscreen(self._overlay)
+        h, w = rgba.shape[:2]
+        if self._overlay_tex is None or self._overlay_tex.size != (w, h):
+            if self._overlay_tex is not None:
+                self._overlay_tex.release()
+            self._overlay_tex = self.ctx.texture((w, h), 4, dtype="f1")
+            self._overlay_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._overlay_src = None
+        if rgba is not self._overlay_src:
+            self._overlay_tex.write(np.ascontiguousarray(rgba[::-1], dtype=np.uint8).tobytes())
+            self._overlay_src = rgba
+        fbo.use()
+        fbo.viewport = viewport
+        self._overlay_tex.use(_OVERLAY_UNIT)
+        self._overlay["u_overlay"].value = _OVERLAY_UNIT
+        self.ctx.enable(moderngl.BLEND)
+        # Keep the destination alpha: the window must stay opaque under a compositor.
+        self.ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA,
+                               moderngl.ZERO, moderngl.ONE)
+        self._overlay_vao.render()
+        self.ctx.disable(moderngl.BLEND)
 
     def gl_objects(self) -> dict[str, int]:
         """Counts of the GL objects this renderer holds (for soak tests: they must stay flat)."""
@@ -303,5 +445,13 @@ class Renderer:
         self.forget_programs()
         self.release_targets()
         self._release_weights()
+        self.set_texture(None)
+        for pool in self._read_buffers.values():
+            for buf in pool:
+                buf.release()
+        self._read_buffers.clear()
         self._blit_vao.release()
         self._blit.release()
+        for obj in (self._overlay_vao, self._overlay, self._overlay_tex):
+            if obj is not None:
+                obj.release()

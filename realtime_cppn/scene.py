@@ -26,6 +26,7 @@ class Scene:
     loop: float = 8.0  # seconds per latent loop
     path_seed: int = 0  # which closed latent path
     phase: float = 0.0  # position on the loop, in loops (time / loop at speed 1)
+    texture: str = ""  # image file a uv network remaps ("" = the built-in grid)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.loop, (int, float)) and math.isfinite(self.loop) and self.loop > 0):
@@ -48,6 +49,7 @@ class Scene:
             "loop": self.loop,
             "path_seed": self.path_seed,
             "phase": self.phase,
+            "texture": self.texture,
         }
 
     def to_json(self) -> str:
@@ -61,10 +63,16 @@ class Scene:
             raise CPPNError(f"unsupported scene version {d.get('version')!r}")
         try:
             v = d.get("view", {})
+            if not isinstance(v, dict):
+                raise CPPNError("scene view must be an object")
             view = View(
                 zoom=float(v.get("zoom", 1.0)),
-                center=tuple(float(c) for c in v.get("center", (0.0, 0.0)))[:2],
+                center=tuple(float(c) for c in v.get("center", (0.0, 0.0))),
                 symmetry=str(v.get("symmetry", "none")),
+                color=str(v.get("color", "rgb")),
+                palette=str(v.get("palette", "rainbow")),
+                wrap=str(v.get("wrap", "mirror")),
+                uv_normalize=bool(v.get("uv_normalize", False)),
             )
             network = d.get("network", {})
             if not isinstance(network, dict):
@@ -75,6 +83,7 @@ class Scene:
                 loop=float(d.get("loop", 8.0)),
                 path_seed=int(d.get("path_seed", 0)),
                 phase=float(d.get("phase", 0.0)),
+                texture=str(d.get("texture", "")),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, CPPNError):

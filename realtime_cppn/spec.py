@@ -75,13 +75,13 @@ class NetworkSpec:
     @property
     def architecture(self) -> tuple:
         """What the generated GLSL depends on: equal architectures share one compiled program."""
-        return (self.inputs, self.z_dim, tuple((*l.shape, l.activation) for l in self.layers))
+        return (self.inputs, self.z_dim, tuple((*lay.shape, lay.activation) for lay in self.layers))
 
     @property
     def macs_per_pixel(self) -> int:
         """Useful multiply-adds per pixel (z is folded into the first bias on the host)."""
         first = self.layers[0].weight.shape[0] * len(self.inputs)
-        return first + sum(l.weight.size for l in self.layers[1:])
+        return first + sum(lay.weight.size for lay in self.layers[1:])
 
     def first_bias(self, z: np.ndarray | None) -> np.ndarray:
         """The first layer's bias with the latent term W_z z folded in: z is constant per frame."""
@@ -108,7 +108,19 @@ class NetworkSpec:
         return replace(self, layers=other.layers)
 
 
-SYMMETRIES = ("none", "x", "y", "xy")
+MIRRORS = ("none", "x", "y", "xy")
+KALEIDO_RANGE = range(2, 13)  # n-fold kaleidoscopes, k2 .. k12
+SYMMETRIES = (*MIRRORS, *(f"k{n}" for n in KALEIDO_RANGE))
+COLOR_MODES = ("rgb", "hsv", "palette")  # how outputs become colour (uv networks sample a texture)
+WRAPS = ("clamp", "repeat", "mirror")
+
+# Cosine palettes c(t) = a + b * cos(2 pi (c t + d)) (Inigo Quilez): smooth gradients for mono nets.
+PALETTES: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "rainbow": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), (0.0, 0.33, 0.67)),
+    "fire": ((0.5, 0.3, 0.1), (0.5, 0.4, 0.2), (1.0, 1.0, 1.0), (0.0, 0.1, 0.2)),
+    "ocean": ((0.2, 0.5, 0.6), (0.2, 0.4, 0.4), (1.0, 1.0, 1.0), (0.5, 0.3, 0.2)),
+    "neon": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), (2.0, 1.0, 0.0), (0.5, 0.2, 0.25)),
+}
 
 
 @dataclass(frozen=True)
@@ -117,18 +129,47 @@ class View:
 
     zoom: float = 1.0  # > 1 magnifies: the network sees scale / zoom
     center: tuple[float, float] = (0.0, 0.0)
-    symmetry: str = "none"  # none | x | y | xy (abs() of the screen coordinates, as in the seed)
+    # none | x | y | xy (abs() of the screen coordinates, as in the seed) | kN: n-fold kaleidoscope
+    symmetry: str = "none"
+    color: str = "rgb"  # rgb | hsv (outputs read as hue, saturation, value) | palette (mono)
+    palette: str = "rainbow"
+    wrap: str = "mirror"  # uv networks: how texture coordinates outside [0, 1] wrap
+    uv_normalize: bool = False  # the seed's per-frame min/max stretch of the uv map (flickers)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.symmetry not in SYMMETRIES:
-            raise CPPNError(f"unknown symmetry {self.symmetry!r}; valid: {', '.join(SYMMETRIES)}")
+            raise CPPNError(
+                f"unknown symmetry {self.symmetry!r}; valid: none, x, y, xy, k2 .. k12"
+            )
         if not (math.isfinite(self.zoom) and self.zoom > 0):
             raise CPPNError(f"zoom must be a positive number, got {self.zoom}")
+        if len(self.center) != 2 or not all(math.isfinite(c) for c in self.center):
+            raise CPPNError(f"center must be two finite numbers, got {self.center!r}")
+        if self.color not in COLOR_MODES:
+            raise CPPNError(f"unknown colour mode {self.color!r}; valid: {', '.join(COLOR_MODES)}")
+        if self.palette not in PALETTES:
+            raise CPPNError(f"unknown palette {self.palette!r}; valid: {', '.join(PALETTES)}")
+        if self.wrap not in WRAPS:
+            raise CPPNError(f"unknown wrap mode {self.wrap!r}; valid: {', '.join(WRAPS)}")
 
     @property
     def symmetry_code(self) -> int:
-        return SYMMETRIES.index(self.symmetry)
+        """0..3 for the mirrors; 0 when a kaleidoscope is on (see ``kaleido``)."""
+        return MIRRORS.index(self.symmetry) if self.symmetry in MIRRORS else 0
+
+    @property
+    def kaleido(self) -> int:
+        """Fold count of the kaleidoscope, 0 for none."""
+        return int(self.symmetry[1:]) if self.symmetry.startswith("k") else 0
+
+    @property
+    def color_code(self) -> int:
+        return COLOR_MODES.index(self.color) + 1  # 0 is raw outputs
+
+    @property
+    def wrap_code(self) -> int:
+        return WRAPS.index(self.wrap)
 
 
 def check_size(size: tuple[int, int], limit: int | None = None) -> tuple[int, int]:
@@ -160,6 +201,25 @@ def screen_points(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.broadcast_to(x, (h, w)), np.broadcast_to(y[:, None], (h, w))
 
 
+def fold(x: np.ndarray, y: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetry on screen points, exactly as common.glsl's network_point does it."""
+    if view.symmetry in ("x", "xy"):
+        x = np.abs(x)
+    if view.symmetry in ("y", "xy"):
+        y = np.abs(y)
+    n = view.kaleido
+    if n:
+        # Dihedral fold: angle into [0, pi/n] (mirror within each of n sectors), radius kept.
+        # float32 like the shader, so both land on the same side of a sector edge.
+        sector = np.float32(2.0 * math.pi / n)
+        a = np.arctan2(y, x).astype(np.float32)
+        a = a - sector * np.floor(a / sector)
+        a = np.where(a > sector / 2, sector - a, a).astype(np.float64)
+        rad = np.hypot(x, y)
+        x, y = rad * np.cos(a), rad * np.sin(a)
+    return x, y
+
+
 def coords(
     size: tuple[int, int],
     inputs: tuple[str, ...] = ("x", "y", "r"),
@@ -169,10 +229,7 @@ def coords(
     """The input grid the shader evaluates: (H, W, len(inputs)) float64, top row first."""
     view = view or View()
     x, y = screen_points(size)
-    if view.symmetry in ("x", "xy"):
-        x = np.abs(x)
-    if view.symmetry in ("y", "xy"):
-        y = np.abs(y)
+    x, y = fold(x, y, view)
     s = scale / view.zoom
     x = view.center[0] + s * x
     y = view.center[1] + s * y
