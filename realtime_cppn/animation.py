@@ -9,6 +9,7 @@ the rate, never the position, and the picture cannot jump.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -29,14 +30,8 @@ class LatentPath:
     amplitude: float = 1.0
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([0x5EED, int(self.seed) & 0xFFFFFFFF, self.z_dim])
-        k = np.arange(1, HARMONICS + 1, dtype=np.float64)  # (K,)
-        decay = 1.0 / k  # low harmonics dominate: smooth motion
-        a = rng.normal(size=(self.z_dim, HARMONICS)) * decay
-        b = rng.normal(size=(self.z_dim, HARMONICS)) * decay
-        # Per-dimension variance over a loop is sum(a^2 + b^2) / 2: normalise it to 1.
-        norm = np.sqrt(np.maximum((a**2 + b**2).sum(axis=1) / 2.0, 1e-12))[:, None]
-        return k, a / norm, b / norm
+        # Cached: drawing them costs ~70 us, a live frame evaluates z every frame.
+        return _coefficients(int(self.seed) & 0xFFFFFFFF, self.z_dim)
 
     def __call__(self, phase: float) -> np.ndarray:
         """z at ``phase`` (loops, any real number): (z_dim,) float64."""
@@ -54,6 +49,22 @@ class LatentPath:
         angle = 2.0 * math.pi * k * (phase % 1.0)
         w = 2.0 * math.pi * k
         return self.amplitude * (-(a * w) @ np.sin(angle) + (b * w) @ np.cos(angle))
+
+
+@functools.lru_cache(maxsize=256)
+def _coefficients(seed: int, z_dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A path's Fourier coefficients (read-only arrays: every caller shares them)."""
+    rng = np.random.default_rng([0x5EED, seed, z_dim])
+    k = np.arange(1, HARMONICS + 1, dtype=np.float64)  # (K,)
+    decay = 1.0 / k  # low harmonics dominate: smooth motion
+    a = rng.normal(size=(z_dim, HARMONICS)) * decay
+    b = rng.normal(size=(z_dim, HARMONICS)) * decay
+    # Per-dimension variance over a loop is sum(a^2 + b^2) / 2: normalise it to 1.
+    norm = np.sqrt(np.maximum((a**2 + b**2).sum(axis=1) / 2.0, 1e-12))[:, None]
+    out = (k, a / norm, b / norm)
+    for arr in out:
+        arr.setflags(write=False)
+    return out
 
 
 @dataclass(frozen=True)

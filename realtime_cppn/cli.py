@@ -23,7 +23,10 @@ PROG = "realtime-cppn"
 COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("realtime_cppn.app", "open the live window (the default)"),
     "still": ("realtime_cppn.cli", "render one image to a PNG"),
+    "fit": ("realtime_cppn.fit_cmd", "train a CPPN to reproduce an image"),
+    "grid": ("realtime_cppn.grid_cmd", "render a grid of networks: width x depth"),
     "render": ("realtime_cppn.render_cmd", "render a clip offline"),
+    "export": ("realtime_cppn.export_cmd", "export a scene as a Shadertoy, ISF or glslViewer shader"),
 }
 
 
@@ -171,7 +174,8 @@ def load_scene(path: Path) -> Scene:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_scene_arguments(p)
-    p.add_argument("--size", type=_size, default=(1024, 1024), help="WxH (default 1024x1024)")
+    p.add_argument("--size", type=_size,
+                   help="WxH (default: the size of a --scene PNG, else 1024x1024)")
     p.add_argument("--time", type=_float, help="seconds along the latent loop (default: scene's)")
     p.add_argument("-o", "--output", type=Path, default=Path("cppn.png"), help="PNG to write")
 
@@ -184,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     scene = scene_from_args(args)
     if args.time is not None:
         scene = scene.at_time(args.time)
+    size = args.size or _still_size(args.scene)
     net_spec = scene_network(scene)
     renderer = default_renderer()
     if scene.texture:
@@ -191,10 +196,20 @@ def run(args: argparse.Namespace) -> int:
 
         renderer.set_texture(load_texture(scene.texture))
     renderer.set_network(net_spec, scene_z(scene, net_spec))
-    frame = renderer.read(renderer.draw(args.size, scene.view, display=True), 3)
+    frame = renderer.read(renderer.draw(size, scene.view, display=True), 3)
     save_png(args.output, frame, scene)
-    print(f"wrote {args.output} ({args.size[0]}x{args.size[1]})")
+    print(f"wrote {args.output} ({size[0]}x{size[1]})")
     return 0
+
+
+def _still_size(scene_path: Path | None) -> tuple[int, int]:
+    """A PNG given as --scene is rendered again at its own size; anything else at 1024x1024."""
+    if scene_path is not None and Path(scene_path).suffix.lower() == ".png":
+        from PIL import Image
+
+        with Image.open(scene_path) as im:  # already read once by load_scene: it is a PNG
+            return im.size
+    return (1024, 1024)
 
 
 # --- entry point ------------------------------------------------------------------------------

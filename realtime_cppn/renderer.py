@@ -73,9 +73,15 @@ class PendingRead:
         w, h = self.size
         np_dtype = np.float32 if self.dtype == "f4" else np.uint8
         data = np.frombuffer(self._buf.read(), dtype=np_dtype).reshape(h, w, 4)[::-1]
-        self._pool.append(self._buf)  # back to the pool for the next frame of this size
-        self._buf = None
-        return np.ascontiguousarray(data[:, :, : self.channels])
+        out = np.ascontiguousarray(data[:, :, : self.channels])
+        self.release()
+        return out
+
+    def release(self) -> None:
+        """Give the buffer back to the pool without reading it (idempotent)."""
+        if self._buf is not None:
+            self._pool.append(self._buf)  # reused by the next readback of this size
+            self._buf = None
 
 
 class Renderer:

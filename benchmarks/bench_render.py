@@ -1,0 +1,598 @@
+#!/usr/bin/env python3
+"""Render speed, side by side in one run: uniform-fed shaders vs torch on the CPU vs baked constants.
+
+For the default network (CPPN(): width 32, depth 4) and a width x depth sweep, at 512x512 and
+1920x1080 (3840x2160 with --big), it measures
+  (a) our uniform-fed shader: Renderer(path='compute') and Renderer(path='fragment') (weights in
+      a texture; in a uniform block too where it fits),
+  (b) the seed's way: the same torch module on the CPU (float32, no_grad, batched) on the coords
+      grid, plus uploading the result as a texture (both timed),
+  (c) the weights baked into the shader as constants (realtime_cppn.bake), fragment and compute,
+and prints frames/s, ms/frame, GFLOP/s (2 x NetworkSpec.macs_per_pixel x pixels x fps: useful,
+unpadded multiply-adds, z folded) and its fraction of the machine's float32 peak (a numpy
+4096x4096 matmul measured in the same run), each path's ratio to (b) and to (c), the cold compile
+(the shader cache is disabled for this process) and each image's max abs error against a float64
+torch reference on a pixel subsample, so no work was optimised away.
+
+    python3 benchmarks/bench_render.py --quick --out bench/llvmpipe
+    python3 benchmarks/bench_render.py --big --out bench/full        # the full sweep: slow on CPU
+    python3 benchmarks/bench_render.py --compile-study               # issue 8 item 2 measurements
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_cppn import CPPN, bake, coords, glsl, to_spec
+from realtime_cppn.renderer import Renderer, create_headless_context
+from realtime_cppn.spec import NetworkSpec
+
+SIZES = {"512x512": (512, 512), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
+SWEEP = [(w, d) for w in (16, 32, 64) for d in (4, 8, 12)]
+QUICK_SWEEP = [(16, 4), (64, 4)]
+TORCH_CHUNK = 32768  # pixels per torch batch: big enough for the BLAS, small enough for the cache
+REF_PIXELS = 20000  # float64 reference pixels per image (a regular subsample)
+ERROR_LIMIT = 1e-3  # a path whose image differs more than this is flagged WRONG
+
+
+@dataclass
+class Result:
+    network: str
+    size: str
+    path: str
+    ms: float  # steady-state median per frame
+    fps: float
+    gflops: float
+    peak_fraction: float
+    frames: int
+    compile_s: float | None  # program creation + first frame (llvmpipe compiles at first draw)
+    max_err: float
+    extra: dict = field(default_factory=dict)
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def matmul_peak(n: int = 4096, repeats: int = 3) -> float:
+    """The machine's float32 GFLOP/s on a large numpy matmul (best of ``repeats``)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm the BLAS threads
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def steady(frame: Callable[[], object], min_seconds: float, min_frames: int,
+           max_frames: int = 200) -> tuple[float, int]:
+    """Median seconds per frame; ``frame`` must wait for its own result (ctx.finish)."""
+    times: list[float] = []
+    while len(times) < min_frames or (sum(times) < min_seconds and len(times) < max_frames):
+        times.append(_timed(frame))
+    return statistics.median(times), len(times)
+
+
+class Reference:
+    """float64 torch outputs on a regular subsample of one image's pixels."""
+
+    def __init__(self, net: CPPN, spec: NetworkSpec, z: np.ndarray, size: tuple[int, int]):
+        w, h = size
+        step = max(1, int(np.sqrt(w * h / REF_PIXELS)))
+        self.rows, self.cols = slice(step // 2, h, step), slice(step // 2, w, step)
+        grid = coords(size, spec.inputs, spec.scale)[self.rows, self.cols]  # (h', w', n)
+        ref = net.double()
+        with torch.no_grad():
+            self.values = ref(torch.from_numpy(np.ascontiguousarray(grid)),
+                              torch.from_numpy(z)).numpy()
+        net.float()
+
+    def error(self, image: np.ndarray) -> float:
+        """Max abs error of a (H, W, C) top-row-first image at the reference pixels."""
+        sub = image[self.rows, self.cols, : self.values.shape[-1]]
+        return float(np.abs(sub.astype(np.float64) - self.values).max())
+
+
+# --- the paths --------------------------------------------------------------------------------
+
+
+class UniformPath:
+    """(a) Renderer: one architecture compiles once; every frame is one draw call."""
+
+    def __init__(self, ctx, path: str, storage: str) -> None:
+        self.renderer = Renderer(ctx, path=path, storage=storage)
+        self.name = f"uniform-{path}-{storage}"
+
+    def fits(self, spec: NetworkSpec) -> bool:
+        if self.renderer.storage_pref != "ubo":
+            return True
+        return 16 * glsl.layout(spec).size <= self.renderer.max_ubo
+
+    def prepare(self, spec: NetworkSpec, z: np.ndarray, size: tuple[int, int]) -> float | None:
+        before = self.renderer.stats.compile_seconds
+        compiles = self.renderer.stats.compiles
+        self.renderer.set_network(spec, z)
+        t = _timed(lambda: self.frame(size))  # the first draw: llvmpipe's JIT runs here
+        if self.renderer.stats.compiles == compiles:
+            return None  # compiled for an earlier size: not a cold compile
+        return self.renderer.stats.compile_seconds - before + t
+
+    def frame(self, size: tuple[int, int]) -> None:
+        self.renderer.draw(size)
+        self.renderer.ctx.finish()
+
+    def image(self, size: tuple[int, int]) -> np.ndarray:
+        return self.renderer.read(self.renderer.draw(size))
+
+
+class BakedPath:
+    """(c) A program per weight set (and z), every weight a constant (realtime_cppn.bake)."""
+
+    def __init__(self, ctx, path: str) -> None:
+        self.ctx, self.path = ctx, path
+        self.name = f"baked-{path}"
+        self.prog = None
+        self.key: tuple | None = None
+        self.targets: dict[tuple[int, int], tuple] = {}  # never released mid-run (see tests)
+        self.source_chars = 0
+
+    def fits(self, spec: NetworkSpec) -> bool:
+        return self.path == "fragment" or self.ctx.version_code >= 430
+
+    def prepare(self, spec: NetworkSpec, z: np.ndarray, size: tuple[int, int]) -> float | None:
+        key = (id(spec), z.tobytes())
+        cold = key != self.key
+        t0 = time.perf_counter()
+        if cold:
+            if self.prog is not None:
+                self.prog.release()
+            src = bake.source(spec, z, self.path)
+            self.source_chars = len(src)
+            if self.path == "fragment":
+                self.prog = self.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
+                                             fragment_shader=src)
+            else:
+                self.prog = self.ctx.compute_shader(src)
+            self.key = key
+        self.spec = spec
+        self.frame(size)
+        return time.perf_counter() - t0 if cold else None
+
+    def _draw(self, size: tuple[int, int]):
+        w, h = size
+        if size not in self.targets:
+            tex = self.ctx.texture(size, 4, dtype="f4")
+            fbo = self.ctx.framebuffer(color_attachments=[tex]) if self.path == "fragment" else None
+            vao = None
+            self.targets[size] = (tex, fbo, vao)
+        tex, fbo, _ = self.targets[size]
+        for name, value in bake.raw_uniforms(self.spec, size).items():
+            if name in self.prog:
+                self.prog[name].value = value
+        if self.path == "fragment":
+            fbo.use()
+            fbo.viewport = (0, 0, w, h)
+            vao = self.ctx.vertex_array(self.prog, [])
+            vao.vertices = 3
+            vao.render()
+            vao.release()
+        else:
+            tex.bind_to_image(0, read=False, write=True)
+            self.prog.run(-(-w // 16), -(-h // 16))
+            self.ctx.memory_barrier()
+        return tex
+
+    def frame(self, size: tuple[int, int]) -> None:
+        self._draw(size)
+        self.ctx.finish()
+
+    def image(self, size: tuple[int, int]) -> np.ndarray:
+        tex = self._draw(size)
+        w, h = size
+        data = np.frombuffer(tex.read(), dtype=np.float32).reshape(h, w, 4)[::-1]
+        return data[:, :, : self.spec.out_channels]
+
+
+class TorchPath:
+    """(b) The seed's way: torch evaluates the module on the CPU, the frame is uploaded."""
+
+    name = "torch-cpu+upload"
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.textures: dict[tuple[int, int, int], object] = {}
+
+    def fits(self, spec: NetworkSpec) -> bool:
+        return True
+
+    def prepare(self, spec, z, size, net: CPPN | None = None) -> float | None:
+        self.net = net
+        self.z = torch.from_numpy(z.astype(np.float32))
+        grid = coords(size, spec.inputs, spec.scale).astype(np.float32)  # (H, W, n)
+        self.grid = torch.from_numpy(grid.reshape(-1, grid.shape[-1]))  # (H*W, n)
+        self.size, self.channels = size, spec.out_channels
+        key = (*size, spec.out_channels)
+        if key not in self.textures:
+            self.textures[key] = self.ctx.texture(size, spec.out_channels, dtype="f4")
+        self.tex = self.textures[key]
+        self.eval_s: list[float] = []
+        self.upload_s: list[float] = []
+        self.out = self.evaluate()
+        return None  # nothing to compile
+
+    def evaluate(self) -> torch.Tensor:
+        n = self.grid.shape[0]
+        out = torch.empty(n, self.channels)
+        with torch.no_grad():
+            for i in range(0, n, TORCH_CHUNK):
+                out[i:i + TORCH_CHUNK] = self.net(self.grid[i:i + TORCH_CHUNK], self.z)
+        return out
+
+    def frame(self, size: tuple[int, int]) -> None:
+        t0 = time.perf_counter()
+        self.out = self.evaluate()
+        t1 = time.perf_counter()
+        # Rows top first; a display would flip v when it draws: no copy is charged for that.
+        self.tex.write(self.out.numpy())
+        self.ctx.finish()
+        t2 = time.perf_counter()
+        self.eval_s.append(t1 - t0)
+        self.upload_s.append(t2 - t1)
+
+    def image(self, size: tuple[int, int]) -> np.ndarray:
+        w, h = size
+        return self.out.numpy().reshape(h, w, self.channels)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def networks(quick: bool) -> list[tuple[str, CPPN]]:
+    nets = [("default W32 D4", CPPN())]
+    for w, d in (QUICK_SWEEP if quick else SWEEP):
+        if (w, d) != (32, 4):
+            nets.append((f"W{w} D{d}", CPPN(width=w, depth=d, seed=1)))
+    return nets
+
+
+def run(args: argparse.Namespace) -> dict:
+    ctx = create_headless_context()
+    renderer_name = ctx.info.get("GL_RENDERER", "?")
+    print(f"GL_RENDERER: {renderer_name} | GL {ctx.version_code} | {platform.processor() or ''}"
+          f" {os.cpu_count()} CPUs | torch threads {torch.get_num_threads()} | "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    peak = matmul_peak()
+    print(f"float32 peak (numpy 4096x4096 matmul): {peak:.1f} GFLOP/s", flush=True)
+
+    paths: list = [UniformPath(ctx, "compute", "texture"),
+                   UniformPath(ctx, "fragment", "texture"),
+                   UniformPath(ctx, "fragment", "ubo"),
+                   TorchPath(ctx),
+                   BakedPath(ctx, "fragment"),
+                   BakedPath(ctx, "compute")]
+    if ctx.version_code < 430:
+        paths = [p for p in paths if "compute" not in p.name]
+    if not args.ubo:
+        paths = [p for p in paths if not p.name.endswith("-ubo")]
+    sizes = ["512x512", "1920x1080"] + (["3840x2160"] if args.big else [])
+    results: list[Result] = []
+    z = np.random.default_rng(0).standard_normal(8)
+    for net_name, net in networks(args.quick):
+        spec = to_spec(net)
+        zn = z[: spec.z_dim]
+        for size_name in sizes:
+            if args.quick and size_name != "512x512" and net_name != "default W32 D4":
+                continue  # --quick: the sweep at 512x512 only
+            size = SIZES[size_name]
+            ref = Reference(net, spec, zn, size)
+            print(f"\n{net_name} ({spec.macs_per_pixel} MACs/pixel) at {size_name}", flush=True)
+            for p in paths:
+                if not p.fits(spec):
+                    continue
+                if isinstance(p, TorchPath):
+                    compile_s = p.prepare(spec, zn, size, net)
+                else:
+                    compile_s = p.prepare(spec, zn, size)
+                sec, frames = steady(lambda p=p, size=size: p.frame(size), args.seconds, args.min_frames)
+                err = ref.error(p.image(size))
+                gflops = 2 * spec.macs_per_pixel * size[0] * size[1] / sec / 1e9
+                extra = {}
+                if isinstance(p, TorchPath):
+                    extra = {"torch_ms": 1e3 * statistics.median(p.eval_s),
+                             "upload_ms": 1e3 * statistics.median(p.upload_s)}
+                if isinstance(p, BakedPath):
+                    extra = {"source_chars": p.source_chars}
+                # Other processes on a shared machine slow every path: keep the evidence.
+                extra["load_average"] = os.getloadavg()[0]
+                r = Result(net_name, size_name, p.name, 1e3 * sec, 1 / sec, gflops,
+                           gflops / peak, frames, compile_s, err, extra)
+                results.append(r)
+                print(_line(r), flush=True)
+            _print_ratios([r for r in results if r.network == net_name and r.size == size_name])
+    summary = {
+        "gl_renderer": renderer_name,
+        "gl_version": ctx.version_code,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "matmul_peak_gflops": peak,
+        "load_average_end": os.getloadavg(),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "shader_cache": "disabled (MESA_SHADER_CACHE_DISABLE=true)",
+        "results": [asdict(r) for r in results],
+    }
+    return summary
+
+
+def _line(r: Result) -> str:
+    comp = f"{r.compile_s:7.2f}s" if r.compile_s is not None else "      -"
+    flag = "" if r.max_err <= ERROR_LIMIT else "  WRONG"
+    more = "".join(f" {k}={v:.1f}" for k, v in r.extra.items() if k.endswith("_ms"))
+    return (f"  {r.path:26s} {r.ms:9.1f} ms {r.fps:8.2f} fps {r.gflops:7.1f} GFLOP/s "
+            f"{100 * r.peak_fraction:5.1f}% peak  compile {comp}  err {r.max_err:.1e}{flag}{more}")
+
+
+def _ratios(group: list[Result]) -> dict[str, dict[str, float]]:
+    by = {r.path: r for r in group}
+    torch_r, baked = by.get("torch-cpu+upload"), by.get("baked-fragment")
+    out = {}
+    for r in group:
+        if r.path.startswith("uniform-"):
+            out[r.path] = {"vs_torch": r.fps / torch_r.fps if torch_r else float("nan"),
+                           "vs_baked": r.fps / baked.fps if baked else float("nan")}
+    return out
+
+
+def _print_ratios(group: list[Result]) -> None:
+    for path, rs in _ratios(group).items():
+        print(f"  ratio {path:26s} {rs['vs_torch']:5.2f}x torch   {rs['vs_baked']:5.2f}x baked"
+              "   (fps ratio; > 1 means (a) is faster)")
+
+
+def markdown(summary: dict) -> str:
+    lines = [
+        f"GL_RENDERER: {summary['gl_renderer']}; {summary['cpus']} CPUs; float32 peak "
+        f"(numpy 4096^2 matmul) {summary['matmul_peak_gflops']:.0f} GFLOP/s; "
+        f"{summary['date_utc']} UTC; {summary['shader_cache']}",
+        "",
+        "| network | size | path | ms/frame | fps | GFLOP/s | % peak | cold compile s | max err |"
+        " vs torch | vs baked |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [Result(**r) for r in summary["results"]]
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in rows:
+        groups.setdefault((r.network, r.size), []).append(r)
+    for group in groups.values():
+        ratios = _ratios(group)
+        for r in group:
+            rs = ratios.get(r.path)
+            comp = f"{r.compile_s:.2f}" if r.compile_s is not None else ""
+            path = r.path
+            if "torch_ms" in r.extra:
+                path += f" ({r.extra['torch_ms']:.0f} + {r.extra['upload_ms']:.1f} ms)"
+            lines.append(
+                f"| {r.network} | {r.size} | {path} | {r.ms:.1f} | {r.fps:.2f} | {r.gflops:.1f} |"
+                f" {100 * r.peak_fraction:.1f} | {comp} | {r.max_err:.1e} |"
+                f" {_fmt(rs, 'vs_torch')} | {_fmt(rs, 'vs_baked')} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(rs: dict | None, key: str) -> str:
+    return f"{rs[key]:.2f}x" if rs else ""
+
+
+def write(summary: dict, out: str) -> None:
+    base = Path(out)
+    if base.suffix in (".json", ".md"):
+        base = base.with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
+    base.with_suffix(".md").write_text(markdown(summary))
+    print(f"\nwrote {base.with_suffix('.json')} and {base.with_suffix('.md')}")
+
+
+# --- issue 8 item 2: can a baked program be compiled without stalling frames? ----------------
+
+
+def _build(ctx, src: str, path: str):
+    if path == "fragment":
+        return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=src)
+    return ctx.compute_shader(src)
+
+
+def _first_draw(ctx, prog, path: str, size: tuple[int, int]) -> None:
+    """One draw into an rgba32f target, as the renderer would: llvmpipe JITs at this point."""
+    tex = ctx.texture(size, 4, dtype="f4")
+    if path == "fragment":
+        fbo = ctx.framebuffer(color_attachments=[tex])
+        fbo.use()
+        vao = ctx.vertex_array(prog, [])
+        vao.vertices = 3
+        vao.render()
+        vao.release()
+    else:
+        tex.bind_to_image(0, read=False, write=True)
+        prog.run(1, 1)
+        ctx.memory_barrier()
+    ctx.finish()
+
+
+def _compile(ctx, src: str, path: str, size: tuple[int, int]) -> dict[str, float]:
+    """Seconds to create the program (GLSL front end, link) and for its first draw (JIT)."""
+    t0 = time.perf_counter()
+    prog = _build(ctx, src, path)
+    t1 = time.perf_counter()
+    _first_draw(ctx, prog, path, size)
+    return {"link_s": t1 - t0, "first_draw_s": time.perf_counter() - t1}
+
+
+def _count_rate(seconds: float) -> float:
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        n += 1
+    return n / seconds
+
+
+def compile_study(args: argparse.Namespace) -> dict:
+    """Cold compile cost of baked programs, whether moderngl releases the GIL while compiling,
+    and whether a compile elsewhere (a thread's own EGL context, another process) warms Mesa's
+    shader cache so that the main context's compile of the same source becomes cheap."""
+    ctx = create_headless_context()
+    out: dict = {"gl_renderer": ctx.info.get("GL_RENDERER", "?"),
+                 "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                 "shader_cache": os.environ["MESA_SHADER_CACHE_DIR"]}
+    print(f"GL_RENDERER: {out['gl_renderer']} | shader cache {out['shader_cache']} (empty)")
+    net = CPPN()
+    spec = to_spec(net)
+    size = SIZES["512x512"]
+    rng = np.random.default_rng(1)
+    sources = {path: [bake.source(spec, rng.standard_normal(8), path) for _ in range(4)]
+               for path in ("fragment", "compute")}  # every z is a different program
+
+    live = UniformPath(ctx, "compute" if ctx.version_code >= 430 else "fragment", "texture")
+    live.prepare(spec, np.zeros(8), size)
+    frame_s, _ = steady(lambda: live.frame(size), 1.0, 3)
+    out["live_frame_ms"] = 1e3 * frame_s
+    print(f"live uniform frame ({live.name}, W32 D4, 512x512): {1e3 * frame_s:.1f} ms")
+
+    # 1. Cold compile of a baked program in the main thread.
+    for path in ("fragment", "compute"):
+        r = out[f"cold_{path}"] = _compile(ctx, sources[path][0], path, size)
+        print(f"cold baked {path}: create {r['link_s']:.2f} s + first draw {r['first_draw_s']:.2f}"
+              f" s = {(r['link_s'] + r['first_draw_s']) / frame_s:.0f} live frames")
+        r = out[f"again_{path}"] = _compile(ctx, sources[path][0], path, size)
+        print(f"  same source again, same context: {r['link_s'] + r['first_draw_s']:.3f} s")
+
+    # 2. The GIL: a worker thread with its own context compiles; the main thread counts.
+    base = _count_rate(0.5)
+    phase = {"now": "start"}
+    timing: dict[str, float] = {}
+
+    def worker() -> None:
+        wctx = create_headless_context()
+        phase["now"] = "link"
+        t0 = time.perf_counter()
+        prog = _build(wctx, sources["fragment"][1], "fragment")
+        phase["now"] = "draw"
+        t1 = time.perf_counter()
+        _first_draw(wctx, prog, "fragment", size)
+        timing.update(link_s=t1 - t0, first_draw_s=time.perf_counter() - t1)
+        phase["now"] = "done"
+
+    counts = {"start": 0, "link": 0, "draw": 0}
+    spent = {"start": 0.0, "link": 0.0, "draw": 0.0}
+    th = threading.Thread(target=worker)
+    th.start()
+    last = time.perf_counter()
+    while phase["now"] != "done":
+        now_phase = phase["now"]
+        counts[now_phase] = counts.get(now_phase, 0) + 1
+        t = time.perf_counter()
+        spent[now_phase] = spent.get(now_phase, 0.0) + t - last
+        last = t
+    th.join()
+    gil = {k: (counts[k] / spent[k] / base if spent[k] > 0 else float("nan"))
+           for k in ("link", "draw")}
+    out["thread_compile"] = {**timing, "main_loop_rate_vs_idle": gil}
+    print(f"worker-thread compile: create {timing['link_s']:.2f} s, first draw "
+          f"{timing['first_draw_s']:.2f} s; the main thread ran at {100 * gil['link']:.1f}% / "
+          f"{100 * gil['draw']:.1f}% of its idle loop rate meanwhile (100% = GIL released)")
+    r = out["main_after_thread"] = _compile(ctx, sources["fragment"][1], "fragment", size)
+    print(f"  main context, same source after the thread's context compiled it: "
+          f"{r['link_s']:.3f} + {r['first_draw_s']:.3f} s")
+
+    # 3. Another process compiles (same cache dir) while the main loop keeps rendering frames.
+    for path in ("fragment", "compute"):
+        src_file = Path(os.environ["MESA_SHADER_CACHE_DIR"]) / f"pending.{path}"
+        src_file.write_text(sources[path][2])
+        t0 = time.perf_counter()
+        child = subprocess.Popen([sys.executable, __file__, "--compile-child", str(src_file),
+                                  "--child-path", path])
+        frames = []
+        while child.poll() is None:
+            frames.append(_timed(lambda: live.frame(size)))
+        child_s = time.perf_counter() - t0
+        r = _compile(ctx, sources[path][2], path, size)
+        out[f"process_{path}"] = {
+            "child_s": child_s, "child_rc": child.returncode,
+            "frames_during": len(frames),
+            "frame_ms_median": 1e3 * statistics.median(frames) if frames else None,
+            "frame_ms_max": 1e3 * max(frames) if frames else None,
+            "main_after": r}
+        print(f"{path} compiled in a child process: {child_s:.2f} s (rc {child.returncode}); "
+              f"meanwhile {len(frames)} live frames, median "
+              f"{out[f'process_{path}']['frame_ms_median'] or 0:.1f} ms, max "
+              f"{out[f'process_{path}']['frame_ms_max'] or 0:.1f} ms; then the main context: "
+              f"create {r['link_s']:.3f} s + first draw {r['first_draw_s']:.3f} s")
+    return out
+
+
+def compile_child(src_file: str, path: str) -> int:
+    """--compile-child: compile and JIT one program in this process, filling the shader cache."""
+    ctx = create_headless_context()
+    _compile(ctx, Path(src_file).read_text(), path, (64, 64))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="the default network at both sizes, three sweep points at 512x512 only")
+    p.add_argument("--big", action="store_true", help="also 3840x2160")
+    p.add_argument("--ubo", action="store_true",
+                   help="also weights in a uniform block where they fit (llvmpipe: a W32 D4 "
+                   "program takes over a minute to compile)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="minimum steady-state time per measurement (default 1, --quick 0.5)")
+    p.add_argument("--min-frames", type=int, default=None,
+                   help="minimum steady-state frames per measurement (default 3, --quick 2)")
+    p.add_argument("--compile-study", action="store_true",
+                   help="measure background compilation of baked programs instead (issue 8)")
+    p.add_argument("--out", help="write PATH.json and PATH.md summaries")
+    p.add_argument("--compile-child", help=argparse.SUPPRESS)
+    p.add_argument("--child-path", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.compile_child:
+        return compile_child(args.compile_child, args.child_path)
+    if args.seconds is None:
+        args.seconds = 0.5 if args.quick else 1.0
+    if args.min_frames is None:
+        args.min_frames = 2 if args.quick else 3
+    if args.compile_study:
+        # A private, empty cache: the study measures how it fills and who hits it.
+        os.environ.pop("MESA_SHADER_CACHE_DISABLE", None)
+        os.environ["MESA_SHADER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cppn-mesa-cache-")
+    else:
+        # Cold compiles: Mesa reads this when the first GL context is created, below.
+        os.environ["MESA_SHADER_CACHE_DISABLE"] = "true"
+    summary = compile_study(args) if args.compile_study else run(args)
+    if args.out and args.compile_study:
+        Path(args.out).with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
+    elif args.out:
+        write(summary, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""``realtime-cppn export SCENE --format shadertoy|isf|glsl -o FILE``: a scene as a host's shader.
+
+SCENE is a scene file (.json, with its stored weights when it has them) or any PNG this tool
+wrote (``still`` output, screenshots: the network is re-drawn from the config's seed). The shader
+text comes from ``exports``; this module only reads the scene, checks sizes and writes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from . import exports, scenefile
+from .animation import HARMONICS
+from .cli import _float
+from .errors import CPPNError
+from .scene import Scene
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", type=Path, help="scene file (.json) or a PNG this tool wrote")
+    p.add_argument("--format", "-f", dest="format", default="shadertoy", metavar="FORMAT",
+                   help=f"{' | '.join(exports.FORMATS)} (default shadertoy)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="file to write (default: the scene's name with .glsl / .fs / .frag)")
+    p.add_argument("--speed", type=_float, default=1.0,
+                   help="loops advance at speed / loop per second, as the app's speed (default 1)")
+
+
+def _config_weights(scene: Scene) -> int:
+    """Weights a config-only scene would bake, counted before drawing them."""
+    from .build import scene_config
+
+    cfg = scene_config(scene)  # checks the config: a bad one is a CPPNError here
+    fan_in = len(cfg.inputs) + cfg.z_dim
+    n = 2 * HARMONICS * cfg.z_dim  # latent Fourier coefficients
+    for fan_out in [cfg.width] * cfg.depth + [cfg.out_channels]:
+        n += fan_out * (fan_in + 1)
+        fan_in = fan_out
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = str(args.format).lower()
+    if fmt not in exports.FORMATS:
+        raise CPPNError(f"unknown export format {args.format!r}; valid: {', '.join(exports.FORMATS)}")
+    if not (math.isfinite(args.speed) and args.speed >= 0):
+        raise CPPNError(f"--speed must be a non-negative number, got {args.speed}")
+    sf = scenefile.load(args.scene)
+    if sf.spec is None:
+        # Refuse a huge config before drawing millions of weights only to refuse them after.
+        exports.check_weight_count(_config_weights(sf.scene), fmt)
+    spec = scenefile.network(sf)
+    text = exports.export(sf.scene, spec, fmt, speed=args.speed)
+    out = args.output or args.scene.with_suffix(exports.SUFFIXES[fmt])
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CPPNError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out} ({fmt}, {exports.weight_count(spec)} weights)")
+    return 0

@@ -1,0 +1,89 @@
+"""Overlay text (help, info) rendered to an RGBA image with Pillow. Plain: no GL, no window.
+
+Text is white with a dark outline on a translucent dark panel, so it reads on any background.
+The window uploads the image to a texture and blends it over the frame; only the screen sees it
+(screenshots and recordings do not).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+_FONTS = (  # a monospace face keeps the columns straight; Pillow's own font is the fallback
+    "DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "Menlo.ttc",
+    "consola.ttf",
+    "LiberationMono-Regular.ttf",
+)
+PANEL = (0, 0, 0, 170)  # translucent black: dims the picture under the text
+TEXT = (255, 255, 255, 255)
+HEADING = (255, 210, 90, 255)
+
+
+@functools.lru_cache(maxsize=8)
+def font(size: int = 14) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for name in _FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size)
+    except TypeError:  # Pillow < 10.1 has only the bitmap font
+        return ImageFont.load_default()
+
+
+def panel(rows: Sequence[tuple[str, str]], title: str = "", size: int = 14,
+          pad: int | None = None) -> np.ndarray:
+    """A two-column text panel: (H, W, 4) uint8 RGBA, top row first."""
+    f = font(size)
+    pad = pad if pad is not None else max(4, size // 2)
+    line = int(size * 1.35)
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+
+    def width(text: str) -> int:
+        return int(np.ceil(probe.textlength(text, font=f))) if text else 0
+
+    key_w = max((width(k) for k, _ in rows), default=0)
+    gap = width("  ") if key_w else 0
+    body_w = max((key_w + gap + width(d) for _, d in rows), default=0)
+    w = max(body_w, width(title)) + 2 * pad + 2
+    h = (len(rows) + bool(title)) * line + 2 * pad
+    img = Image.new("RGBA", (max(w, 1), max(h, 1)), PANEL)
+    draw = ImageDraw.Draw(img)
+    y = pad
+    if title:
+        draw.text((pad, y), title, font=f, fill=HEADING, stroke_width=1, stroke_fill=(0, 0, 0, 255))
+        y += line
+    for k, d in rows:
+        draw.text((pad, y), k, font=f, fill=HEADING, stroke_width=1, stroke_fill=(0, 0, 0, 255))
+        draw.text((pad + key_w + gap, y), d, font=f, fill=TEXT, stroke_width=1,
+                  stroke_fill=(0, 0, 0, 255))
+        y += line
+    return np.asarray(img, dtype=np.uint8)
+
+
+def stack(images: Sequence[np.ndarray], gap: int = 8) -> np.ndarray | None:
+    """Panels one under another (transparent between): (H, W, 4) uint8, or None for none."""
+    images = [im for im in images if im is not None and im.size]
+    if not images:
+        return None
+    w = max(im.shape[1] for im in images)
+    h = sum(im.shape[0] for im in images) + gap * (len(images) - 1)
+    out = np.zeros((h, w, 4), np.uint8)
+    y = 0
+    for im in images:
+        out[y:y + im.shape[0], :im.shape[1]] = im
+        y += im.shape[0] + gap
+    return out
+
+
+def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Crop an overlay to a (width, height) window so it never overflows the viewport."""
+    w, h = size
+    return np.ascontiguousarray(image[:max(h, 1), :max(w, 1)])

@@ -1,0 +1,730 @@
+"""Video and PNG-sequence writers behind one interface, the codec table, and a threaded encoder.
+
+Which route each codec takes (the README's table is this one):
+
+=============  =========  ==============================  ==========  =====================
+codec          file       encoder                         size rule   route
+=============  =========  ==============================  ==========  =====================
+h264           .mp4       libx264, yuv420p, BT.709         even        PyAV (in-process)
+prores         .mov       prores_ks 422 HQ, 10-bit         even        PyAV (in-process)
+prores4444     .mov       prores_ks 4444, alpha, 10-bit    even        PyAV (in-process)
+hap            .mov       Hap 1 (DXT1)                     4           ffmpeg of imageio-ffmpeg
+hap-q          .mov       Hap Q (DXT5-YCoCg)               4           ffmpeg of imageio-ffmpeg
+hap-alpha      .mov       Hap Alpha (DXT5)                 4           ffmpeg of imageio-ffmpeg
+png            folder/    frame_000000.png, ...            any         Pillow
+=============  =========  ==============================  ==========  =====================
+
+PyAV's wheel carries no HAP encoder, so HAP frames go as raw RGBA through a pipe to the ffmpeg
+binary bundled with ``imageio-ffmpeg``. Every writer writes to a temporary name next to the target
+and moves it into place only when closed, so a failed or refused recording never damages a file
+that was already there, and ``close()`` always finishes the container: a clip cut short by Ctrl-C
+is still a playable file of the frames written. Frames are uint8 (H, W, 3 or 4), top row first.
+Used as context managers, writers keep what was recorded when the block ends by an exception
+(a live set cannot be played again) and drop it only when the encoder itself failed.
+Plain Python + numpy; PyAV is imported only when a PyAV codec is used.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CPPNError
+
+# FFmpeg's enum values for BT.709 tags (AVCOL_PRI/TRC/SPC_BT709) and limited ("MPEG") range.
+_BT709 = 1
+_RANGE_MPEG = 1
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    title: str
+    suffix: str  # "" for a folder of images
+    route: str  # "pyav" | "ffmpeg" | "png"
+    encoder: str  # FFmpeg encoder name ("" for png)
+    pix_fmt: str  # what the encoder is fed after conversion
+    multiple: int  # width and height must be multiples of this
+    alpha: bool
+    options: dict = field(default_factory=dict)
+    live_options: dict = field(default_factory=dict)  # overrides while recording a live show
+
+
+CODECS: dict[str, Codec] = {
+    c.name: c
+    for c in (
+        # crf 18 is visually lossless for smooth CPPN gradients. Offline, 'fast' spends time
+        # on compression; live, 'veryfast' (OBS's default) is ~1.5-4x faster (measured at 1080p
+        # and 360p), so the encoder keeps up with the show instead of dropping frames.
+        Codec("h264", "H.264", ".mp4", "pyav", "libx264", "yuv420p", 2, False,
+              {"crf": "18", "preset": "fast", "movflags": "+faststart"}, {"preset": "veryfast"}),
+        Codec("prores", "ProRes 422 HQ", ".mov", "pyav", "prores_ks", "yuv422p10le", 2, False,
+              {"profile": "3", "vendor": "apl0"}),
+        Codec("prores4444", "ProRes 4444", ".mov", "pyav", "prores_ks", "yuva444p10le", 2, True,
+              {"profile": "4", "vendor": "apl0"}),
+        Codec("hap", "HAP", ".mov", "ffmpeg", "hap", "rgba", 4, False, {"format": "hap"}),
+        Codec("hap-q", "HAP Q", ".mov", "ffmpeg", "hap", "rgba", 4, False, {"format": "hap_q"}),
+        Codec("hap-alpha", "HAP Alpha", ".mov", "ffmpeg", "hap", "rgba", 4, True,
+              {"format": "hap_alpha"}),
+        Codec("png", "PNG sequence", "", "png", "", "rgba", 1, True),
+    )
+}
+
+FRAME_PATTERN = "frame_{:06d}.png"
+
+
+def get_codec(name: str) -> Codec:
+    """The codec called ``name``; an unknown name lists the valid ones."""
+    try:
+        return CODECS[str(name).lower()]
+    except KeyError:
+        raise CPPNError(f"unknown codec {name!r}; valid: {', '.join(CODECS)}") from None
+
+
+def codec_for_path(path: str | Path) -> Codec:
+    """The default codec for an output path: .mp4 -> h264, .mov -> prores, no suffix -> png."""
+    suffix = Path(path).suffix.lower()
+    by_suffix = {".mp4": "h264", ".mov": "prores", "": "png"}
+    if suffix not in by_suffix:
+        raise CPPNError(
+            f"cannot tell the codec from {Path(path).name!r}: use .mp4, .mov or a folder name, "
+            f"or pass --codec ({', '.join(CODECS)})"
+        )
+    return CODECS[by_suffix[suffix]]
+
+
+def check_size(codec: Codec, size: tuple[int, int]) -> tuple[int, int]:
+    """Refuse a size the codec cannot take, naming the nearest sizes it can."""
+    w, h = (int(v) for v in size)
+    m = codec.multiple
+    if w % m == 0 and h % m == 0:
+        return w, h
+    down, up = fit_size(codec, (w, h)), (-(-w // m) * m, -(-h // m) * m)
+    rule = "even width and height" if m == 2 else f"width and height multiples of {m}"
+    raise CPPNError(
+        f"{codec.title} needs {rule}; {w}x{h} is not "
+        f"(use {down[0]}x{down[1]} or {up[0]}x{up[1]})"
+    )
+
+
+def fit_size(codec: Codec, size: tuple[int, int]) -> tuple[int, int]:
+    """The largest size the codec takes that fits in ``size`` (for rendering at it: no scaling)."""
+    m = codec.multiple
+    w, h = (max(m, int(v) // m * m) for v in size)
+    return w, h
+
+
+def check_output(codec: Codec, path: str | Path) -> Path:
+    """Refuse an output path the codec cannot write, before anything is rendered."""
+    path = Path(path)
+    if codec.route == "png":
+        if path.suffix.lower() in (".mp4", ".mov"):
+            raise CPPNError(f"a PNG sequence goes into a folder, not {path.name!r}")
+        if path.exists() and not path.is_dir():
+            raise CPPNError(f"{path} exists and is not a folder")
+        if path.is_dir():
+            stray = [p.name for p in path.iterdir() if not _is_frame_name(p.name)]
+            if stray:
+                raise CPPNError(
+                    f"{path} holds files that are not frames of a sequence ({stray[0]}, ...): "
+                    "choose an empty or new folder"
+                )
+    elif path.suffix.lower() != codec.suffix:
+        raise CPPNError(f"{codec.title} is written to a {codec.suffix} file, not {path.name!r}")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise CPPNError(f"output folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CPPNError(f"output folder {parent} is not writable")
+    if path.is_dir() and codec.route != "png":
+        raise CPPNError(f"{path} is a folder")
+    return path
+
+
+def _is_frame_name(name: str) -> bool:
+    return name.startswith("frame_") and name.endswith(".png") and name[6:-4].isdigit()
+
+
+def _rate(fps: float) -> Fraction:
+    """fps as an exact rational time base: 30 -> 30/1, 29.97 -> 30000/1001."""
+    if not (fps > 0 and np.isfinite(fps)):
+        raise CPPNError(f"fps must be a positive number, got {fps}")
+    rate = Fraction(fps).limit_denominator(1001)
+    if abs(float(rate) - fps) > 1e-6 * fps:
+        raise CPPNError(f"fps {fps} is not a rate a video file can store")
+    return rate
+
+
+def hap_available() -> str | None:
+    """Why HAP cannot be written here, or None when the bundled ffmpeg has the hap encoder."""
+    try:
+        ffmpeg_with_hap()
+    except CPPNError as exc:
+        return str(exc)
+    return None
+
+
+_FFMPEG: str | None = None
+
+
+def ffmpeg_with_hap() -> str:
+    """The path of imageio-ffmpeg's ffmpeg, checked once to have the hap encoder."""
+    global _FFMPEG
+    if _FFMPEG is not None:
+        return _FFMPEG
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise CPPNError(
+            "HAP needs the ffmpeg bundled with imageio-ffmpeg: pip install 'realtime-cppn[video]'"
+        ) from None
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+        out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        raise CPPNError(f"cannot run imageio-ffmpeg's ffmpeg: {exc}") from None
+    if not any(line.split()[1:2] == ["hap"] for line in out.splitlines() if line.strip()):
+        raise CPPNError(f"the ffmpeg at {exe} has no hap encoder")
+    _FFMPEG = exe
+    return exe
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+class Writer:
+    """One clip being written. ``write`` takes uint8 (H, W, 3|4) frames of exactly ``size``."""
+
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
+        self.path = path
+        self.codec = codec
+        self.size = size
+        self.fps = fps
+        self.rate = _rate(fps)
+        self.frames = 0
+        self.closed = False
+        self.failed = False
+
+    def write(self, frame: np.ndarray, text: str | None = None) -> None:
+        """Append a frame; ``text`` (a scene's JSON) is stored with it where the format can
+        (PNG frames: the ``realtime-cppn`` text chunk, so each frame renders again as a still)."""
+        if self.closed:
+            raise CPPNError("the recording is already closed")
+        try:
+            self._write(self._check(frame), text)
+        except BaseException:
+            self.failed = True  # the file cannot be finished: closing will drop it
+            raise
+        self.frames += 1
+
+    def _check(self, frame: np.ndarray) -> np.ndarray:
+        frame = np.asarray(frame)
+        w, h = self.size
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[:2] != (h, w) or \
+                frame.shape[2] not in (3, 4):
+            raise CPPNError(
+                f"a frame must be uint8 ({h}, {w}, 3 or 4), got {frame.dtype} {frame.shape}"
+            )
+        return frame
+
+    def close(self) -> Path:
+        """Finish the file (always playable) and move it into place; safe to call twice."""
+        if self.closed:
+            return self.path
+        self.closed = True
+        # A second Ctrl-C while the container is finished would leave a file without an index.
+        with _sigint_deferred():
+            self._close()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the unfinished file: whatever was at ``path`` before stays untouched."""
+        if not self.closed:
+            self.closed = True
+            self._abort()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Ctrl-C or a crash elsewhere keeps what was recorded, finished and playable (a live set
+        # is not repeatable); an encoder failure (disk full) leaves no half file behind.
+        if self.failed:
+            self.abort()
+        else:
+            self.close()
+
+    def _write(self, frame: np.ndarray, text: str | None) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _abort(self) -> None:
+        raise NotImplementedError
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hits: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda *_: hits.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if hits and callable(old):
+        raise KeyboardInterrupt
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import: os.umask is process-wide and not thread-safe
+
+
+def _temp_name(path: Path) -> Path:
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}",
+                                    dir=path.absolute().parent)
+        os.close(fd)
+        os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; a clip should read like any file
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    return Path(name)
+
+
+def _os_error(path: Path, exc: BaseException) -> CPPNError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return CPPNError(f"cannot write {path}: {reason}")
+
+
+class PyAVWriter(Writer):
+    """H.264 and ProRes in-process through PyAV."""
+
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
+        super().__init__(path, codec, size, fps)
+        try:
+            import av
+        except ImportError:
+            raise CPPNError(
+                f"{codec.title} needs PyAV: pip install 'realtime-cppn[video]'"
+            ) from None
+        self._av = av
+        self._tmp = _temp_name(path)
+        options = {k: v for k, v in codec.options.items() if k != "movflags"}
+        container_options = {"movflags": codec.options["movflags"]} \
+            if "movflags" in codec.options else {}
+        try:
+            self._container = av.open(str(self._tmp), "w", format=path.suffix[1:],
+                                      options=container_options)
+            stream = self._container.add_stream(codec.encoder, rate=self.rate, options=options)
+            stream.width, stream.height = size
+            stream.pix_fmt = codec.pix_fmt
+            stream.time_base = 1 / self.rate
+            cc = stream.codec_context
+            # Tag what the conversion below does, so players decode the colours we meant.
+            cc.color_primaries = cc.color_trc = cc.colorspace = _BT709
+            cc.color_range = _RANGE_MPEG
+            self._stream = stream
+        except (OSError, av.FFmpegError) as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise _os_error(path, exc) from None
+
+    def _write(self, frame: np.ndarray, text: str | None) -> None:
+        av = self._av
+        fmt = "rgba" if frame.shape[2] == 4 else "rgb24"
+        if self.codec.alpha and fmt == "rgb24":
+            frame = np.concatenate([frame, np.full_like(frame[..., :1], 255)], axis=-1)
+            fmt = "rgba"
+        vf = av.VideoFrame.from_ndarray(frame, format=fmt)
+        vf = vf.reformat(format=self.codec.pix_fmt, dst_colorspace="itu709",
+                         dst_color_range="MPEG")
+        vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
+        try:
+            self._container.mux(self._stream.encode(vf))
+        except (OSError, av.FFmpegError) as exc:
+            raise _os_error(self.path, exc) from None
+
+    def _close(self) -> None:
+        av = self._av
+        try:
+            self._container.mux(self._stream.encode(None))
+            self._container.close()
+            os.replace(self._tmp, self.path)
+        except (OSError, av.FFmpegError) as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise _os_error(self.path, exc) from None
+
+    def _abort(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # closing a broken container may fail again; the file goes anyway
+            pass
+        self._tmp.unlink(missing_ok=True)
+
+
+class FFmpegWriter(Writer):
+    """HAP: raw RGBA frames piped to imageio-ffmpeg's ffmpeg binary."""
+
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
+        super().__init__(path, codec, size, fps)
+        exe = ffmpeg_with_hap()
+        self._tmp = _temp_name(path)
+        w, h = size
+        cmd = [
+            exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}",
+            "-framerate", f"{self.rate.numerator}/{self.rate.denominator}", "-i", "pipe:0",
+            "-c:v", codec.encoder, *sum((["-" + k, v] for k, v in codec.options.items()), []),
+            "-f", "mov", str(self._tmp),
+        ]
+        self._err = tempfile.TemporaryFile()
+        try:
+            # A session of its own: Ctrl-C in the terminal reaches us, not ffmpeg, so we decide
+            # when the container is finished.
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=self._err, start_new_session=True)
+        except OSError as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise CPPNError(f"cannot start ffmpeg for {codec.title}: {exc}") from None
+
+    def _write(self, frame: np.ndarray, text: str | None) -> None:
+        if frame.shape[2] == 3:
+            frame = np.concatenate([frame, np.full_like(frame[..., :1], 255)], axis=-1)
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            raise CPPNError(f"ffmpeg stopped writing {self.path}: {self._stderr()}") from None
+
+    def _stderr(self) -> str:
+        self._proc.poll()
+        self._err.seek(0)
+        lines = self._err.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {self._proc.returncode}"
+
+    def _close(self) -> None:
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        rc = self._proc.wait()
+        if rc != 0:
+            self._tmp.unlink(missing_ok=True)
+            raise CPPNError(f"ffmpeg could not write {self.path}: {self._stderr()}")
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise _os_error(self.path, exc) from None
+
+    def _abort(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        self._tmp.unlink(missing_ok=True)
+
+
+class PngSequenceWriter(Writer):
+    """frame_000000.png, ... in a folder; the folder replaces the old one only when closed."""
+
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
+        super().__init__(path, codec, size, fps)
+        try:
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                              dir=path.absolute().parent))
+            os.chmod(self._tmp, 0o777 & ~_UMASK)
+        except OSError as exc:
+            raise _os_error(path, exc) from None
+
+    def _write(self, frame: np.ndarray, text: str | None) -> None:
+        from PIL import Image, PngImagePlugin
+
+        from .scene import PNG_KEY
+
+        info = PngImagePlugin.PngInfo()
+        if text is not None:
+            info.add_text(PNG_KEY, text)
+        mode = "RGBA" if frame.shape[2] == 4 else "RGB"
+        try:
+            # compress_level 1: PNG sequences are intermediates; speed matters more than size.
+            Image.fromarray(frame, mode).save(self._tmp / FRAME_PATTERN.format(self.frames),
+                                              format="PNG", compress_level=1, pnginfo=info)
+        except OSError as exc:
+            raise _os_error(self.path, exc) from None
+
+    def _close(self) -> None:
+        old = None
+        try:
+            if self.path.exists():
+                old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+                os.replace(self.path, old)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            if old is not None and not self.path.exists():
+                os.replace(old, self.path)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise _os_error(self.path, exc) from None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _abort(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+_WRITERS = {"pyav": PyAVWriter, "ffmpeg": FFmpegWriter, "png": PngSequenceWriter}
+
+
+def open_writer(path: str | Path, codec: str | Codec, size: tuple[int, int],
+                fps: float) -> Writer:
+    """A writer for ``codec`` (a name or Codec) at ``path``; checks size and path first."""
+    codec = codec if isinstance(codec, Codec) else get_codec(codec)
+    path = check_output(codec, path)
+    size = check_size(codec, size)
+    _rate(fps)
+    return _WRITERS[codec.route](path, codec, size, fps)
+
+
+# --- threaded encoder ------------------------------------------------------------------------
+
+
+_STOP = object()
+
+
+class ThreadedWriter:
+    """Encodes on a worker thread through a bounded queue, so the caller never waits on the codec.
+
+    ``block=False`` (live recording): a frame that finds the queue full is dropped and counted,
+    the render loop keeps its pace. ``block=True`` (offline): the caller waits, nothing drops.
+    An encoder error stops the worker; the next ``submit`` or ``close`` raises it.
+    """
+
+    def __init__(self, writer: Writer, maxsize: int = 8, block: bool = False) -> None:
+        self.writer = writer
+        self.block = block
+        self.submitted = 0
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cppn-encoder", daemon=True)
+        self._thread.start()
+
+    @property
+    def written(self) -> int:
+        return self.writer.frames
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self._error is None:
+                try:
+                    self.writer.write(*item)
+                except BaseException as exc:  # kept and re-raised on the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        """Re-raise an encoder error here, after dropping the unfinished file."""
+        if self._error is not None:
+            self.abort()
+            raise self._error
+
+    def submit(self, frame: np.ndarray, text: str | None = None) -> bool:
+        """Queue a frame (and its ``text``, see ``Writer.write``); False when it was dropped
+        because the encoder is behind."""
+        item = (frame, text)
+        self._raise()
+        try:
+            if self.block:
+                # Short waits, so Ctrl-C is seen even while the encoder is behind.
+                while True:
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        self._raise()
+            else:
+                self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            return False
+        self.submitted += 1
+        return True
+
+    def close(self) -> Path:
+        """Encode what is queued, finish the file and return its path."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            while self._thread.is_alive():  # short joins: Ctrl-C stays responsive
+                self._thread.join(timeout=0.1)
+        self._raise()
+        return self.writer.close()
+
+    def __enter__(self) -> ThreadedWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._error is not None:
+            self.abort()
+        else:
+            self.close()  # like Writer: what was recorded is kept, playable
+
+    def abort(self) -> None:
+        """Stop at once and drop the unfinished file (the previous one at its path stays)."""
+        while True:  # empty the queue so the worker sees the stop at once
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self.writer.abort()
+
+
+# --- live recording -------------------------------------------------------------------------
+
+
+class LiveRecorder:
+    """Records the live output without stalling the render loop.
+
+    Call ``frame(tex)`` once per shown frame from the GL thread with the frame texture (before
+    any overlay is drawn on the window, so REC and help never reach the file). Its readback is
+    started asynchronously and collected on the next call, a frame later, when the copy is done;
+    the pixels then go to a ThreadedWriter that drops (and counts) frames rather than wait.
+    Each shown frame becomes one video frame at ``fps``; the performance log, not the video, is
+    the exact record of time (``replay`` re-renders it frame-exact).
+
+    A texture the codec cannot take (odd size for H.264, not a multiple of 4 for HAP) is
+    cropped by at most a few pixels at the right and bottom, never scaled; ``note`` says so.
+    ``renderer`` is anything with ``read_async(tex, channels)`` (``renderer.Renderer``).
+    """
+
+    def __init__(self, renderer, path: str | Path, codec: str | Codec, size: tuple[int, int],
+                 fps: float, maxsize: int = 8) -> None:
+        codec = codec if isinstance(codec, Codec) else get_codec(codec)
+        codec = replace(codec, options={**codec.options, **codec.live_options})
+        self.renderer = renderer
+        self.source_size = (int(size[0]), int(size[1]))
+        self.size = fit_size(codec, self.source_size)
+        self.note = "" if self.size == self.source_size else (
+            f"{codec.title} needs {'even sizes' if codec.multiple == 2 else 'multiples of 4'}: "
+            f"recording {self.size[0]}x{self.size[1]} of the {size[0]}x{size[1]} frame")
+        self.channels = 4 if codec.alpha else 3
+        self.writer = open_writer(path, codec, self.size, fps)
+        self.encoder = ThreadedWriter(self.writer, maxsize=maxsize, block=False)
+        self._pending = None
+        self.shown = 0  # frames handed to ``frame``
+        self.started = time.perf_counter()
+
+    @property
+    def dropped(self) -> int:
+        return self.encoder.dropped
+
+    @property
+    def path(self) -> Path:
+        return self.writer.path
+
+    def frame(self, tex) -> None:
+        if tuple(tex.size) != self.source_size:
+            raise CPPNError(
+                f"recording at {self.source_size[0]}x{self.source_size[1]}, got a "
+                f"{tex.size[0]}x{tex.size[1]} frame: stop and start the recording at a new size"
+            )
+        handle = self.renderer.read_async(tex, self.channels)
+        self._collect()
+        self._pending = handle
+        self.shown += 1
+
+    def _collect(self) -> None:
+        if self._pending is None:
+            return
+        pixels, self._pending = self._pending.result(), None
+        w, h = self.size
+        self.encoder.submit(np.ascontiguousarray(pixels[:h, :w]))  # top-left crop, rows top first
+
+    def stop(self) -> dict:
+        """Finish the file; returns what happened: path, frames written, dropped, seconds."""
+        try:
+            self._collect()
+        finally:
+            path = self.encoder.close()
+        return {"path": str(path), "frames": self.writer.frames, "dropped": self.dropped,
+                "shown": self.shown, "seconds": time.perf_counter() - self.started}
+
+    def abort(self) -> None:
+        if self._pending is not None:
+            self._pending.release()
+            self._pending = None
+        self.encoder.abort()
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar with rate and ETA, redrawn at most ~10 times a second."""
+
+    def __init__(self, total: int, stream, width: int = 30, interval: float = 0.1,
+                 unit: str = "frames") -> None:
+        self.total = max(int(total), 1)
+        self.unit = unit
+        self.stream = stream
+        self.width = width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        # Not a terminal (a log file): a plain line every few seconds instead of redraws.
+        self.interval = interval if self.tty else 5.0
+        self.start = time.perf_counter()
+        self._last = -1e9
+        self.done = 0
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = time.perf_counter()
+        if now - self._last < self.interval and done < self.total:
+            return
+        self._last = now
+        self.stream.write(("\r" if self.tty else "") + self.line(now) + ("" if self.tty else "\n"))
+        self.stream.flush()
+
+    def line(self, now: float | None = None) -> str:
+        now = time.perf_counter() if now is None else now
+        elapsed = now - self.start
+        frac = self.done / self.total
+        fill = int(round(self.width * frac))
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        per_s = "fps" if self.unit == "frames" else f"{self.unit}/s"
+        return (f"[{'#' * fill}{'.' * (self.width - fill)}] {self.done}/{self.total} {self.unit} "
+                f"{rate:5.1f} {per_s}  ETA {_clock(eta)}")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "--:--"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

@@ -1,0 +1,204 @@
+"""``realtime-cppn render``: a clip rendered offline, frame-exact, to a video file or PNG sequence.
+
+Frame n shows latent phase ``scene.phase + (n / fps) / scene.loop``: time comes from the frame
+counter, never the wall clock, so a slow machine makes the same clip, only later, and the same
+command gives the same frames twice. ``--loops N`` renders whole loop periods, so the frame after
+the last is the first and the clip loops seamlessly in a VJ player. Rendering, readback and
+encoding overlap: the GPU draws frame n while frame n-1 is copied out (``Renderer.read_async``)
+and earlier frames are encoded on another thread (``recorder.ThreadedWriter``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import recorder
+from .cli import PROG, _float, _int, _size, add_scene_arguments, scene_from_args
+from .errors import CPPNError
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """Which latent phase each frame shows: ``phase(n) = start + n * step`` (in loops)."""
+
+    frames: int
+    fps: float
+    start: float
+    step: float
+    note: str = ""  # said on stderr when the request had to be adjusted
+
+    def phase(self, n: int) -> float:
+        return self.start + n * self.step
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+def plan_clip(fps: float, loop: float, phase: float, duration: float | None = None,
+              loops: int | None = None) -> ClipPlan:
+    """The frames of a clip of ``duration`` seconds or ``loops`` whole loops (default 1 loop)."""
+    if not (math.isfinite(fps) and fps > 0):
+        raise CPPNError(f"--fps must be a positive number, got {fps}")
+    step = 1.0 / (fps * loop)  # loops per frame: frame n at time n / fps exactly
+    if duration is not None:
+        if not (math.isfinite(duration) and duration > 0):
+            raise CPPNError(f"--duration must be a positive number of seconds, got {duration}")
+        exact = duration * fps
+        frames = round(exact)
+        if frames < 1:
+            raise CPPNError(f"--duration {duration} s is shorter than one frame at {fps} fps")
+        note = "" if abs(frames - exact) < 1e-6 else (
+            f"{duration} s is {exact:.3f} frames at {fps} fps: rendering {frames} frames "
+            f"({frames / fps:.4f} s)")
+        return ClipPlan(frames, fps, phase, step, note)
+    loops = 1 if loops is None else loops
+    if loops < 1:
+        raise CPPNError(f"--loops must be at least 1, got {loops}")
+    exact = fps * loops * loop
+    frames = round(exact)
+    if frames < 1:
+        raise CPPNError(f"a {loop} s loop is shorter than one frame at {fps} fps")
+    if abs(frames - exact) < 1e-6:
+        return ClipPlan(frames, fps, phase, step)
+    # Not a whole number of frames per loop: a seamless clip needs the loop stretched slightly,
+    # so frame `frames` lands exactly on phase + loops. Said, never done silently.
+    return ClipPlan(frames, fps, phase, loops / frames, (
+        f"{loops} x {loop} s is {exact:.3f} frames at {fps} fps: the loop is stretched to "
+        f"{frames / fps / loops:.4f} s ({frames} frames) so the clip loops seamlessly"))
+
+
+def render_frames(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
+                  submit: Callable[[np.ndarray], object] | None,
+                  on_frame: Callable[[int], object] | None = None) -> None:
+    """Draw every frame of ``plan`` and hand each, uint8 (H, W, 3), to ``submit`` in order.
+
+    The network must be set (``renderer.set_network``); ``path(phase)`` gives z. The GPU draws
+    frame n while frame n-1's readback (started asynchronously) is collected, so the two
+    overlap. ``submit=None`` draws only (for benchmarks). ``on_frame(done)`` is told how many
+    frames were handed on.
+    """
+    pending = None
+    try:
+        for n in range(plan.frames):
+            renderer.set_latent(path(plan.phase(n)))
+            tex = renderer.draw(size, view, dtype="f1", display=True)
+            if submit is None:
+                continue
+            handle = renderer.read_async(tex, 3)
+            if pending is not None:
+                frame, pending = pending.result(), None
+                submit(frame)
+            pending = handle
+            if on_frame is not None:
+                on_frame(n)
+        if pending is not None:
+            frame, pending = pending.result(), None
+            submit(frame)
+        if on_frame is not None:
+            on_frame(plan.frames)
+    finally:
+        if pending is not None:
+            pending.release()  # an interrupted loop hands its buffer back to the pool
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_scene_arguments(p)
+    p.add_argument("--size", type=_size, default=(1280, 720), help="WxH (default 1280x720)")
+    p.add_argument("--fps", type=_float, default=30.0, help="frames per second (default 30)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--duration", type=_float, help="clip length in seconds")
+    length.add_argument("--loops", type=_int,
+                        help="whole loop periods, seamless (the default: 1 loop)")
+    p.add_argument("--start", type=_float, default=0.0,
+                   help="seconds along the latent loop from the scene's own position (default 0)")
+    p.add_argument("--codec", help=f"one of {', '.join(recorder.CODECS)} "
+                   "(default from -o: .mp4 h264, .mov prores, a folder png)")
+    p.add_argument("-o", "--output", type=Path, default=Path("cppn.mp4"),
+                   help="video file, or a folder for a PNG sequence (default cppn.mp4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Everything a user can get wrong is checked before torch loads or a frame is drawn.
+    codec = recorder.get_codec(args.codec) if args.codec else recorder.codec_for_path(args.output)
+    output = recorder.check_output(codec, args.output)
+    size = recorder.check_size(codec, args.size)
+    if codec.route == "ffmpeg":
+        recorder.ffmpeg_with_hap()
+    scene = scene_from_args(args)
+    if not math.isfinite(args.start):
+        raise CPPNError(f"--start must be a finite number of seconds, got {args.start}")
+    plan = plan_clip(args.fps, scene.loop, scene.phase + args.start / scene.loop, args.duration,
+                     args.loops)
+    spec = _network(args, scene)
+
+    from .animation import LatentPath
+    from .api import default_renderer
+
+    path = LatentPath(scene.path_seed, spec.z_dim)
+    renderer = default_renderer()
+    texture = None
+    if getattr(scene, "texture", None):
+        from .images import load_texture
+
+        texture = load_texture(scene.texture)
+    renderer.set_texture(texture)  # None: the default grid, whatever an earlier call set
+    renderer.set_network(spec, path(plan.phase(0)))
+    if plan.note:
+        print(f"{PROG}: note: {plan.note}", file=sys.stderr)
+    writer = recorder.open_writer(output, codec, size, plan.fps)
+    # block=True: offline, the renderer waits for the encoder instead of dropping frames.
+    encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)
+    progress = None if args.no_progress else recorder.Progress(plan.frames, sys.stderr)
+    submit = encoder.submit
+    if codec.route == "png":
+        def submit(frame: np.ndarray) -> bool:
+            # Each PNG carries the scene at its own moment: `still --scene frame_000042.png`
+            # renders that frame again, at any size. (block=True: submitted == frame index.)
+            at = replace(scene, phase=plan.phase(encoder.submitted))
+            return encoder.submit(frame, at.to_json())
+    t0 = time.perf_counter()
+    try:
+        render_frames(renderer, path, plan, size, scene.view, submit,
+                      None if progress is None else progress.update)
+        if progress is not None:
+            progress.finish()
+        encoder.close()
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.finish()
+        encoder.close()  # finishes the container: what was rendered stays playable
+        done = writer.frames
+        print(f"{PROG}: interrupted: {output} holds the first {done} of {plan.frames} frames "
+              f"({done / plan.fps:.2f} s) and plays", file=sys.stderr)
+        return 130
+    except BaseException:
+        if progress is not None:
+            progress.finish()
+        encoder.abort()  # offline: a failed render is simply run again; the old file stays
+        raise
+    elapsed = time.perf_counter() - t0
+    print(f"wrote {output}: {plan.frames} frames, {size[0]}x{size[1]}, {plan.fps:g} fps, "
+          f"{plan.seconds:.3f} s, {codec.title} ({plan.frames / elapsed:.1f} frames/s)")
+    return 0
+
+
+def _network(args: argparse.Namespace, scene):
+    """The stored weights of a --scene file when its network is not overridden, else the
+    config's seeded network."""
+    if getattr(args, "scene", None) and Path(args.scene).suffix.lower() == ".json":
+        from . import scenefile
+
+        return scenefile.network(scenefile.load(args.scene), scene)
+    from .build import scene_network
+
+    return scene_network(scene)

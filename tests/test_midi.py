@@ -1,0 +1,224 @@
+"""MIDI: mapped notes and CCs drive actions and parameters across their ranges; learn; ports.
+
+Without an ALSA sequencer (no /dev/snd/seq, as in containers) python-rtmidi cannot make virtual
+ports, so the port tests use an in-process mido port: its ``send`` feeds the raw MIDI bytes
+through mido's parser on another thread, as a backend's receive thread would.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+
+import pytest
+
+from realtime_cppn import actions, midi, osc
+from realtime_cppn.actions import Action
+from realtime_cppn.errors import CPPNError
+from realtime_cppn.scene import Scene
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+mido = pytest.importorskip("mido")
+from mido.ports import BaseIOPort  # noqa: E402
+
+
+class LoopbackPort(BaseIOPort):
+    """An in-process MIDI port: what is sent arrives as bytes through mido's parser."""
+
+    def _send(self, msg):
+        self._parser.feed(msg.bytes())
+
+
+def cc(control: int, value: int, channel: int = 0):
+    return mido.Message("control_change", channel=channel, control=control, value=value)
+
+
+def note(n: int, velocity: int = 100, channel: int = 0):
+    return mido.Message("note_on", channel=channel, note=n, velocity=velocity)
+
+
+MAPPING = midi.Mapping.from_dict({
+    "notes": {"1:36": "reseed", "1:37": "morph", "1:38": "symmetry", "2:40": "speed=0.5",
+              "1:39": "record"},
+    "cc": {
+        "1:74": {"param": "zoom", "min": 0.25, "max": 4.0, "curve": "exp"},
+        "1:75": {"param": "speed", "min": 0.5, "max": 2.0, "curve": "log"},
+        "1:76": {"param": "width", "min": 2, "max": 256, "curve": "lin"},
+        "1:77": {"param": "z/3", "min": -2.0, "max": 2.0},
+        "1:78": "symmetry",  # a parameter on a CC: all symmetries across the knob
+        "1:79": "activation",
+        "1:20": "pause",  # a button
+        "1:21": "record",
+    },
+})
+
+
+@pytest.mark.parametrize("kind", midi.CURVES)
+def test_curves_hit_both_ends_exactly_and_are_monotonic(kind):
+    values = [midi.curve(kind, v / 127) for v in range(128)]
+    assert values[0] == 0.0 and values[-1] == 1.0
+    assert all(b > a for a, b in zip(values, values[1:]))
+
+
+def test_curve_shapes_differ_where_they_should():
+    assert midi.curve("exp", 0.5) < 0.5 < midi.curve("log", 0.5)
+    assert midi.curve("exp", 0.5) == pytest.approx(1 - midi.curve("log", 0.5), abs=0.05)
+
+
+def test_ccs_drive_parameters_across_their_ranges():
+    def value(control: int, v: int):
+        (a,) = midi.handle(MAPPING, cc(control, v))
+        return a
+
+    assert value(74, 0) == Action("zoom", 0.25)
+    assert value(74, 127) == Action("zoom", 4.0)
+    mid = value(74, 64).value
+    assert 0.25 < mid < 0.25 + (4 - 0.25) * 0.5 * 0.5  # exp: well below the linear midpoint
+    assert value(75, 0) == Action("speed", 0.5) and value(75, 127) == Action("speed", 2.0)
+    assert value(75, 64).value > 0.5 + 1.5 * 0.6  # log: past the linear midpoint
+    assert value(76, 0) == Action("width", 2) and value(76, 127) == Action("width", 256)
+    widths = [value(76, v).value for v in range(128)]
+    assert widths == sorted(widths) and all(isinstance(w, int) for w in widths)
+    assert value(77, 0) == Action("latent", (3, -2.0)) and value(77, 127) == Action("latent", (3, 2.0))
+    assert math.isclose(value(77, 64).value[1], -2 + 4 * 64 / 127)
+    syms = [value(78, v).value for v in range(128)]
+    assert syms[0] == "none" and syms[-1] == osc.PARAMS["symmetry"].choices[-1]
+    assert len(set(syms)) == len(osc.PARAMS["symmetry"].choices)
+    assert value(79, 0) == Action("activation", ("tanh",))
+    # Every mapped value applies to a state without error.
+    state = actions.initial_state(Scene(network={"width": 16, "depth": 2}))
+    for control in (74, 75, 76, 78, 79):
+        for v in (0, 1, 63, 64, 126, 127):
+            state = actions.apply(state, value(control, v))
+    assert state.scene.view.zoom == 4.0 and state.net("width") == 256
+
+
+def test_notes_and_buttons_trigger_actions():
+    assert midi.handle(MAPPING, note(36)) == [Action("reseed")]
+    assert midi.handle(MAPPING, note(37)) == [Action("morph")]
+    assert midi.handle(MAPPING, note(38)) == [Action("symmetry")]  # a note cycles
+    assert midi.handle(MAPPING, note(39)) == [Action("record")]
+    assert midi.handle(MAPPING, note(40, channel=1)) == [Action("speed", 0.5)]
+    assert midi.handle(MAPPING, note(40, channel=0)) == []  # other channel: unmapped
+    velocity = midi.Mapping.from_dict({"notes": {"1:50": "zoom"}})  # a parameter: by velocity
+    assert midi.handle(velocity, note(50, velocity=127)) == [Action("zoom", 4.0)]
+    assert midi.handle(MAPPING, note(36, velocity=0)) == []  # note-on at 0 is a note-off
+    assert midi.handle(MAPPING, mido.Message("note_off", note=36)) == []
+    assert midi.handle(MAPPING, cc(20, 127)) == [Action("pause")]
+    assert midi.handle(MAPPING, cc(20, 0)) == []  # the button's release
+    assert midi.handle(MAPPING, cc(21, 127)) == [Action("record", True)]
+    assert midi.handle(MAPPING, cc(21, 0)) == [Action("record", False)]
+    for msg in (mido.Message("clock"), mido.Message("sysex", data=[1, 2, 3]),
+                mido.Message("pitchwheel", pitch=8191), cc(1, 64), note(99)):
+        assert midi.handle(MAPPING, msg) == []
+
+
+def test_mapping_round_trips_through_toml():
+    text = MAPPING.to_toml()
+    table = tomllib.loads(text)["midi"]
+    assert midi.Mapping.from_dict(table) == MAPPING
+    assert midi.Mapping.from_dict(MAPPING.to_dict()) == MAPPING
+
+
+@pytest.mark.parametrize("table", [
+    {"notes": {"17:36": "reseed"}},
+    {"notes": {"1:128": "reseed"}},
+    {"notes": {"36": "reseed"}},
+    {"notes": {"1:36": "explode"}},
+    {"cc": {"1:1": {"param": "nope"}}},
+    {"cc": {"1:1": {"param": "zoom", "curve": "cubic"}}},
+    {"cc": {"1:1": {"param": "zoom", "min": "low"}}},
+    {"cc": {"1:1": {"param": "zoom", "min": float("nan")}}},
+    {"cc": {"1:1": {"param": "zoom", "colour": 1}}},
+    {"cc": {"1:1": 5}},
+    {"pads": {}},
+    {"notes": {"1:36": "activation=nope"}},
+    [],
+])
+def test_bad_mapping_tables_are_one_line_errors(table):
+    with pytest.raises(CPPNError) as info:
+        midi.Mapping.from_dict(table)
+    assert "\n" not in str(info.value)
+
+
+def test_learn_binds_the_next_control_to_the_armed_target():
+    learn, mapping = midi.Learn(), midi.Mapping()
+    assert not learn.armed
+    learn = learn.arm("zoom")
+    learn, mapping, used = learn.feed(mapping, mido.Message("clock"))  # ignored: keeps waiting
+    assert learn.armed and not used
+    learn, mapping, used = learn.feed(mapping, cc(10, 30, channel=2))
+    assert used and not learn.armed and learn.last == ("cc", 2, 10)
+    assert midi.handle(mapping, cc(10, 127, channel=2)) == [Action("zoom", 4.0)]
+    # A note learned onto an action triggers it; the same source re-learned is replaced.
+    learn = learn.arm("reseed")
+    learn, mapping, _ = learn.feed(mapping, note(60))
+    assert midi.handle(mapping, note(60)) == [Action("reseed")]
+    learn = learn.arm("new_path")
+    learn, mapping, _ = learn.feed(mapping, note(60))
+    assert midi.handle(mapping, note(60)) == [Action("new_path")]
+    assert len(mapping.bindings) == 2
+    # A custom range binds as given; cancel leaves the mapping alone.
+    learn = learn.arm(midi.Binding.for_param("speed", 1.0, 3.0, "lin"))
+    learn, mapping, _ = learn.feed(mapping, cc(11, 127))
+    assert midi.handle(mapping, cc(11, 127)) == [Action("speed", 3.0)]
+    learn = learn.arm("width").cancel()
+    assert learn.feed(mapping, cc(12, 1)) == (learn, mapping, False)
+    with pytest.raises(CPPNError):
+        midi.Learn().arm("explode")
+
+
+def test_midi_input_polls_an_in_process_port_with_learn_first():
+    port = LoopbackPort("loopback")
+    inp = midi.MidiInput(port, MAPPING)
+    sender = threading.Thread(target=lambda: [port.send(m) for m in
+                                              (note(36), cc(74, 127), cc(76, 0))])
+    sender.start()
+    sender.join()
+    assert inp.poll() == [Action("reseed"), Action("zoom", 4.0), Action("width", 2)]
+    assert inp.poll() == []
+    inp.arm("depth")
+    port.send(cc(90, 0))  # consumed by learn
+    port.send(cc(90, 127))
+    assert inp.poll() == [Action("depth", midi.DEFAULT_RANGES["depth"][1])]
+    inp.close()
+    assert inp.poll() == []  # a closed port reads as nothing, not an error
+
+
+def test_ports_missing_or_unavailable_are_one_line_errors():
+    """Here without an ALSA sequencer the backend itself fails; with one, the name is missing.
+    Either way: one CPPNError line that says what is there."""
+    try:
+        names = midi.input_names()
+    except CPPNError as exc:
+        assert "MIDI is unavailable" in str(exc) and "\n" not in str(exc)
+        names = None
+    with pytest.raises(CPPNError) as info:
+        midi.open_input("no such port 12345")
+    assert "\n" not in str(info.value)
+    if names is not None:
+        assert "ports:" in str(info.value)
+
+
+def test_rtmidi_virtual_port_when_the_system_has_one():
+    try:
+        port = mido.open_input("realtime-cppn-test", virtual=True)
+        out = mido.open_output("realtime-cppn-test")
+    except Exception as exc:
+        pytest.skip(f"no virtual MIDI ports here: {str(exc).splitlines()[0]}")
+    inp = midi.MidiInput(port, MAPPING)
+    out.send(cc(74, 127))
+    import time
+
+    deadline = time.monotonic() + 2
+    got: list[Action] = []
+    while not got and time.monotonic() < deadline:
+        got = inp.poll()
+    assert got == [Action("zoom", 4.0)]
+    out.close()
+    inp.close()

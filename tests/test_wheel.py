@@ -1,0 +1,61 @@
+"""A wheel built from the repo, installed (not editable) in a fresh venv, renders a still.
+
+The venv sees the machine's site-packages (torch, moderngl: no download) but the package itself
+comes from the wheel, run from a directory outside the repo, so the shaders must be the ones
+shipped inside the wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("_session_context")]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sh(*cmd: str | Path, cwd: Path | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_wheel_installs_and_renders(tmp_path):
+    wheels = tmp_path / "wheels"
+    sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+       "-w", wheels, REPO)
+    (wheel,) = wheels.glob("realtime_cppn-*.whl")
+
+    venv = tmp_path / "venv"
+    sh(sys.executable, "-m", "venv", "--system-site-packages", venv)
+    py = venv / "bin" / "python"
+    # --ignore-installed: the machine's editable install must not stand in for the wheel.
+    sh(py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", wheel)
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    out = outside / "out.png"
+    sh(venv / "bin" / "realtime-cppn", "still", "--size", "64x64", "--width", "8", "--depth", "2",
+       "-o", out, cwd=outside)
+    with Image.open(out) as im:
+        assert im.size == (64, 64)
+
+    # The package and its shaders resolve inside the venv, not the checkout.
+    where = sh(py, "-c", "import realtime_cppn, realtime_cppn.glsl as g; "
+                         "print(realtime_cppn.__file__); print(g._shader_dir())", cwd=outside)
+    package_file, shader_dir = where.split("\n")[:2]
+    site = Path(sh(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    assert Path(package_file).is_relative_to(site)
+    assert Path(shader_dir).is_relative_to(site)
+    shipped = sorted(p.name for p in (site / "realtime_cppn" / "shaders").glob("*.glsl"))
+    assert "common.glsl" in shipped
+    for name in ("network.frag", "network.comp", "fullscreen.vert"):
+        assert (site / "realtime_cppn" / "shaders" / name).is_file(), name

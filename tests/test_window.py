@@ -1,0 +1,337 @@
+"""The live window end to end: a real glfw window under Xvfb, real key presses (xdotool), and
+screenshots taken from outside (ImageMagick ``import``), compared with headless renders.
+
+The app runs as a subprocess on a fixed-step clock and paused, so its picture is a pure function
+of the scene: the window must show exactly what ``render`` computes headless (8-bit rounding aside).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.window
+
+TOOLS = ("Xvfb", "xdotool", "import")
+SIZE = (160, 120)
+NET = ["--width", "8", "--depth", "2"]  # tiny: llvmpipe draws it in a few milliseconds
+TOL = 2  # 8-bit levels: float render rounded by numpy vs by the GL framebuffer
+
+
+@pytest.fixture(scope="module")
+def display(tmp_path_factory):
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"window tests need {', '.join(missing)} (apt-get install xvfb xdotool "
+                    "imagemagick)")
+    r, w = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(w)
+    with os.fdopen(r) as f:
+        number = f.readline().strip()  # Xvfb writes the display it chose once it is ready
+    if not number:
+        xvfb.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+class App:
+    """The live app in a subprocess, with its window found, focused and photographed."""
+
+    def __init__(self, display: str, args: list[str], cwd: Path) -> None:
+        self.env = {**os.environ, "DISPLAY": display}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime_cppn.cli", *args], cwd=cwd, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.window = self._find()
+
+    def _x(self, *args: str) -> str:
+        return subprocess.run(args, env=self.env, capture_output=True, text=True,
+                              timeout=20).stdout.strip()
+
+    def _find(self, timeout: float = 30.0) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                pytest.fail(f"app exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            ids = self._x("xdotool", "search", "--pid", str(self.proc.pid), "--name",
+                          "realtime-cppn").split()
+            if ids:
+                return ids[0]
+            time.sleep(0.2)
+        pytest.fail("no window appeared")
+
+    def title(self) -> str:
+        return self._x("xdotool", "getwindowname", self.window)
+
+    def seed(self) -> int:
+        return int(re.search(r"seed (\d+)", self.title()).group(1))
+
+    def key(self, *names: str) -> None:
+        self._x("xdotool", "windowfocus", "--sync", self.window)
+        self._x("xdotool", "key", "--delay", "150", *names)
+
+    def shot(self) -> np.ndarray:
+        png = subprocess.run(["import", "-window", self.window, "png:-"], env=self.env,
+                             capture_output=True, timeout=20).stdout
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    def wait_for(self, expected: np.ndarray, timeout: float = 20.0) -> np.ndarray:
+        """The window's pixels once they equal ``expected`` (fails with the last difference)."""
+        end = time.monotonic() + timeout
+        diff = "no screenshot"
+        while time.monotonic() < end:
+            img = self.shot()
+            if img.shape == expected.shape:
+                d = np.abs(img.astype(int) - expected.astype(int))
+                if d.max() <= TOL:
+                    return img
+                diff = f"max diff {d.max()}, mean {d.mean():.2f}"
+            else:
+                diff = f"shape {img.shape} != {expected.shape}"
+            time.sleep(0.2)
+        pytest.fail(f"window never showed the expected picture: {diff}")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+
+@pytest.fixture
+def app(display, tmp_path):
+    started: list[App] = []
+
+    def start(seed: int = 7, size=SIZE, extra: list[str] | None = None) -> App:
+        a = App(display, ["--seed", str(seed), *NET, "--size", f"{size[0]}x{size[1]}",
+                          "--fixed-fps", "20", "--paused", "--screenshot-dir", str(tmp_path),
+                          *(extra or [])], tmp_path)
+        started.append(a)
+        return a
+
+    yield start
+    for a in started:
+        if a.proc.poll() is None:
+            a.proc.kill()
+            a.proc.wait()
+
+
+def headless(renderer, seed: int, size=SIZE, path_seed: int = 7) -> np.ndarray:
+    """What the window must show: the same scene rendered without a window, as 8-bit RGB."""
+    from realtime_cppn.build import scene_network, scene_z
+    from realtime_cppn.images import to_uint8
+    from realtime_cppn.scene import Scene
+
+    scene = Scene(network={"seed": seed, "width": 8, "depth": 2}, path_seed=path_seed)
+    spec = scene_network(scene)
+    renderer.set_network(spec, scene_z(scene, spec))
+    return to_uint8(renderer.read(renderer.draw(size, scene.view, display=True), 3))
+
+
+def test_window_shows_the_headless_render_and_screenshots_it(app, renderer, tmp_path):
+    from realtime_cppn.images import read_scene
+
+    a = app(seed=7)
+    expected = headless(renderer, 7)
+    a.wait_for(expected)
+    assert a.seed() == 7
+    a.key("p")
+    end = time.monotonic() + 10
+    while not list(tmp_path.glob("*.png")) and time.monotonic() < end:
+        time.sleep(0.1)
+    (png,) = tmp_path.glob("*.png")
+    time.sleep(0.3)  # let the writer finish
+    saved = np.asarray(Image.open(png).convert("RGB"))
+    assert saved.shape == expected.shape and np.abs(saved.astype(int) - expected).max() <= 1
+    assert read_scene(png).network["seed"] == 7
+
+
+def test_reseed_key_shows_the_new_seed(app, renderer):
+    a = app(seed=7)
+    a.wait_for(headless(renderer, 7))
+    a.key("r")
+    end = time.monotonic() + 15
+    while a.seed() == 7 and time.monotonic() < end:
+        time.sleep(0.1)
+    new = a.seed()
+    assert new != 7
+    a.wait_for(headless(renderer, new))  # the latent path stays the scene's (path seed 7)
+    a.key("BackSpace")  # history: back to where we were
+    a.wait_for(headless(renderer, 7))
+
+
+def test_help_key_shows_and_hides_the_overlay(app, renderer):
+    a = app(seed=7, size=(320, 240))
+    plain = a.wait_for(headless(renderer, 7, (320, 240)))
+    a.key("h")
+    end = time.monotonic() + 15
+    changed = 0.0
+    while time.monotonic() < end:
+        region = a.shot()[:40, :120].astype(int)  # the panel starts at the top-left corner
+        changed = np.abs(region - plain[:40, :120]).mean()
+        if changed > 20:
+            break
+        time.sleep(0.2)
+    assert changed > 20, "the help overlay did not appear"
+    a.key("h")
+    a.wait_for(plain)
+
+
+def test_escape_once_hides_twice_quits(app, renderer):
+    a = app(seed=7, extra=["--info"])
+    time.sleep(1.0)
+    a.key("Escape")
+    a.wait_for(headless(renderer, 7))  # the info overlay is gone, the show goes on
+    assert a.proc.poll() is None
+    a.key("Escape", "Escape")
+    assert a.stop() == 0
+
+
+def test_resize_keeps_rendering(app, renderer):
+    a = app(seed=7)
+    a.wait_for(headless(renderer, 7))
+    a._x("xdotool", "windowsize", "--sync", a.window, "200", "150")
+    a.wait_for(headless(renderer, 7, (200, 150)))
+    a.key("ctrl+q")
+    assert a.stop() == 0
+
+
+def test_fullscreen_key_fills_the_screen_and_comes_back(app, renderer):
+    a = app(seed=7)
+    a.wait_for(headless(renderer, 7))
+    a.key("f")
+    a.wait_for(headless(renderer, 7, (1280, 720)), timeout=30)  # the whole Xvfb screen
+    a.key("F11")
+    a.wait_for(headless(renderer, 7))
+    a.key("ctrl+q")
+    assert a.stop() == 0
+
+
+def test_no_display_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = subprocess.run([sys.executable, "-m", "realtime_cppn.cli", *NET], env=env,
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "still" in out.stderr and "display" in out.stderr
+
+
+def test_monitor_out_of_range_lists_monitors(display, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "realtime_cppn.cli", "--monitor", "5"],
+                         env={**os.environ, "DISPLAY": display}, capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "monitor 5 out of range; monitors: 0: " in out.stderr
+
+
+# --- the same show without a window: Live on the headless renderer ---------------------------
+
+
+def live_show(renderer, gl_context, seed: int = 7, size=SIZE):
+    from realtime_cppn.actions import initial_state
+    from realtime_cppn.app import Live
+    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.scene import Scene
+
+    state = initial_state(Scene(network={"seed": seed, "width": 8, "depth": 2}, path_seed=7),
+                          paused=True)
+    live = Live(renderer, state, clock=FixedClock(10))
+    fbo = gl_context.simple_framebuffer(size)
+
+    def frame() -> np.ndarray:
+        live.update()
+        live.render(fbo, size)
+        w, h = size
+        return np.frombuffer(fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
+
+    return live, frame
+
+
+def test_reseed_and_morph_show_next_frame_and_compile_nothing(renderer, gl_context):
+    from realtime_cppn.animation import blend
+    from realtime_cppn.build import scene_network, scene_z
+    from realtime_cppn.images import to_uint8
+    from realtime_cppn.scene import Scene
+
+    live, frame = live_show(renderer, gl_context)
+    frame()
+    compiles = renderer.stats.compiles
+    live.dispatch("reseed")  # a random, lively seed
+    after_reseed = frame()  # the very next frame
+    seed = live.state.seed
+    assert seed != 7 and live.state.history == (7,)
+    live.dispatch("morph=321")
+    frames = [(frame(), live.state.morph.progress(live.state.time)) for _ in range(5)]
+    assert renderer.stats.compiles == compiles  # uploads only
+    for _ in range(8):
+        frame()
+    assert live.state.morph is None
+    final = frame()
+    live.dispatch("width_up")
+    frame()
+    assert renderer.stats.compiles == compiles + 1  # a new architecture compiles once
+
+    def expect(spec, scene):
+        renderer.set_network(spec, scene_z(scene, spec))
+        return to_uint8(renderer.read(renderer.draw(SIZE, display=True), 3))
+
+    def scene_of(s):
+        return Scene(network={"seed": s, "width": 8, "depth": 2}, path_seed=7)
+
+    a, b = scene_network(scene_of(seed)), scene_network(scene_of(321))
+    assert np.abs(after_reseed.astype(int) - expect(a, scene_of(seed))).max() <= TOL
+    assert np.abs(final.astype(int) - expect(b, scene_of(321))).max() <= TOL
+    img, t = frames[2]
+    assert 0.0 < t < 1.0
+    mid = expect(blend(a, b, t), scene_of(321))
+    assert np.abs(img.astype(int) - mid).max() <= TOL
+    assert np.abs(mid.astype(int) - expect(a, scene_of(seed))).mean() > 1  # really in between
+
+
+def test_a_refused_action_leaves_the_show_running(renderer, gl_context):
+    from realtime_cppn.actions import Action
+
+    live, frame = live_show(renderer, gl_context)
+    frame()
+    before = live.state
+    live.dispatch(Action("speed", "fast"))  # as a malformed OSC message would arrive
+    live.dispatch("render_scale=0.5")
+    img = frame()
+    assert live.error == "speed=fast: speed value must be a number, got 'fast'"
+    assert live.state.speed == before.speed and live.state.render_scale == 0.5
+    assert img.shape == (SIZE[1], SIZE[0], 3)
+
+
+def test_log_listener_sees_resolved_actions(renderer, gl_context):
+    live, frame = live_show(renderer, gl_context)
+    log = []
+    live.listeners.append(lambda t, action, state: log.append((t, str(action))))
+    seen = []
+    live.frame_hooks.append(lambda tex, state: seen.append(tex.size))
+    live.dispatch("render_scale=0.5")
+    frame()
+    assert seen == [(SIZE[0] // 2, SIZE[1] // 2)]  # the picture itself, before any overlay
+    log.clear()
+    live.dispatch("reseed")
+    live.dispatch("speed_double")
+    frame()
+    (t1, first), (t2, second) = log
+    assert first == f"reseed={live.state.seed}" and second == "speed_double" and t1 == t2 == 0.1
