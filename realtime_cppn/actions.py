@@ -22,7 +22,7 @@ from . import activations
 from .animation import Phase
 from .errors import CPPNError
 from .scene import Scene
-from .spec import MIRRORS, SYMMETRIES
+from .spec import COLOR_MODES, KALEIDO_RANGE, MIRRORS, PALETTES, SYMMETRIES, WRAPS
 
 MORPH_SECONDS = 1.0  # long enough to read as a transformation, short enough to stay responsive
 SPEED_EASE = 0.08  # seconds: time constant of the rate easing to a new speed (keeps z C1 in time)
@@ -35,6 +35,8 @@ DEPTH_KEY_RANGE = (1, 16)
 WIDTH_RANGE = (1, 1024)  # model.MAX_WIDTH, MAX_DEPTH (mirrored: this module imports no torch)
 DEPTH_RANGE = (1, 64)
 HISTORY = 64  # seeds remembered for "previous seed"
+DEFAULT_TARGET_FPS = 60.0  # what the auto scale key aims at unless --auto-scale says otherwise
+TARGET_FPS_RANGE = (1.0, 1000.0)
 SEED_RANGE = 2**31
 
 # model.CPPNConfig defaults for the fields the reducer edits (tests check they agree).
@@ -86,13 +88,26 @@ ACTIONS: dict[str, ActionInfo] = {
     "speed_half": ActionInfo("halve the speed"),
     "speed": ActionInfo("set the speed", "float", optional=False),
     "pause": ActionInfo("pause / resume", "bool"),
+    # variations (uv remap, symmetry, colour)
+    "kaleido_up": ActionInfo("kaleidoscope: one fold more (none, k2 .. k12, none)"),
+    "kaleido_down": ActionInfo("kaleidoscope: one fold less (none, k12 .. k2, none)"),
+    "color_mode": ActionInfo("cycle colour mode: rgb, hsv, palette", "|".join(COLOR_MODES)),
+    "palette": ActionInfo("cycle the palette (colour mode palette)", "|".join(PALETTES)),
+    "texture": ActionInfo("next texture from the texture's folder (uv networks)", "path"),
+    "wrap": ActionInfo("cycle texture wrap: clamp, repeat, mirror", "|".join(WRAPS)),
+    "uv_normalize": ActionInfo("uv map stretched by its per-frame min / max (flickers)", "bool"),
     # window
-    "render_scale": ActionInfo("cycle render scale 1, 1/2, 1/4", "float"),
+    "render_scale": ActionInfo("cycle render scale 1, 1/2, 1/4 (turns auto scale off)", "float"),
+    "auto_scale": ActionInfo("auto render scale: hold the target fps (value: fps, 0 = off)",
+                             "float fps"),
     "fullscreen": ActionInfo("toggle fullscreen", "bool"),
     "next_monitor": ActionInfo("move to the next monitor"),
     "help": ActionInfo("toggle this help", "bool"),
     "info": ActionInfo("toggle the info overlay", "bool"),
     "screenshot": ActionInfo("save a PNG screenshot (with its scene)"),
+    "record": ActionInfo("start / stop recording the output (video + performance log)", "bool"),
+    "export": ActionInfo("export the scene as a shader file (glsl, shadertoy, isf)",
+                         "glsl|shadertoy|isf"),
     "escape": ActionInfo("hide overlays; twice in a row quits"),
     "quit": ActionInfo("quit"),
 }
@@ -127,6 +142,12 @@ class AppState:
     esc_count: int = 0  # consecutive Esc presses
     draws: int = 0  # random draws so far: seeds the next draw
     screenshots: int = 0  # screenshots asked for; the app takes one when this grows
+    recording: bool = False  # the app records while this is on (video + performance log)
+    auto_scale: bool = False  # the app picks render_scale to hold target_fps
+    target_fps: float = DEFAULT_TARGET_FPS
+    textures: tuple[str, ...] = ()  # images the texture action cycles (the app lists the folder)
+    exports: int = 0  # shader exports asked for; the app writes one when this grows
+    export_format: str = "glsl"
     quit: bool = False
 
     def net(self, key: str) -> Any:
@@ -147,6 +168,45 @@ def initial_state(scene: Scene, speed: float = 1.0, paused: bool = False, **fiel
     speed = _clamp(_float(speed, "speed"), *SPEED_RANGE)
     return AppState(scene=scene, speed=speed, rate=0.0 if paused else speed, paused=paused,
                     **fields)
+
+
+def state_header(state: AppState, start: float) -> dict:
+    """What a performance log keeps of the state beyond its scene, as plain JSON values: all a
+    replay needs to continue exactly (clock times made relative to ``start``, the first frame)."""
+    morph = state.morph
+    return {
+        "speed": state.speed, "rate": state.rate, "paused": state.paused,
+        "history": list(state.history), "draws": state.draws,
+        "morph": None if morph is None else {
+            "from_seed": morph.from_seed, "start": morph.start - start,
+            "duration": morph.duration},
+        "textures": list(state.textures), "render_scale": state.render_scale,
+    }
+
+
+def state_from_header(scene: Scene, doc: Any) -> AppState:
+    """The state a replay starts in (clock time 0) from a log's scene and ``state_header``."""
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise CPPNError("the log's state must be an object")
+    try:
+        m = doc.get("morph")
+        morph = None if m is None else Morph(_int(m["from_seed"], "morph seed"),
+                                             _float(m["start"], "morph start"),
+                                             _float(m.get("duration", MORPH_SECONDS),
+                                                    "morph duration"))
+        speed = _clamp(_float(doc.get("speed", 1.0), "speed"), *SPEED_RANGE)
+        return AppState(
+            scene=scene, speed=speed, rate=_float(doc.get("rate", speed), "rate"),
+            paused=_bool(doc.get("paused", False), "paused"),
+            history=tuple(_int(h, "history seed") for h in doc.get("history", ())),
+            draws=_int(doc.get("draws", 0), "draws"), morph=morph,
+            textures=tuple(str(t) for t in doc.get("textures", ())),
+            render_scale=_float(doc.get("render_scale", 1.0), "render scale"),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CPPNError(f"the log's state is malformed ({exc!r})") from None
 
 
 # --- value parsing (keys, CLI, OSC) ------------------------------------------------------------
@@ -227,12 +287,17 @@ def _coerce(name: str, v: Any) -> Any:
         raise CPPNError(f"action {name!r} takes no value")
     if kind.startswith("int"):
         return _int(v, f"{name} value")
-    if kind == "float":
+    if kind.startswith("float"):
         return _float(v, f"{name} value")
     if kind == "bool":
         return _bool(v, f"{name} value")
     if kind == "names":
         return _names(v)
+    if kind == "path":
+        text = str(v).strip()
+        if not text:
+            raise CPPNError(f"{name} needs a file name")
+        return text
     choices = SYMMETRIES if kind == "symmetry" else kind.split("|")
     text = str(v).strip().lower().replace("color", "colour")
     if text not in choices:
@@ -362,6 +427,41 @@ def apply(state: AppState, action: Action) -> AppState:
         return replace(state, speed=_clamp(s, *SPEED_RANGE))
     if name == "pause":
         return _toggle(state, "paused", v)
+    if name in ("kaleido_up", "kaleido_down"):
+        # One cycle through none, k2 .. k12 in either direction: every press changes the view.
+        cycle = ("none", *(f"k{n}" for n in KALEIDO_RANGE))
+        current = state.scene.view.symmetry
+        i = cycle.index(current) if current in cycle else 0
+        return _view(state, symmetry=cycle[(i + (1 if name == "kaleido_up" else -1)) % len(cycle)])
+    if name in ("color_mode", "palette", "wrap"):
+        field_name, choices = {"color_mode": ("color", COLOR_MODES),
+                               "palette": ("palette", tuple(PALETTES)),
+                               "wrap": ("wrap", WRAPS)}[name]
+        if v is None:
+            current = getattr(state.scene.view, field_name)
+            v = choices[(choices.index(current) + 1) % len(choices)]
+        return _view(state, **{field_name: v})
+    if name == "uv_normalize":
+        on = not state.scene.view.uv_normalize if v is None else v
+        return _view(state, uv_normalize=on)
+    if name == "texture":
+        if v is None:  # the next of the listed textures; the app resolves this before logging
+            if not state.textures:
+                return state
+            current = state.scene.texture
+            i = state.textures.index(current) if current in state.textures else -1
+            v = state.textures[(i + 1) % len(state.textures)]
+        return replace(state, scene=replace(state.scene, texture=v))
+    if name == "auto_scale":
+        if v is None:
+            return replace(state, auto_scale=not state.auto_scale)
+        if v <= 0:
+            return replace(state, auto_scale=False)
+        return replace(state, auto_scale=True, target_fps=_clamp(v, *TARGET_FPS_RANGE))
+    if name == "record":
+        return _toggle(state, "recording", v)
+    if name == "export":
+        return replace(state, exports=state.exports + 1, export_format=v or "glsl")
     if name == "render_scale":
         if v is None:
             i = min(range(len(RENDER_SCALES)),
@@ -369,7 +469,7 @@ def apply(state: AppState, action: Action) -> AppState:
             v = RENDER_SCALES[(i + 1) % len(RENDER_SCALES)]
         if not 0.0 < v <= 1.0:
             raise CPPNError(f"render scale must be in (0, 1], got {v}")
-        return replace(state, render_scale=v)
+        return replace(state, render_scale=v, auto_scale=False)  # a chosen scale is kept
     if name in ("fullscreen", "help", "info"):
         return _toggle(state, name, v)
     if name == "next_monitor":

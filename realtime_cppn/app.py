@@ -7,6 +7,15 @@ weights, only a new architecture compiles), and draws a frame plus its overlay i
 framebuffer. ``Window`` is the glfw part (the only module that imports glfw): the GL context, key
 events turned into key names, fullscreen and monitors, and the frame loop. Benchmarks drive
 ``Live`` headless; ``run`` joins the two for ``realtime-cppn [live]``.
+
+Recording (the ``record`` action, Ctrl+R) is a frame hook plus a listener: each frame's picture,
+before any overlay, is scaled into a fixed-size 8-bit target and read back asynchronously into
+``recorder.LiveRecorder`` (encoding on its own thread; frames it cannot take are dropped and
+counted), and every action goes into the performance log (``perflog``) beside the video, with the
+state at the first recorded frame in its header, so ``replay`` can render the take again at any
+size and frame rate. ``--video-out`` sends the same picture to a virtual camera, Syphon, Spout or
+NDI (``videoout``). The auto scale mode (``autoscale``) measures each frame's own cost, up to
+the GPU being done, and picks the render scale that holds the target fps.
 """
 
 from __future__ import annotations
@@ -19,14 +28,15 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import actions, keys, liveliness, overlay
+from . import actions, keys, liveliness, overlay, perflog, recorder
 from .actions import Action, AppState
 from .animation import LatentPath, blend
+from .autoscale import AutoScale
 from .clock import Clock, FixedClock, WallClock
 from .errors import CPPNError
 from .spec import NetworkSpec
@@ -36,6 +46,173 @@ DEFAULT_SIZE = (1280, 720)
 SPEC_CACHE = 16  # networks kept built: history, morph ends and undo stay instant
 
 Listener = Callable[[float, Action, AppState], None]
+RECORD_FPS = 60.0  # the video's nominal rate on a wall clock (a fixed clock gives its own)
+TEXTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Actions resolved before they are applied and logged: whatever they would draw at random or
+# look up (a seed, a path, activations, the next texture) becomes a concrete value, so the
+# performance log replays without the GPU's liveliness checks or the file system.
+_RESOLVED = ("new_path", "random_activations", "texture")
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    folder: Path = Path(".")
+    codec: str = "h264"
+    fps: float | None = None  # None: the fixed clock's rate, else RECORD_FPS
+    wait: bool = False  # wait for the encoder instead of dropping frames (headless shows, tests)
+
+
+class Capture:
+    """The program picture scaled into a fixed-size 8-bit target: what recordings and video out
+    read, whatever the window or render scale does meanwhile (one blit, linear filtering)."""
+
+    def __init__(self, renderer, size: tuple[int, int]) -> None:
+        ctx = renderer.ctx
+        self.renderer = renderer
+        self.size = (int(size[0]), int(size[1]))
+        self.texture = ctx.texture(self.size, 4, dtype="f1")
+        self.fbo = ctx.framebuffer(color_attachments=[self.texture])
+
+    def grab(self, tex):
+        self.renderer.present(tex, self.fbo, (0, 0, *self.size))
+        return self.texture
+
+    def release(self) -> None:
+        self.fbo.release()
+        self.texture.release()
+
+
+class Recording:
+    """One take: video through ``recorder.LiveRecorder`` (a frame hook) and the performance log
+    (a listener). Times in the log are seconds since the take's first frame."""
+
+    def __init__(self, live: Live, settings: RecordSettings) -> None:
+        self.live = live
+        self.settings = settings
+        self.codec = recorder.get_codec(settings.codec)
+        folder = Path(settings.folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CPPNError(f"cannot create the record folder {folder}: "
+                            f"{exc.strerror or exc}") from None
+        n = 0
+        while True:  # the first free name: a take never overwrites an earlier one
+            stem = folder / f"cppn-rec-{n:03d}"
+            self.video = stem.with_name(stem.name + self.codec.suffix)
+            self.log_path = stem.with_name(stem.name + ".jsonl")
+            if not (self.video.exists() or self.log_path.exists()):
+                break
+            n += 1
+        recorder.check_output(self.codec, self.video)
+        clock = live.clock
+        self.fps = float(settings.fps or (clock.fps if isinstance(clock, FixedClock)
+                                          else RECORD_FPS))
+        recorder._rate(self.fps)  # a rate the container cannot store fails now, not at frame 1
+        state = live.state
+        self.start = state.time
+        self.log = perflog.Writer(
+            self.log_path, state.scene, state=actions.state_header(state, self.start),
+            video=self.video.name, codec=self.codec.name, fps=self.fps, start_time=self.start)
+        self.rec: recorder.LiveRecorder | None = None  # opened at the first frame (its size)
+        self.capture: Capture | None = None
+        self.last_t = self.start
+        self.dt = 0.0
+        live.listeners.append(self.on_action)
+        live.frame_hooks.append(self.on_frame)
+
+    @property
+    def frames(self) -> int:
+        return 0 if self.rec is None else self.rec.shown
+
+    @property
+    def dropped(self) -> int:
+        return 0 if self.rec is None else self.rec.dropped
+
+    def seconds(self, now: float) -> float:
+        return max(now - self.start, 0.0)
+
+    def on_action(self, t: float, action: Action, state: AppState) -> None:
+        if action.name != "record":  # the take's start is the header, its end the last line
+            self.log.write(max(t - self.start, 0.0), action)
+
+    def on_frame(self, tex, state: AppState) -> None:
+        try:
+            if self.rec is None:
+                size = recorder.fit_size(self.codec, self.live.fb_size)
+                self.capture = Capture(self.live.renderer, size)
+                self.rec = recorder.LiveRecorder(self.live.renderer, self.video, self.codec,
+                                                 size, self.fps)
+                self.rec.encoder.block = self.settings.wait
+            else:
+                self.dt = state.time - self.last_t
+            self.last_t = state.time
+            self.rec.frame(self.capture.grab(tex))
+        except CPPNError as exc:
+            self.live.recording_failed(exc)
+
+    def stop(self, end: float | None = None) -> dict:
+        """Finish the video and the log. ``end``: clock time of the first frame not recorded
+        (default: one frame after the last)."""
+        live = self.live
+        if self.on_action in live.listeners:
+            live.listeners.remove(self.on_action)
+        if self.on_frame in live.frame_hooks:
+            live.frame_hooks.remove(self.on_frame)
+        end = self.last_t + self.dt if end is None else end
+        summary = {"path": str(self.video), "frames": 0, "dropped": 0, "shown": 0}
+        try:
+            if self.rec is not None:
+                summary = self.rec.stop()
+        finally:
+            self.log.write(self.seconds(end), "record",
+                           {"value": False, "frames": summary["frames"],
+                            "dropped": summary["dropped"]})
+            self.log.close()
+            if self.capture is not None:
+                self.capture.release()
+        summary["log"] = str(self.log_path)
+        return summary
+
+    def abort(self) -> None:
+        for hooks, fn in ((self.live.listeners, self.on_action),
+                          (self.live.frame_hooks, self.on_frame)):
+            if fn in hooks:
+                hooks.remove(fn)
+        if self.rec is not None:
+            self.rec.abort()
+        self.log.close()
+        if self.capture is not None:
+            self.capture.release()
+
+
+class VideoOutHook:
+    """The program picture to a ``videoout`` route at a fixed size, read back asynchronously
+    (collected a frame later) so the show never waits for the GPU."""
+
+    def __init__(self, live: Live, route: str, size: tuple[int, int], fps: float) -> None:
+        from . import videoout
+
+        self.live = live
+        self.out = videoout.open_output(route, size, fps)
+        self.capture = Capture(live.renderer, size)
+        self._pending = None
+        live.frame_hooks.append(self.on_frame)
+
+    def on_frame(self, tex, state: AppState) -> None:
+        handle = self.live.renderer.read_async(self.capture.grab(tex), 4)
+        if self._pending is not None:
+            pixels, self._pending = self._pending.result(), None
+            self.out.send(pixels)
+        self._pending = handle
+
+    def close(self) -> None:
+        if self.on_frame in self.live.frame_hooks:
+            self.live.frame_hooks.remove(self.on_frame)
+        if self._pending is not None:
+            self._pending.release()
+        self.out.close()
+        self.capture.release()
 
 
 # --- the show, without a window -----------------------------------------------------------------
@@ -46,7 +223,7 @@ class Live:
 
     def __init__(self, renderer, state: AppState, keymap: keys.KeyMap = keys.DEFAULT,
                  clock: Clock | None = None, screenshot_dir: Path | str = ".",
-                 font_size: int = 14) -> None:
+                 font_size: int = 14, record: RecordSettings | None = None) -> None:
         self.renderer = renderer
         self.state = state
         self.keymap = keymap
@@ -73,6 +250,17 @@ class Live:
         self._overlay_img: np.ndarray | None = None
         self._info_rows: list[tuple[str, str]] = []
         self._info_at = -1.0
+        self.record_settings = record or RecordSettings()
+        self.recording: Recording | None = None
+        self.last_recording: dict | None = None  # the summary of the latest finished take
+        self.video_out: VideoOutHook | None = None
+        self.fb_size: tuple[int, int] = (0, 0)  # the latest frame's framebuffer size
+        self.autoscale: AutoScale | None = None
+        self.frame_cost = 0.0  # seconds of the latest frame's own work (auto scale measures it)
+        self._texture: str | None = None  # the texture file the renderer holds
+        self.pinned: dict[str, NetworkSpec] = {}  # networks with no config (fitted): never evicted
+        self.spec_cache = SPEC_CACHE
+        self.last_export: Path | None = None
 
     # --- input ----------------------------------------------------------------------------------
 
@@ -94,11 +282,13 @@ class Live:
         from .build import scene_network
 
         key = json.dumps(network, sort_keys=True)
+        if key in self.pinned:
+            return self.pinned[key]
         spec = self._specs.get(key)
         if spec is None:
             spec = scene_network(replace(self.state.scene, network=network))
             self._specs[key] = spec
-            while len(self._specs) > SPEC_CACHE:
+            while len(self._specs) > self.spec_cache:
                 self._specs.popitem(last=False)
         else:
             self._specs.move_to_end(key)
@@ -133,13 +323,28 @@ class Live:
             self.state = replace(state, scene=replace(
                 state.scene, network={**state.scene.network, "seed": seed}))
 
+    def pin(self, network: dict, spec: NetworkSpec) -> None:
+        """Show ``spec`` for ``network`` (weights with no config to build them from: a fit)."""
+        self.pinned[json.dumps(network, sort_keys=True)] = spec
+
     def resolve(self, action: Action) -> Action:
-        """Fill in what needs the GPU: a random reseed becomes a concrete, lively seed (so the
-        performance log replays exactly)."""
-        if action.name in ("reseed", "morph") and action.value is None:
+        """Fill in what needs the GPU or is drawn at random: a random reseed becomes a concrete,
+        lively seed, a new path its seed, the next texture its file (so the performance log
+        replays exactly)."""
+        if action.value is not None:
+            return action
+        if action.name in ("reseed", "morph"):
             seed = self.lively_seed(actions.draw_seed(self.state, i)
                                     for i in range(liveliness.TRIES))
             return Action(action.name, seed)
+        if action.name in _RESOLVED:
+            after = actions.apply(self.state, action)
+            value = {"new_path": after.scene.path_seed,
+                     "random_activations": after.net("activation"),
+                     "texture": after.scene.texture or None}[action.name]
+            if action.name == "texture" and after.scene.texture == self.state.scene.texture:
+                return action  # nothing listed to cycle: stays a no-op
+            return Action(action.name, tuple(value) if isinstance(value, list) else value)
         return action
 
     # --- time and state -------------------------------------------------------------------------
@@ -162,20 +367,94 @@ class Live:
         try:
             action = self.resolve(action)
             self.state = actions.apply(before, action)
-            if self.state.scene.network != before.scene.network:
-                self._sync()  # a network the GPU refuses must not become the state
+            self._effects(before)
         except CPPNError as exc:
             self.state = before
             self._uploaded = None
             self.error, self.error_at = f"{action}: {exc}", before.time
             return
-        for listener in self.listeners:
+        for listener in list(self.listeners):
             listener(self.state.time, action, self.state)
+
+    def _effects(self, before: AppState) -> None:
+        """What an action asks of the GPU or the disk; a CPPNError here undoes the action."""
+        s = self.state
+        if s.scene.network != before.scene.network or s.scene.texture != before.scene.texture:
+            self._sync()  # a network the GPU refuses must not become the state
+        if s.recording != before.recording:
+            if s.recording:
+                self.recording = Recording(self, self.record_settings)
+            else:
+                self.stop_recording(end=s.time)
+        if s.exports != before.exports:
+            self.export(s.export_format)
+        if s.auto_scale and (self.autoscale is None or self.autoscale.target_fps != s.target_fps):
+            self.autoscale = AutoScale(s.target_fps)
+        elif not s.auto_scale:
+            self.autoscale = None
+
+    def stop_recording(self, end: float | None = None) -> dict | None:
+        """Finish the take (video and log) and say what it holds; never raises (a show goes on)."""
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return None
+        try:
+            summary = rec.stop(end)
+        except CPPNError as exc:
+            self.error, self.error_at = f"recording: {exc}", self.state.time
+            return None
+        self.last_recording = summary
+        secs = summary.get("seconds", 0.0)
+        print(f"recorded {summary['path']}: {summary['frames']} frames, "
+              f"{summary['dropped']} dropped; performance log {summary['log']} "
+              f"({summary['shown']} frames shown in {secs:.1f} s)", flush=True)
+        return summary
+
+    def recording_failed(self, exc: CPPNError) -> None:
+        """The encoder or the disk failed mid-take: stop, keep the log, say so."""
+        rec, self.recording = self.recording, None
+        if rec is not None:
+            rec.abort()
+        self.state = replace(self.state, recording=False)
+        self.error, self.error_at = f"recording stopped: {exc}", self.state.time
+
+    def export(self, fmt: str) -> Path:
+        """The current scene as a shader file (``exports``) in the screenshot folder."""
+        from . import exports
+
+        s = self.state
+        spec = self.spec_for(s.scene.network)
+        text = exports.export(s.scene, spec, fmt, speed=s.speed)
+        try:
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            n = 0
+            while True:
+                path = self.screenshot_dir / f"cppn-{s.seed}-{n:03d}{exports.SUFFIXES[fmt]}"
+                if not path.exists():
+                    break
+                n += 1
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CPPNError(f"cannot write the export: {exc.strerror or exc}") from None
+        self.last_export = path
+        print(f"exported {path}", flush=True)
+        return path
+
+    def close(self) -> None:
+        """End of the show: finish a running take and the video out."""
+        if self.recording is not None:
+            self.stop_recording()
+            self.state = replace(self.state, recording=False)
+        if self.video_out is not None:
+            self.video_out.close()
+            self.video_out = None
 
     def _sync(self) -> None:
         """Make the renderer's weights and z match the state: uploads, compiles only on a new
         architecture."""
         s = self.state
+        if s.scene.texture != self._texture:
+            self._load_texture(s.scene.texture)
         network = s.scene.network
         morph = s.morph
         if morph is not None:
@@ -197,6 +476,12 @@ class Live:
             self.renderer.set_latent(self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase))
             self._latent = latent_key
 
+    def _load_texture(self, name: str) -> None:
+        from .images import load_texture
+
+        self.renderer.set_texture(load_texture(name) if name else None)
+        self._texture = name
+
     # --- drawing --------------------------------------------------------------------------------
 
     def render_size(self, fb_size: tuple[int, int]) -> tuple[int, int]:
@@ -206,12 +491,16 @@ class Live:
 
     def render(self, fbo, fb_size: tuple[int, int]) -> None:
         """Draw the frame (at the render scale, upscaled) and the overlays into ``fbo``."""
+        start = time.perf_counter()
         w, h = fb_size
+        if fb_size != self.fb_size and self.autoscale is not None:
+            self.autoscale.reset()  # another window size: earlier costs say nothing
+        self.fb_size = fb_size
         size = self.render_size(fb_size)
         # rgba32f, the format set_network compiles for: an 8-bit target would need a second
         # compute program per architecture (a second compile on every width/depth change).
         tex = self.renderer.draw(size, self.state.scene.view, dtype="f4", display=True)
-        for hook in self.frame_hooks:
+        for hook in list(self.frame_hooks):
             hook(tex, self.state)
         self.renderer.present(tex, fbo, (0, 0, w, h))
         img = self.overlay_image(fb_size)
@@ -221,6 +510,18 @@ class Live:
         if self.state.screenshots != self._screenshots:
             self._screenshots = self.state.screenshots
             self.screenshot(fb_size)
+        if self.autoscale is not None and self.state.auto_scale:
+            # The frame's own cost, GPU included: finish() waits for it. The wall time between
+            # frames would include the vsync wait and never show the headroom to step up.
+            self.renderer.ctx.finish()
+            self.frame_cost = time.perf_counter() - start
+            scale = self.autoscale.update(self.frame_cost, self.state.render_scale)
+            if scale != self.state.render_scale:
+                self.state = replace(self.state, render_scale=scale)
+        self.count_frame()
+
+    def count_frame(self) -> None:
+        """One frame shown: the frame counter and the smoothed frame time (fps)."""
         now = time.perf_counter()
         dt, self._wall = now - self._wall, now
         self.frames += 1
@@ -250,23 +551,50 @@ class Live:
             ("time", f"speed {s.speed:g}{'  paused' if s.paused else ''}   "
                      f"phase {s.scene.phase % 1.0:.3f} of {s.scene.loop:g} s"),
             ("fps", f"{self.fps:.1f}   frame {1000 * self.frame_seconds:.2f} ms"),
-            ("render", f"scale {s.render_scale:g}   {r.path} path, {r.storage_for(spec) if spec else '?'}"
+            ("render", f"scale {s.render_scale:.3g}"
+                       + (f" (auto, {s.target_fps:g} fps: {1000 * self.frame_cost:.1f} ms/frame)"
+                          if s.auto_scale else "")
+                       + f"   {r.path} path, {r.storage_for(spec) if spec else '?'}"
                        f" weights   compiles {r.stats.compiles}"),
+            ("record", self.record_text()),
             ("GL", r.gl_renderer),
         ]
         if self.error and s.time - self.error_at < 10.0:
             rows.append(("error", self.error[:120]))
         return rows
 
+    def record_text(self) -> str:
+        rec = self.recording
+        if rec is not None:
+            return (f"REC {rec.seconds(self.state.time):.1f} s   {rec.frames} frames   "
+                    f"{rec.dropped} dropped   {rec.video.name}")
+        last = self.last_recording
+        if last is not None:
+            return (f"off   last take {Path(last['path']).name}: {last['frames']} frames, "
+                    f"{last['dropped']} dropped")
+        return "off"
+
+    def rec_badge(self) -> str | None:
+        """The REC indicator's text, or None when not recording."""
+        rec = self.recording
+        if rec is None:
+            return None
+        secs = int(rec.seconds(self.state.time))
+        text = f"REC {secs // 60}:{secs % 60:02d}"
+        return text + (f"  {rec.dropped} dropped" if rec.dropped else "")
+
     def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:
-        """The help / info overlay for this frame (re-rendered only when its text changes)."""
+        """The help / info / REC overlay for this frame (re-rendered only when its text
+        changes). Drawn over the window only: recordings and video out read the frame before."""
         s = self.state
-        if not (s.help or s.info):
+        badge = self.rec_badge()
+        if not (s.help or s.info or badge):
             return None
         if s.info and (s.time - self._info_at >= 0.5 or s.time < self._info_at):
             self._info_rows = self.info_rows()  # twice a second: fps readable, text cheap
             self._info_at = s.time
-        key = (s.help, s.info, tuple(self._info_rows) if s.info else (), fb_size, self.font_size)
+        key = (s.help, s.info, tuple(self._info_rows) if s.info else (), badge, fb_size,
+               self.font_size)
         if key != self._overlay_key:
             panels = []
             if s.info:
@@ -274,7 +602,9 @@ class Live:
             if s.help:
                 panels.append(overlay.panel(self.keymap.help_rows(), "keys (H / F1)",
                                             self.font_size))
-            img = overlay.stack(panels)
+            img = overlay.compose(overlay.stack(panels),
+                                  overlay.badge(badge, self.font_size) if badge else None,
+                                  fb_size[0])
             self._overlay_img = None if img is None else overlay.fit(img, fb_size)
             self._overlay_key = key
         return self._overlay_img
@@ -298,7 +628,8 @@ class Live:
 
     def title(self) -> str:
         s = self.state
-        return f"{TITLE} | seed {s.seed} | {self.fps:.1f} fps" + (" | paused" if s.paused else "")
+        return (f"{TITLE} | seed {s.seed} | {self.fps:.1f} fps" + (" | paused" if s.paused else "")
+                + (" | REC" if self.recording is not None else ""))
 
 
 # --- the window (glfw) -----------------------------------------------------------------------------
@@ -441,8 +772,12 @@ class Window:
         self.glfw.terminate()
 
 
-def show(live: Live, window: Window, max_frames: int | None = None) -> int:
-    """The frame loop: events, time, state, effects, draw, swap. Returns the exit status."""
+def show(live: Live, window: Window, max_frames: int | None = None,
+         draw: Callable[[object, tuple[int, int]], None] | None = None) -> int:
+    """The frame loop: events, time, state, effects, draw, swap. Returns the exit status.
+    ``draw(fbo, fb_size)`` draws a frame (default ``live.render``; the grid and fit windows
+    draw their own)."""
+    draw = draw or live.render
     g = window.glfw
     screen = live.renderer.ctx.screen
     last_title, title_at = "", -1.0
@@ -462,7 +797,7 @@ def show(live: Live, window: Window, max_frames: int | None = None) -> int:
         if fb[0] <= 0 or fb[1] <= 0:  # minimised: nothing to draw; sleep until events
             g.wait_events_timeout(0.1)
             continue
-        live.render(screen, fb)
+        draw(screen, fb)
         g.swap_buffers(window.handle)
         now = time.perf_counter()
         title = live.title()
@@ -472,6 +807,178 @@ def show(live: Live, window: Window, max_frames: int | None = None) -> int:
         if max_frames is not None and live.frames >= max_frames:
             break
     return 0
+
+
+# --- the grid and fit windows ---------------------------------------------------------------------
+
+
+class GridView:
+    """``realtime-cppn grid`` live: a cell per (depth row, width column), every cell the show's
+    network at that width and depth, all on the show's one latent path and clock. The keys act
+    on the shared network (seed, morph, activation), the view and time; width and depth come
+    from the grid. Cells are drawn one after another into the window's sub-viewports."""
+
+    def __init__(self, live: Live, widths: tuple[int, ...], depths: tuple[int, ...],
+                 gutter: int = 2) -> None:
+        self.live = live
+        self.widths, self.depths, self.gutter = widths, depths, gutter
+        live.spec_cache = max(live.spec_cache, 2 * len(widths) * len(depths) + 4)
+
+    def cells(self, fb_size: tuple[int, int]) -> tuple[int, list[tuple[int, int, int, int]]]:
+        """The cell side and each cell's (width, depth, x, y from the top) for a window size."""
+        w, h = fb_size
+        cols, rows, g = len(self.widths), len(self.depths), self.gutter
+        side = max(1, min((w - (cols + 1) * g) // cols, (h - (rows + 1) * g) // rows))
+        return side, [(wd, dp, g + c * (side + g), g + r * (side + g))
+                      for r, dp in enumerate(self.depths) for c, wd in enumerate(self.widths)]
+
+    def spec(self, width: int, depth: int) -> NetworkSpec:
+        live, s = self.live, self.live.state
+        net = {**s.scene.network, "width": width, "depth": depth}
+        if isinstance(net.get("activation"), list):  # a per-layer list follows each depth
+            acts = list(net["activation"])
+            net["activation"] = (acts + acts[-1:] * depth)[:depth]
+        spec = live.spec_for(net)
+        if s.morph is not None:
+            spec = blend(live.spec_for({**net, "seed": s.morph.from_seed}), spec,
+                         s.morph.progress(s.time))
+        return spec
+
+    def render(self, fbo, fb_size: tuple[int, int]) -> None:
+        live, s = self.live, self.live.state
+        r = live.renderer
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        side, cells = self.cells(fb_size)
+        _, fh = fb_size
+        z = None
+        for width, depth, x, y in cells:
+            spec = self.spec(width, depth)
+            if z is None:  # one latent path for every cell (z size is the scene's, not the shape's)
+                z = live.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
+            r.set_network(spec, z)
+            tex = r.draw((side, side), s.scene.view, dtype="f4", display=True)
+            r.present(tex, fbo, (x, fh - y - side, side, side))  # GL rows count from the bottom
+        live._uploaded = None  # the renderer holds the last cell now, not the show's network
+        img = live.overlay_image(fb_size)
+        if img is not None:
+            oh, ow = img.shape[:2]
+            r.draw_overlay(img, fbo, (0, fh - oh, ow, oh))
+        live.fb_size = fb_size
+        live.count_frame()
+
+
+def add_show_arguments(p: argparse.ArgumentParser) -> None:
+    """The window options other commands' windows share (grid, fit --live)."""
+    from .cli import _float, _int
+
+    w = p.add_argument_group("window")
+    w.add_argument("--no-vsync", action="store_true", help="do not wait for the display refresh")
+    w.add_argument("--fixed-fps", type=_float,
+                   help="advance time exactly 1/FPS per frame, paced to real time")
+    w.add_argument("--paused", action="store_true", help="start paused")
+    w.add_argument("--config", type=Path, help="TOML config file (a [keys] table rebinds keys)")
+    w.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
+
+
+def open_show(args: argparse.Namespace, scene, size: tuple[int, int], title: str = TITLE):
+    """A window, a renderer on it and a Live show of ``scene`` for the grid and fit windows."""
+    from .renderer import Renderer
+
+    keymap = keys.load_config(args.config) if getattr(args, "config", None) else keys.DEFAULT
+    clock = FixedClock(args.fixed_fps, pace=True) if getattr(args, "fixed_fps", None) \
+        else WallClock()
+    state = actions.initial_state(scene, paused=bool(getattr(args, "paused", False)))
+    window = Window(size, vsync=not getattr(args, "no_vsync", False))
+    try:
+        renderer = Renderer.from_current_context()
+    except CPPNError as exc:
+        window.close()
+        raise _no_window(str(exc)) from None
+    live = Live(renderer, state, keymap, clock, font_size=round(14 * window.content_scale()))
+    window.set_title(title)
+    return window, renderer, live
+
+
+def run_grid(args: argparse.Namespace, scene, widths: tuple[int, ...],
+             depths: tuple[int, ...], cell: int) -> int:
+    """The grid command's window (``realtime-cppn grid`` without ``-o``)."""
+    from .grid_cmd import layout
+
+    size, _ = layout(len(widths), len(depths), cell)
+    window, renderer, live = open_show(args, scene, size)
+    try:
+        live.update()  # builds and checks the base network before the first frame
+        return show(live, window, getattr(args, "frames", None),
+                    draw=GridView(live, widths, depths).render)
+    finally:
+        live.close()
+        renderer.release()
+        window.close()
+
+
+class FitView:
+    """``realtime-cppn fit IMAGE --live``: the target beside the network being trained,
+    redrawn every few steps while training runs, then the fitted network played live."""
+
+    def __init__(self, args: argparse.Namespace, target: np.ndarray, every: int = 10) -> None:
+        from .scene import Scene
+
+        h, w = target.shape[:2]
+        side = 384
+        k = side / max(w, h)
+        self.panel = (max(1, round(w * k)), max(1, round(h * k)))  # each half of the window
+        self.every = max(1, every)
+        self.window, self.renderer, self.live = open_show(
+            args, Scene(), (2 * self.panel[0], self.panel[1]), f"{TITLE} | fitting")
+        rgba = np.concatenate([np.clip(target, 0, 1) * 255 + 0.5,
+                               np.full((h, w, 1), 255.0)], axis=-1).astype(np.uint8)
+        self.target = rgba  # (H, W, 4) shown with the overlay blend (opaque)
+        self.stopped = False
+
+    def step(self, step: int, loss: float, spec_of: Callable[[], NetworkSpec]) -> bool:
+        """Called every training step; redraws every ``every`` steps. True: the window closed."""
+        g = self.window.glfw
+        g.poll_events()
+        for key in self.window.take_keys():
+            if key in ("escape", "ctrl+q"):
+                self.stopped = True
+        if self.window.should_close:
+            self.stopped = True
+        if step % self.every == 0 and not self.stopped:
+            r = self.renderer
+            spec = spec_of()
+            r.set_network(spec)
+            fb = self.window.framebuffer_size()
+            if fb[0] > 0 and fb[1] > 0:
+                screen = r.ctx.screen
+                screen.use()
+                screen.clear(0.0, 0.0, 0.0, 1.0)
+                half = fb[0] // 2
+                r.draw_overlay(self.target, screen, (0, 0, half, fb[1]))
+                tex = r.draw(self.panel, dtype="f4", display=True)
+                r.present(tex, screen, (half, 0, fb[0] - half, fb[1]))
+                g.swap_buffers(self.window.handle)
+            self.window.set_title(f"{TITLE} | fitting: step {step + 1}, loss {loss:.4f}")
+        return self.stopped
+
+    def play(self, scene, spec: NetworkSpec, max_frames: int | None = None) -> int:
+        """Keep playing the fitted network (any zoom, past the training pixels) until quit."""
+        live = self.live
+        live.pin(scene.network, spec)
+        live.state = replace(live.state, scene=scene)
+        live._uploaded = None
+        try:
+            if self.stopped:
+                return 0
+            return show(live, self.window, max_frames)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.live.close()
+        self.renderer.release()
+        self.window.close()
 
 
 # --- command line ----------------------------------------------------------------------------------
@@ -505,6 +1012,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "names keys, OSC and the performance log use")
     t.add_argument("--fixed-fps", type=_float,
                    help="advance time exactly 1/FPS per frame, paced to real time (frame-exact)")
+    t.add_argument("--auto-scale", type=_float, metavar="FPS",
+                   help="pick the render scale to hold FPS (Shift+G toggles; G sets a scale)")
+    r = p.add_argument_group("recording and output")
+    r.add_argument("--record-dir", type=Path, default=Path("."),
+                   help="where the record key (Ctrl+R) writes takes and their performance logs")
+    r.add_argument("--record-codec", default="h264",
+                   help=f"codec of live takes: {', '.join(recorder.CODECS)} (default h264)")
+    r.add_argument("--record-fps", type=_float,
+                   help=f"frame rate stored in takes (default: --fixed-fps, else {RECORD_FPS:g})")
+    r.add_argument("--video-out", metavar="ROUTE",
+                   help="also send the picture to virtualcam, syphon, spout or ndi")
     t.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
 
 
@@ -517,11 +1035,26 @@ def run(args: argparse.Namespace) -> int:
     start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
     if not 0.0 < args.render_scale <= 1.0:
         raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
+    record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
+                            args.record_fps)
+    if args.record_fps is not None:
+        recorder._rate(args.record_fps)
+    if args.video_out is not None:
+        from . import videoout
+
+        if args.video_out not in videoout.ROUTES:
+            raise CPPNError(f"unknown video output {args.video_out!r}; "
+                            f"valid: {', '.join(videoout.ROUTES)}")
+    auto = args.auto_scale
+    if auto is not None and not auto > 0:
+        raise CPPNError(f"--auto-scale needs a positive fps, got {auto}")
     clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
     state = actions.initial_state(
         scene, speed=args.speed, paused=args.paused, render_scale=args.render_scale,
         fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
-        monitor=args.monitor or 0,
+        monitor=args.monitor or 0, textures=texture_folder(scene.texture),
+        auto_scale=auto is not None,
+        target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS,
     )
     window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
                     monitor=args.monitor)
@@ -531,20 +1064,40 @@ def run(args: argparse.Namespace) -> int:
             renderer = Renderer.from_current_context(path=args.render_path)
         except CPPNError as exc:
             raise _no_window(str(exc)) from None
-        if scene.texture:
-            from .images import load_texture
-
-            renderer.set_texture(load_texture(scene.texture))
         live = Live(renderer, state, keymap, clock, args.screenshot_dir,
-                    font_size=round(14 * window.content_scale()))
+                    font_size=round(14 * window.content_scale()), record=record)
+        if scene.texture:
+            live._load_texture(scene.texture)  # a bad image fails now, with one line
+        if state.auto_scale:
+            live.autoscale = AutoScale(state.target_fps)
         # A scene the user pinned (--seed, --scene) is shown as is; the default one must live.
         if args.seed is None and args.scene is None:
             live.make_lively()
+        if args.video_out is not None:
+            live.video_out = VideoOutHook(live, args.video_out, window.framebuffer_size(),
+                                          args.fixed_fps or RECORD_FPS)
         for action in start:
             live.dispatch(action)
         window.set_title(live.title())
-        return show(live, window, args.frames)
+        try:
+            return show(live, window, args.frames)
+        finally:
+            live.close()  # a take cut short by Ctrl-C or a crash is still a playable file
     finally:
         if renderer is not None:
             renderer.release()
         window.close()
+
+
+def texture_folder(texture: str) -> tuple[str, ...]:
+    """The images beside ``texture`` (itself included), sorted: what the texture key cycles."""
+    if not texture:
+        return ()
+    path = Path(texture)
+    folder = path.parent
+    try:
+        found = sorted(str(folder / p.name) for p in folder.iterdir()
+                       if p.suffix.lower() in TEXTURE_SUFFIXES and p.is_file())
+    except OSError:
+        found = []
+    return tuple(found) if str(path) in found else (str(path), *found)

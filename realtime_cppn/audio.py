@@ -226,7 +226,9 @@ class FileSource:
         self._buffer = np.concatenate(parts) if len(parts) > 1 else self._buffer
 
     def pending(self, time: float) -> list[np.ndarray]:
-        out = []
+        out: list[np.ndarray] = []
+        if not math.isfinite(time):
+            return out
         end = int(math.floor(time * self.rate + 1e-6))  # samples the clock has passed
         while not self.done and (self.blocks + 1) * self.block <= end:
             self._fill(self.block)
@@ -415,13 +417,22 @@ class Reactor:
         return Modulation(z, max(speed, 0.0), max(zoom, 1e-3), self.features)
 
 
+def file_seconds(path: str | Path) -> float:
+    """The length of an audio file in seconds (decoded: container durations can lie)."""
+    source = FileSource(path)
+    try:
+        return sum(chunk.shape[0] for chunk in source._chunks) / source.rate
+    finally:
+        source.close()
+
+
 def analyse_file(path: str | Path, fps: float, frames: int | None = None,
                  reactivity: Reactivity | None = None, z_dim: int = 8,
                  config: AnalyserConfig | None = None) -> list[Modulation]:
     """The Modulation of every video frame n (at time n / fps) of an offline render of ``path``:
     what a ``Reactor`` polled by a fixed-step clock gives. ``frames=None``: the whole file."""
-    if not (math.isfinite(fps) and fps > 0):
-        raise CPPNError(f"fps must be positive, got {fps!r}")
+    if not (math.isfinite(fps) and 0 < fps <= 1000):
+        raise CPPNError(f"fps must be in (0, 1000], got {fps!r}")
     rate = config.rate if config else RATE
     block = config.block if config else BLOCK
     source = FileSource(path, rate, block)

@@ -2,8 +2,10 @@
 
 This is how prior GLSL exporters ship a CPPN (and how Shadertoy / ISF exports must, having no
 uniform buffers): each layer is a sum of ``mat4(16 constants) * vec4`` terms. The driver can fold
-the constants into immediates, so steady state is fast, but every new weight set (and every z,
-because the latent term is folded into the first bias) is a new program to compile.
+the constants into immediates, so steady state is fast, but every new weight set is a new
+program to compile. The latent term W_z z lives in the first layer's bias: baked too (exports,
+a program per z) or left a small uniform, ``u_bias0`` (one program serves a whole morph, at the
+same speed on llvmpipe; benchmarks/README.md).
 
 It reuses glsl.py's templates, input features, colour mapping and vec4 blocking, so a baked
 program draws exactly what the uniform-fed one draws for the same uniforms (u_resolution,
@@ -48,8 +50,13 @@ def _mat4(block: np.ndarray) -> str:
     return f"mat4({', '.join(literal(v) for v in block.T.reshape(-1))})"
 
 
-def _layers(spec: NetworkSpec, first_bias: np.ndarray):
+LATENT_UNIFORM = "u_bias0"  # vec4[]: the first layer's bias with z folded, when not baked
+
+
+def _layers(spec: NetworkSpec, first_bias: np.ndarray | None):
     """Per layer: (zero-padded weights (4*out_blocks, 4*in_blocks), padded bias, activation)."""
+    if first_bias is None:  # read from LATENT_UNIFORM: these zeros are never written out
+        first_bias = np.zeros(spec.layers[0].weight.shape[0], np.float32)
     first_bias = np.asarray(first_bias, dtype=np.float32).reshape(-1)
     if first_bias.shape != (spec.layers[0].weight.shape[0],):
         raise CPPNError(
@@ -70,11 +77,24 @@ def _mask(spec: NetworkSpec) -> str:
     return ", ".join("1.0" if c < spec.out_channels else "0.0" for c in range(4))
 
 
-def _fragment_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
+def _bias(b: np.ndarray, n: int, q: int, latent_uniform: bool) -> str:
+    if n == 1 and latent_uniform:
+        return f"{LATENT_UNIFORM}[{q}]"
+    return _vec4(b[4 * q:4 * q + 4])
+
+
+def _declarations(spec: NetworkSpec, latent_uniform: bool) -> list[str]:
+    if not latent_uniform:
+        return []
+    return [f"uniform vec4 {LATENT_UNIFORM}[{_blocks(spec.layers[0].weight.shape[0])}];"
+            "  // first bias + W_z z, set per frame"]
+
+
+def _fragment_network(spec: NetworkSpec, first_bias: np.ndarray | None) -> str:
     """vec4 evaluate(vec2 p): one pixel; hidden state as named vec4s h<layer>_<block>."""
     feats = glsl._input_exprs(spec.inputs, "p.x", "p.y", "1.0")
     feats += ["0.0"] * (4 * _blocks(len(feats)) - len(feats))
-    lines = ["vec4 evaluate(vec2 p) {"]
+    lines = [*_declarations(spec, first_bias is None), "vec4 evaluate(vec2 p) {"]
     lines += [f"    vec4 h0_{j} = vec4({', '.join(feats[4 * j:4 * j + 4])});"
               for j in range(len(feats) // 4)]
     layers = _layers(spec, first_bias)
@@ -82,7 +102,7 @@ def _fragment_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
         ob, ib = w.shape[0] // 4, w.shape[1] // 4
         lines.append(f"    // layer {n}: {spec.layers[n - 1].weight.shape[0]} outputs, {act}")
         for q in range(ob):
-            terms = [_vec4(b[4 * q:4 * q + 4])]
+            terms = [_bias(b, n, q, first_bias is None)]
             terms += [f"{_mat4(w[4 * q:4 * q + 4, 4 * j:4 * j + 4])} * h{n - 1}_{j}"
                       for j in range(ib)]
             lines.append(f"    vec4 h{n}_{q} = act_{act}({' + '.join(terms)});")
@@ -90,7 +110,7 @@ def _fragment_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def _compute_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
+def _compute_network(spec: NetworkSpec, first_bias: np.ndarray | None) -> str:
     """void evaluate(vec4 px, vec4 py, out vec4 o[4]): four pixels, as in shaders/network.comp.
 
     Hidden block j of the four pixels is a mat4 whose column k is pixel k's four neurons, so a
@@ -98,7 +118,8 @@ def _compute_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
     """
     feats = glsl._input_exprs(spec.inputs, "px", "py", "vec4(1.0)")
     feats += ["vec4(0.0)"] * (4 * _blocks(len(feats)) - len(feats))
-    lines = ["void evaluate(vec4 px, vec4 py, out vec4 o[4]) {"]
+    lines = [*_declarations(spec, first_bias is None),
+             "void evaluate(vec4 px, vec4 py, out vec4 o[4]) {"]
     # transpose(mat4(feature rows)): column k becomes pixel k's features.
     lines += [f"    mat4 h0_{j} = transpose(mat4({', '.join(feats[4 * j:4 * j + 4])}));"
               for j in range(len(feats) // 4)]
@@ -107,7 +128,7 @@ def _compute_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
         ob, ib = w.shape[0] // 4, w.shape[1] // 4
         lines.append(f"    // layer {n}: {spec.layers[n - 1].weight.shape[0]} outputs, {act}")
         for q in range(ob):
-            bias = _vec4(b[4 * q:4 * q + 4])
+            bias = _bias(b, n, q, first_bias is None)
             terms = [f"mat4({bias}, {bias}, {bias}, {bias})"]
             terms += [f"{_mat4(w[4 * q:4 * q + 4, 4 * j:4 * j + 4])} * h{n - 1}_{j}"
                       for j in range(ib)]
@@ -122,11 +143,13 @@ def _compute_network(spec: NetworkSpec, first_bias: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def network(spec: NetworkSpec, first_bias: np.ndarray, path: str = "fragment") -> str:
+def network(spec: NetworkSpec, first_bias: np.ndarray | None, path: str = "fragment") -> str:
     """The GLSL ``evaluate`` function of ``spec`` with every weight a literal.
 
     ``first_bias`` is the first layer's bias with the latent term folded in
     (``spec.first_bias(z)``); the first layer's constants cover only the coordinate inputs.
+    None declares it as ``uniform vec4 u_bias0[]`` instead (``latent_uniform`` gives its value),
+    so z can move every frame without a new program.
     The text needs the ``act_<name>`` functions (``activations.glsl_functions``) defined before
     it; exporters (Shadertoy, ISF) wrap it in their own main.
     """
@@ -138,8 +161,11 @@ def network(spec: NetworkSpec, first_bias: np.ndarray, path: str = "fragment") -
 
 
 def source(spec: NetworkSpec, z: np.ndarray | None = None, path: str = "fragment",
-           image_format: str = "rgba32f") -> str:
+           image_format: str = "rgba32f", latent: str = "baked") -> str:
     """A complete fragment or compute shader for ``spec`` at latent ``z``, weights baked in.
+
+    ``latent="uniform"`` keeps the z-folded first bias in a uniform (``z`` is then unused): one
+    program serves a whole morph; ``"baked"`` makes it constants too (exports, fastest).
 
     It is glsl.source's uniform-fed shader with two pieces swapped: the weight declaration
     (gone) and evaluate() (constants). Everything else, coordinates and colour, is shared text,
@@ -152,9 +178,17 @@ def source(spec: NetworkSpec, z: np.ndarray | None = None, path: str = "fragment
         if uniform_src.count(piece) != 1:  # glsl.py changed shape: fail loudly, never silently
             raise CPPNError("bake.source is out of step with glsl.source; update bake.py")
     text = uniform_src.replace(decl, "// Weights are baked into evaluate() as constants.")
-    text = text.replace(body, network(spec, spec.first_bias(z), path))
+    if latent not in ("baked", "uniform"):
+        raise CPPNError(f"unknown latent mode {latent!r}; valid: baked, uniform")
+    first_bias = spec.first_bias(z) if latent == "baked" else None
+    text = text.replace(body, network(spec, first_bias, path))
     version, rest = text.split("\n", 1)
     return f"{version}\n// Weights baked as constants by realtime_cppn.bake.\n{rest}"
+
+
+def latent_uniform(spec: NetworkSpec, z: np.ndarray | None) -> np.ndarray:
+    """The value of ``u_bias0`` for latent ``z``: (first-layer blocks, 4) float32."""
+    return glsl.first_bias_block(spec, z)
 
 
 def raw_uniforms(spec: NetworkSpec, size: tuple[int, int],

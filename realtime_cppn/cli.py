@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("realtime_cppn.fit_cmd", "train a CPPN to reproduce an image"),
     "grid": ("realtime_cppn.grid_cmd", "render a grid of networks: width x depth"),
     "render": ("realtime_cppn.render_cmd", "render a clip offline"),
+    "replay": ("realtime_cppn.replay_cmd", "render a recorded performance log again, frame-exact"),
     "export": ("realtime_cppn.export_cmd", "export a scene as a Shadertoy, ISF or glslViewer shader"),
 }
 

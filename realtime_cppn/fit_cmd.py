@@ -37,6 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, help="also render a PNG preview")
     p.add_argument("--size", type=_size, default=(1024, 1024), help="preview size")
     p.add_argument("--zoom", type=_float, default=1.0, help="preview magnification")
+    p.add_argument("--live", action="store_true",
+                   help="show the training in a window (target beside the network), then play "
+                        "the fitted network there")
+    p.add_argument("--every", type=_int, default=10, help="--live: redraw every N steps")
+    from .app import add_show_arguments
+
+    add_show_arguments(p)
 
 
 def load_target(path: Path, side: int) -> np.ndarray:
@@ -72,13 +79,30 @@ def run(args: argparse.Namespace) -> int:
                     fourier=args.fourier, batch_norm=args.batch_norm, steps=args.steps,
                     lr=args.lr, seed=args.seed)
     progress = Progress(cfg.steps, sys.stderr)
+    view = None
+    if args.live:
+        from .app import FitView
 
-    def on_step(step: int, loss: float, _model) -> None:
+        view = FitView(args, target, args.every)
+
+    def on_step(step: int, loss: float, model) -> bool:
         progress.update(step + 1)
+        if view is None:
+            return False
+        from .export import from_torch
 
-    spec, history = fit(target, cfg, on_step=on_step)
+        return view.step(step, loss, lambda: from_torch(model, inputs=("x", "y", "r"),
+                                                        scale=cfg.scale))
+
+    try:
+        spec, history = fit(target, cfg, on_step=on_step)
+    except BaseException:
+        if view is not None:
+            view.close()
+        raise
     progress.finish()
-    renderer = default_renderer()
+    # One GL context per process: with a window, its renderer measures and previews too.
+    renderer = view.renderer if view is not None else default_renderer()
     renderer.set_network(spec)
     h, w = target.shape[:2]
     achieved = psnr(renderer.read(renderer.draw((w, h), display=True), 3), target)
@@ -93,4 +117,6 @@ def run(args: argparse.Namespace) -> int:
         frame = renderer.read(renderer.draw(args.size, replace(scene.view), display=True), 3)
         save_png(args.output, frame, scene)
         print(f"wrote {args.output} ({args.size[0]}x{args.size[1]})")
+    if view is not None:
+        return view.play(scene, spec, args.frames)
     return 0

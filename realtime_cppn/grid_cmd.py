@@ -39,8 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time", type=_float, default=0.0, help="seconds along the loop (stills)")
     p.add_argument("--fps", type=_float, default=30.0, help="clip frame rate")
     p.add_argument("--loops", type=_int, default=1, help="clip length in whole loops")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="a .png, or a clip (.mp4, .mov, folder/) rendered over --loops loops")
+    p.add_argument("-o", "--output", type=Path,
+                   help="a .png, or a clip (.mp4, .mov, folder/) rendered over --loops loops; "
+                        "without it the grid plays live in a window")
+    from .app import add_show_arguments
+
+    add_show_arguments(p)
 
 
 def layout(n_cols: int, n_rows: int, cell: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
@@ -80,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         raise CPPNError("a grid varies depth: give one --activation for all layers")
     specs = [scene_network(replace(scene, network={**net, "width": w, "depth": d}))
              for d in args.depths for w in args.widths]
+    if args.output is None:
+        from .app import run_grid
+
+        return run_grid(args, scene, tuple(args.widths), tuple(args.depths), args.cell)
     z_dim = specs[0].z_dim
     path = LatentPath(scene.path_seed, z_dim)
     renderer = default_renderer()

@@ -4,7 +4,8 @@ Keys are data (``DEFAULT_KEYS``), not ``if`` chains: the window turns a key even
 as ``"r"``, ``"shift+r"``, ``"ctrl+q"``, ``"f11"`` or ``"space"`` and looks it up; the help overlay
 is generated from the same table and the descriptions in ``actions.ACTIONS``. Defaults follow
 glslViewer and projectM: R reseeds, Shift+R morphs, Space pauses, H / F1 help, F / F11 fullscreen,
-Ctrl+Q quits. A config file rebinds any key::
+Ctrl+Q quits; Ctrl+R (or Shift+F12, beside F12's screenshot) starts and stops recording, as
+OBS-style hotkeys carry a modifier so a stray key cannot end a take. A config file rebinds any key::
 
     [keys]
     "ctrl+r" = "reseed"      # bind
@@ -73,7 +74,15 @@ DEFAULT_KEYS: dict[str, str] = {
     "right_bracket": "speed_double",
     "left_bracket": "speed_half",
     "space": "pause",
+    "k": "kaleido_up",
+    "shift+k": "kaleido_down",
+    "shift+c": "color_mode",
+    "shift+p": "palette",
+    "t": "texture",
+    "shift+t": "wrap",
+    "u": "uv_normalize",
     "g": "render_scale",
+    "shift+g": "auto_scale",
     "f": "fullscreen",
     "f11": "fullscreen",
     "shift+f": "next_monitor",
@@ -82,6 +91,9 @@ DEFAULT_KEYS: dict[str, str] = {
     "i": "info",
     "p": "screenshot",
     "f12": "screenshot",
+    "ctrl+r": "record",  # OBS-style: a modifier, so a stray key never starts or ends a take
+    "shift+f12": "record",  # next to the screenshot key: F12 a still, Shift+F12 a clip
+    "e": "export",
     "escape": "escape",
     "ctrl+q": "quit",
 }

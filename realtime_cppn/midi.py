@@ -27,14 +27,23 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import re
+import sys
 from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from . import actions, osc
 from .actions import Action
 from .errors import CPPNError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +296,65 @@ class Learn:
             return Learn(), mapping, True
         # A control moves once: any earlier binding of this source is replaced.
         return Learn(None, source), mapping.bind(source, binding), True
+
+
+def load_config(path: str | Path) -> Mapping:
+    """The ``[midi]`` table of a TOML config file (the one ``keys.load_config`` reads); a file
+    without one gives an empty mapping."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CPPNError(f"no such config file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CPPNError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CPPNError(f"config {path} is not valid TOML: {exc}") from None
+    return Mapping.from_dict(data.get("midi", {}), where=f"config {path} [midi]")
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def save_config(path: str | Path, mapping: Mapping) -> Path:
+    """Write ``mapping`` as the ``[midi.*]`` tables of the config file, keeping everything else
+    (other tables, comments) as it was. A file whose MIDI part cannot be replaced safely (say,
+    written as dotted keys elsewhere) is left untouched and reported."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        before = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CPPNError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CPPNError(f"config {path} is not valid TOML, not rewriting it: {exc}") from None
+    kept, in_midi = [], False
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            name = header.group(1).strip().strip('"')
+            in_midi = name == "midi" or name.startswith("midi.")
+        if not in_midi:
+            kept.append(line)
+    body = "\n".join(kept).rstrip()
+    new = (body + "\n\n" if body else "") + mapping.to_toml()
+    try:
+        after = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        after = None
+    rest = {k: v for k, v in before.items() if k != "midi"}
+    if after is None or {k: v for k, v in after.items() if k != "midi"} != rest or \
+            Mapping.from_dict(after.get("midi", {})) != mapping:
+        raise CPPNError(f"config {path}: its [midi] part is written in a way this cannot "
+                        "rewrite; move it into [midi.notes] / [midi.cc] tables")
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(new, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CPPNError(f"cannot write config {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def input_names() -> list[str]:

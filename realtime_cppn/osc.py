@@ -24,7 +24,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,10 +136,16 @@ def param_action(name: str, value: Any) -> tuple[Action, bool]:
     return Action(name, int(c) if p.kind == "int" else c), c != v
 
 
-def message_actions(address: str, args: Sequence[Any]) -> tuple[list[Action], bool]:
+ExtraAddresses = Callable[[str, Sequence[Any]], "list[Action] | None"]
+
+
+def message_actions(address: str, args: Sequence[Any],
+                    extra: ExtraAddresses | None = None) -> tuple[list[Action], bool]:
     """The Actions an OSC message asks for and whether a value was clamped; CPPNError if none.
 
-    Pure: the server's only logic, testable without sockets.
+    Pure: the server's only logic, testable without sockets. ``extra(name, args)`` answers for
+    names outside the vocabulary (the instrument's tempo / bank / learn actions): a list of
+    Actions, None for "not mine", or a CPPNError for a bad value.
     """
     if not address.startswith(PREFIX + "/"):
         raise CPPNError(f"unknown address {address!r} (addresses start with {PREFIX}/)")
@@ -160,13 +166,19 @@ def message_actions(address: str, args: Sequence[Any]) -> tuple[list[Action], bo
         return [action], clamped
     info = ACTIONS.get(name)
     if info is None:
-        raise CPPNError(f"unknown address {address!r}")
+        found = None if extra is None else extra(name, args)
+        if found is None:
+            raise CPPNError(f"unknown address {address!r}")
+        return found, False
     if not args:
         if not info.optional:
             raise CPPNError(f"{address} needs a value ({info.value})")
         return [Action(name)], False
     if info.value is None:
-        raise CPPNError(f"{address} takes no value")
+        # Controller apps (TouchOSC, Lemur) send a button as 1.0 on press and 0.0 on release.
+        if len(args) == 1 and isinstance(args[0], (int, float)) and math.isfinite(args[0]):
+            return ([Action(name)] if args[0] >= 0.5 else []), False
+        raise CPPNError(f"{address} takes no value (or a button's 1 / 0)")
     if len(args) == 1 and name in PARAMS and not isinstance(args[0], str):
         action, clamped = param_action(name, args[0])  # a number: clamped to the range
         return [action], clamped
@@ -234,12 +246,19 @@ class OscServer:
     ``port=0`` takes a free port (see ``.port``). Use as a context manager or call ``close()``.
     """
 
-    def __init__(self, port: int = 9000, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 9000, host: str = "127.0.0.1",
+                 extra: ExtraAddresses | None = None) -> None:
         dispatcher, osc_server, _ = _require_pythonosc()
+        self._extra = extra  # more addresses (see message_actions); called on the server thread
         self._queue: queue.Queue[Action] = queue.Queue(QUEUE_SIZE)
         self._log = _LogOnce()
         self.received = 0  # messages handled, good or bad
-        d = dispatcher.Dispatcher()
+        try:
+            # A bundle's timetag must not make the server thread sleep: one far in the future
+            # would stall every later message. A live instrument acts on arrival.
+            d = dispatcher.Dispatcher(strict_timing=False)
+        except TypeError:  # python-osc < 1.9 never sleeps on timetags
+            d = dispatcher.Dispatcher()
         d.set_default_handler(self._handle)
         try:
             self._server = osc_server.BlockingOSCUDPServer((host, int(port)), d)
@@ -254,7 +273,7 @@ class OscServer:
         # Runs on the server thread: it must never raise (socketserver would print a traceback).
         self.received += 1
         try:
-            found, clamped = message_actions(str(address), args)
+            found, clamped = message_actions(str(address), args, self._extra)
         except CPPNError as exc:
             self._log.dropped += 1
             self._log(str(address), "bad", f"message ignored: {exc}")
@@ -364,7 +383,7 @@ def address_table() -> str:
                 if name in ("seed", "morph"):
                     arg = f"int seed{' (optional)' if info.optional else ''}"
         elif info.value is None:
-            arg = "none"
+            arg = "none, or a button's 1 / 0 (fires on 1)"
         else:
             arg = f"{info.value}{' (optional)' if info.optional else ''}"
         rows.append((f"`{PREFIX}/{name}`", arg, info.description))

@@ -1,8 +1,10 @@
-"""Overlay text (help, info) rendered to an RGBA image with Pillow. Plain: no GL, no window.
+"""Overlay text (help, info, the REC badge) rendered to an RGBA image with Pillow. Plain: no GL,
+no window.
 
 Text is white with a dark outline on a translucent dark panel, so it reads on any background.
 The window uploads the image to a texture and blends it over the frame; only the screen sees it
-(screenshots and recordings do not).
+(screenshots and recordings do not). Panels stack at the top left, the REC badge sits at the top
+right; ``compose`` puts both into the one image the window uploads.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _FONTS = (  # a monospace face keeps the columns straight; Pillow's own font is 
 PANEL = (0, 0, 0, 170)  # translucent black: dims the picture under the text
 TEXT = (255, 255, 255, 255)
 HEADING = (255, 210, 90, 255)
+REC = (220, 30, 30, 255)
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,3 +90,38 @@ def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Crop an overlay to a (width, height) window so it never overflows the viewport."""
     w, h = size
     return np.ascontiguousarray(image[:max(h, 1), :max(w, 1)])
+
+
+def badge(text: str, size: int = 14, dot: tuple[int, int, int, int] = REC) -> np.ndarray:
+    """A recording badge: a red dot and ``text`` on a dark panel, (H, W, 4) uint8."""
+    f = font(size)
+    pad = max(4, size // 2)
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    text_w = int(np.ceil(probe.textlength(text, font=f)))
+    line = int(size * 1.35)
+    d = int(size * 0.8)
+    w, h = pad + d + pad + text_w + pad, line + 2 * pad
+    img = Image.new("RGBA", (w, h), PANEL)
+    draw = ImageDraw.Draw(img)
+    top = pad + (line - d) // 2
+    draw.ellipse((pad, top, pad + d, top + d), fill=dot)
+    draw.text((pad + d + pad, pad), text, font=f, fill=TEXT, stroke_width=1,
+              stroke_fill=(0, 0, 0, 255))
+    return np.asarray(img, dtype=np.uint8)
+
+
+def compose(left: np.ndarray | None, right: np.ndarray | None, width: int,
+            margin: int = 8) -> np.ndarray | None:
+    """``left`` at the top left and ``right`` at the top right of a transparent image ``width``
+    wide (the window's): one upload shows both. None when there is nothing to show."""
+    if right is None:
+        return left
+    width = max(width, right.shape[1] + margin)
+    h = max(right.shape[0] + margin, 0 if left is None else left.shape[0])
+    out = np.zeros((h, width, 4), np.uint8)
+    if left is not None:
+        lw = min(left.shape[1], width)
+        out[:left.shape[0], :lw] = left[:, :lw]
+    x = width - right.shape[1] - margin
+    out[margin:margin + right.shape[0], x:x + right.shape[1]] = right
+    return out

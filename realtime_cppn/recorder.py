@@ -19,6 +19,9 @@ binary bundled with ``imageio-ffmpeg``. Every writer writes to a temporary name 
 and moves it into place only when closed, so a failed or refused recording never damages a file
 that was already there, and ``close()`` always finishes the container: a clip cut short by Ctrl-C
 is still a playable file of the frames written. Frames are uint8 (H, W, 3 or 4), top row first.
+An audio file can ride along (``open_writer(..., audio=path)``): AAC in .mp4, 16-bit PCM (or
+AAC) in .mov, resampled to 48 kHz and trimmed (or padded with silence) to exactly the frames
+written; PNG sequences carry no audio.
 Used as context managers, writers keep what was recorded when the block ends by an exception
 (a live set cannot be played again) and drop it only when the encoder itself failed.
 Plain Python + numpy; PyAV is imported only when a PyAV codec is used.
@@ -203,14 +206,113 @@ def ffmpeg_with_hap() -> str:
     return exe
 
 
+# --- audio ----------------------------------------------------------------------------------
+
+AUDIO_RATE = 48000  # what every muxed audio track is resampled to: the video world's rate
+AUDIO_CODECS = {"aac": "aac", "pcm": "pcm_s16le"}
+_AUDIO_CHUNK = 4096  # samples per encoded frame handed to PyAV (it re-chunks for AAC)
+
+
+def audio_codec_for(codec: Codec, name: str | None = None) -> str:
+    """The audio codec ("aac" or "pcm") muxed beside ``codec``: AAC in .mp4, PCM in .mov."""
+    if codec.route == "png":
+        raise CPPNError("a PNG sequence carries no audio")
+    if name is None:
+        return "aac" if codec.suffix == ".mp4" else "pcm"
+    if name not in AUDIO_CODECS:
+        raise CPPNError(f"unknown audio codec {name!r}; valid: {', '.join(AUDIO_CODECS)}")
+    if name == "pcm" and codec.suffix == ".mp4":
+        raise CPPNError("PCM audio goes into .mov files; .mp4 takes aac")
+    return name
+
+
+class _AudioTrack:
+    """An audio file decoded and resampled by PyAV, encoded into an output stream up to a given
+    sample count: padded with silence past the file's end, cut at the clip's."""
+
+    def __init__(self, av, container, path: Path, encoder: str) -> None:
+        self._av = av
+        self._out = container
+        path = Path(path)
+        try:
+            self._in = av.open(str(path))
+        except Exception as exc:  # PyAV raises its own error type for every kind of damage
+            raise CPPNError(f"cannot read audio {path}: {_first_line(exc)}") from None
+        if not self._in.streams.audio:
+            self._in.close()
+            raise CPPNError(f"{path} has no audio stream")
+        src = self._in.streams.audio[0]
+        channels = src.codec_context.layout.nb_channels if src.codec_context.layout else 1
+        self.channels = 2 if channels >= 2 else 1  # more than stereo is folded down to stereo
+        self.layout = "stereo" if self.channels == 2 else "mono"
+        self.path = path
+        self.stream = container.add_stream(encoder, rate=AUDIO_RATE, layout=self.layout)
+        self.stream.time_base = Fraction(1, AUDIO_RATE)
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=AUDIO_RATE)
+        self._chunks = self._decode(src)
+        self._buffer = np.zeros((self.channels, 0), np.float32)  # (C, n) decoded, not yet sent
+        self._eof = False
+        self.samples = 0  # samples encoded so far
+
+    def _decode(self, src) -> Iterator[np.ndarray]:
+        try:
+            for frame in self._in.decode(src):
+                for out in self._resampler.resample(frame):
+                    yield out.to_ndarray().reshape(self.channels, -1).astype(np.float32)
+            for out in self._resampler.resample(None):
+                yield out.to_ndarray().reshape(self.channels, -1).astype(np.float32)
+        except self._av.FFmpegError:  # a truncated file: what decoded is the file, then silence
+            return
+
+    def feed(self, until: int) -> None:
+        """Encode and mux samples up to ``until`` (48 kHz samples from the clip start)."""
+        av = self._av
+        while self.samples < until:
+            need = min(until - self.samples, _AUDIO_CHUNK)
+            while self._buffer.shape[1] < need and not self._eof:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    self._eof = True
+                else:
+                    self._buffer = np.concatenate([self._buffer, chunk], axis=1)
+            block = self._buffer[:, :need]
+            self._buffer = self._buffer[:, need:]
+            if block.shape[1] < need:  # the file ended before the clip: silence
+                block = np.concatenate(
+                    [block, np.zeros((self.channels, need - block.shape[1]), np.float32)], axis=1)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
+                                               layout=self.layout)
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = self.samples
+            frame.time_base = Fraction(1, AUDIO_RATE)
+            self._out.mux(self.stream.encode(frame))
+            self.samples += need
+
+    def finish(self, until: int) -> None:
+        self.feed(until)
+        self._out.mux(self.stream.encode(None))
+        self.close()
+
+    def close(self) -> None:
+        self._in.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 # --- writers --------------------------------------------------------------------------------
 
 
 class Writer:
     """One clip being written. ``write`` takes uint8 (H, W, 3|4) frames of exactly ``size``."""
 
-    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
+                 audio: Path | None = None, audio_codec: str | None = None) -> None:
         self.path = path
+        self.audio = audio  # an audio file muxed beside the frames (trimmed to their length)
+        self.audio_codec = None if audio is None else audio_codec_for(codec, audio_codec)
         self.codec = codec
         self.size = size
         self.fps = fps
@@ -218,6 +320,10 @@ class Writer:
         self.frames = 0
         self.closed = False
         self.failed = False
+
+    def audio_samples(self, frames: int) -> int:
+        """Audio samples (at ``AUDIO_RATE``) that last as long as ``frames`` video frames."""
+        return frames * AUDIO_RATE * self.rate.denominator // self.rate.numerator
 
     def write(self, frame: np.ndarray, text: str | None = None) -> None:
         """Append a frame; ``text`` (a scene's JSON) is stored with it where the format can
@@ -321,8 +427,9 @@ def _os_error(path: Path, exc: BaseException) -> CPPNError:
 class PyAVWriter(Writer):
     """H.264 and ProRes in-process through PyAV."""
 
-    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
-        super().__init__(path, codec, size, fps)
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
+                 audio: Path | None = None, audio_codec: str | None = None) -> None:
+        super().__init__(path, codec, size, fps, audio, audio_codec)
         try:
             import av
         except ImportError:
@@ -346,9 +453,22 @@ class PyAVWriter(Writer):
             cc.color_primaries = cc.color_trc = cc.colorspace = _BT709
             cc.color_range = _RANGE_MPEG
             self._stream = stream
+            self._audio = None if audio is None else _AudioTrack(
+                av, self._container, audio, AUDIO_CODECS[self.audio_codec])
         except (OSError, av.FFmpegError) as exc:
+            self._container_close()
             self._tmp.unlink(missing_ok=True)
             raise _os_error(path, exc) from None
+        except BaseException:
+            self._container_close()
+            self._tmp.unlink(missing_ok=True)
+            raise
+
+    def _container_close(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # never opened, or broken: nothing to keep
+            pass
 
     def _write(self, frame: np.ndarray, text: str | None) -> None:
         av = self._av
@@ -362,6 +482,8 @@ class PyAVWriter(Writer):
         vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
         try:
             self._container.mux(self._stream.encode(vf))
+            if self._audio is not None:  # interleaved: the audio up to the end of this frame
+                self._audio.feed(self.audio_samples(self.frames + 1))
         except (OSError, av.FFmpegError) as exc:
             raise _os_error(self.path, exc) from None
 
@@ -369,6 +491,8 @@ class PyAVWriter(Writer):
         av = self._av
         try:
             self._container.mux(self._stream.encode(None))
+            if self._audio is not None:  # exactly as long as the frames written
+                self._audio.finish(self.audio_samples(self.frames))
             self._container.close()
             os.replace(self._tmp, self.path)
         except (OSError, av.FFmpegError) as exc:
@@ -376,6 +500,8 @@ class PyAVWriter(Writer):
             raise _os_error(self.path, exc) from None
 
     def _abort(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
         try:
             self._container.close()
         except Exception:  # closing a broken container may fail again; the file goes anyway
@@ -386,8 +512,9 @@ class PyAVWriter(Writer):
 class FFmpegWriter(Writer):
     """HAP: raw RGBA frames piped to imageio-ffmpeg's ffmpeg binary."""
 
-    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
-        super().__init__(path, codec, size, fps)
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
+                 audio: Path | None = None, audio_codec: str | None = None) -> None:
+        super().__init__(path, codec, size, fps, audio, audio_codec)
         exe = ffmpeg_with_hap()
         self._tmp = _temp_name(path)
         w, h = size
@@ -432,10 +559,39 @@ class FFmpegWriter(Writer):
             self._tmp.unlink(missing_ok=True)
             raise CPPNError(f"ffmpeg could not write {self.path}: {self._stderr()}")
         try:
+            if self.audio is not None:
+                self._mux_audio()
             os.replace(self._tmp, self.path)
         except OSError as exc:
             self._tmp.unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
+
+    def _mux_audio(self) -> None:
+        """A second ffmpeg pass: the finished HAP frames copied as they are beside the audio,
+        padded with silence or cut to exactly the frames' length (whole_len / end_sample are
+        sample-exact; -shortest is off by up to ~0.1 s)."""
+        samples = self.audio_samples(self.frames)
+        muxed = _temp_name(self.path)
+        cmd = [
+            ffmpeg_with_hap(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-i", str(self._tmp), "-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0",
+            "-c:v", "copy", "-c:a", AUDIO_CODECS[self.audio_codec], "-ar", str(AUDIO_RATE),
+            "-af", f"aresample={AUDIO_RATE},apad=whole_len={samples},atrim=end_sample={samples}",
+            "-f", "mov", str(muxed),
+        ]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, start_new_session=True)
+        except OSError as exc:
+            done = None
+            reason = str(exc)
+        if done is None or done.returncode != 0:
+            muxed.unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)
+            if done is not None:
+                lines = done.stderr.strip().splitlines()
+                reason = lines[-1] if lines else f"exit status {done.returncode}"
+            raise CPPNError(f"ffmpeg could not add the audio to {self.path}: {reason}")
+        os.replace(muxed, self._tmp)
 
     def _abort(self) -> None:
         self._proc.kill()
@@ -494,13 +650,21 @@ _WRITERS = {"pyav": PyAVWriter, "ffmpeg": FFmpegWriter, "png": PngSequenceWriter
 
 
 def open_writer(path: str | Path, codec: str | Codec, size: tuple[int, int],
-                fps: float) -> Writer:
-    """A writer for ``codec`` (a name or Codec) at ``path``; checks size and path first."""
+                fps: float, audio: str | Path | None = None,
+                audio_codec: str | None = None) -> Writer:
+    """A writer for ``codec`` (a name or Codec) at ``path``; checks size and path first.
+    ``audio``: a file muxed beside the frames (``audio_codec`` "aac" or "pcm"; default by
+    container)."""
     codec = codec if isinstance(codec, Codec) else get_codec(codec)
     path = check_output(codec, path)
     size = check_size(codec, size)
     _rate(fps)
-    return _WRITERS[codec.route](path, codec, size, fps)
+    if audio is None:
+        return _WRITERS[codec.route](path, codec, size, fps)
+    audio_codec_for(codec, audio_codec)
+    if not Path(audio).is_file():
+        raise CPPNError(f"no such audio file: {audio}")
+    return _WRITERS[codec.route](path, codec, size, fps, Path(audio), audio_codec)
 
 
 # --- threaded encoder ------------------------------------------------------------------------

@@ -6,6 +6,13 @@ command gives the same frames twice. ``--loops N`` renders whole loop periods, s
 the last is the first and the clip loops seamlessly in a VJ player. Rendering, readback and
 encoding overlap: the GPU draws frame n while frame n-1 is copied out (``Renderer.read_async``)
 and earlier frames are encoded on another thread (``recorder.ThreadedWriter``).
+
+``--audio FILE`` makes an audio-reactive clip: the same ``audio.Reactor`` the live show uses
+analyses the file on the fixed-step clock (frame n at n / fps), so the clip is identical every
+time; its latent offset is added to z, its speed factor scales the phase step into frame n and its
+zoom factor the view's zoom. The clip is as long as the audio unless ``--duration`` / ``--loops``
+say otherwise, and the audio is muxed into the video, trimmed (or padded with silence) to the
+clip: AAC in .mp4, PCM (or ``--audio-codec aac``) in .mov. PNG sequences carry no audio.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,21 +83,42 @@ def plan_clip(fps: float, loop: float, phase: float, duration: float | None = No
         f"{frames / fps / loops:.4f} s ({frames} frames) so the clip loops seamlessly"))
 
 
+def modulated_phases(plan: ClipPlan, modulation: Sequence | None) -> list[float]:
+    """The phase of every frame: ``plan.phase(n)``, or with audio the step into frame n scaled
+    by frame n's speed factor (as the live app advances after polling the instrument)."""
+    if modulation is None:
+        return [plan.phase(n) for n in range(plan.frames)]
+    phases, phase = [], plan.start
+    for n in range(plan.frames):
+        if n:
+            phase += plan.step * modulation[n].speed_scale
+        phases.append(phase)
+    return phases
+
+
 def render_frames(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
                   submit: Callable[[np.ndarray], object] | None,
-                  on_frame: Callable[[int], object] | None = None) -> None:
+                  on_frame: Callable[[int], object] | None = None,
+                  modulation: Sequence | None = None) -> None:
     """Draw every frame of ``plan`` and hand each, uint8 (H, W, 3), to ``submit`` in order.
 
     The network must be set (``renderer.set_network``); ``path(phase)`` gives z. The GPU draws
     frame n while frame n-1's readback (started asynchronously) is collected, so the two
     overlap. ``submit=None`` draws only (for benchmarks). ``on_frame(done)`` is told how many
-    frames were handed on.
+    frames were handed on. ``modulation``: one ``audio.Modulation`` per frame (audio-reactive).
     """
     pending = None
+    phases = modulated_phases(plan, modulation)
     try:
         for n in range(plan.frames):
-            renderer.set_latent(path(plan.phase(n)))
-            tex = renderer.draw(size, view, dtype="f1", display=True)
+            z = path(phases[n])
+            at = view
+            if modulation is not None:
+                m = modulation[n]
+                z = z + m.z_offset[: z.shape[0]]  # (z_dim,)
+                at = replace(view, zoom=view.zoom * m.zoom_scale)
+            renderer.set_latent(z)
+            tex = renderer.draw(size, at, dtype="f1", display=True)
             if submit is None:
                 continue
             handle = renderer.read_async(tex, 3)
@@ -125,6 +153,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=Path("cppn.mp4"),
                    help="video file, or a folder for a PNG sequence (default cppn.mp4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    a = p.add_argument_group("audio")
+    a.add_argument("--audio", type=Path, metavar="FILE",
+                   help="react to this audio file and mux it into the video (the clip is as long "
+                        "as the audio unless --duration / --loops say otherwise)")
+    a.add_argument("--reactivity", type=_float,
+                   help="how strongly the picture follows the audio, 0..2 (default 0.5)")
+    a.add_argument("--audio-codec", choices=("aac", "pcm"),
+                   help="audio in the video: aac (.mp4 default) or pcm (.mov default)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,12 +170,35 @@ def run(args: argparse.Namespace) -> int:
     size = recorder.check_size(codec, args.size)
     if codec.route == "ffmpeg":
         recorder.ffmpeg_with_hap()
+    sound = getattr(args, "audio", None)
+    notes = []
+    if sound is not None:
+        from . import audio
+
+        if not Path(sound).is_file():
+            raise CPPNError(f"no such audio file: {sound}")
+        amount = audio.Reactivity().amount if args.reactivity is None else args.reactivity
+        reactivity = audio.Reactivity(amount=amount)
+        if codec.route == "png":
+            notes.append("a PNG sequence carries no audio: the audio only drives the picture")
+        else:
+            recorder.audio_codec_for(codec, args.audio_codec)
+    elif args.reactivity is not None or args.audio_codec is not None:
+        raise CPPNError("--reactivity and --audio-codec need --audio FILE")
     scene = scene_from_args(args)
     if not math.isfinite(args.start):
         raise CPPNError(f"--start must be a finite number of seconds, got {args.start}")
-    plan = plan_clip(args.fps, scene.loop, scene.phase + args.start / scene.loop, args.duration,
+    duration = args.duration
+    if sound is not None and duration is None and args.loops is None:
+        duration = audio.file_seconds(sound)
+        if duration <= 0:
+            raise CPPNError(f"{sound} holds no audio")
+    plan = plan_clip(args.fps, scene.loop, scene.phase + args.start / scene.loop, duration,
                      args.loops)
     spec = _network(args, scene)
+    modulation = None
+    if sound is not None:
+        modulation = audio.analyse_file(sound, plan.fps, plan.frames, reactivity, spec.z_dim)
 
     from .animation import LatentPath
     from .api import default_renderer
@@ -153,23 +212,31 @@ def run(args: argparse.Namespace) -> int:
         texture = load_texture(scene.texture)
     renderer.set_texture(texture)  # None: the default grid, whatever an earlier call set
     renderer.set_network(spec, path(plan.phase(0)))
-    if plan.note:
-        print(f"{PROG}: note: {plan.note}", file=sys.stderr)
-    writer = recorder.open_writer(output, codec, size, plan.fps)
+    for note in ([plan.note] if plan.note else []) + notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    muxed = sound if sound is not None and codec.route != "png" else None
+    writer = recorder.open_writer(output, codec, size, plan.fps, muxed,
+                                  getattr(args, "audio_codec", None))
     # block=True: offline, the renderer waits for the encoder instead of dropping frames.
     encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)
     progress = None if args.no_progress else recorder.Progress(plan.frames, sys.stderr)
     submit = encoder.submit
     if codec.route == "png":
+        phases = modulated_phases(plan, modulation)
+
         def submit(frame: np.ndarray) -> bool:
             # Each PNG carries the scene at its own moment: `still --scene frame_000042.png`
-            # renders that frame again, at any size. (block=True: submitted == frame index.)
-            at = replace(scene, phase=plan.phase(encoder.submitted))
+            # renders that frame again, at any size (block=True: submitted == frame index). An
+            # audio-reactive frame keeps its phase and zoom; its latent offset has no field.
+            n = encoder.submitted
+            at = replace(scene, phase=phases[n])
+            if modulation is not None:
+                at = replace(at, view=replace(at.view, zoom=at.view.zoom * modulation[n].zoom_scale))
             return encoder.submit(frame, at.to_json())
     t0 = time.perf_counter()
     try:
         render_frames(renderer, path, plan, size, scene.view, submit,
-                      None if progress is None else progress.update)
+                      None if progress is None else progress.update, modulation)
         if progress is not None:
             progress.finish()
         encoder.close()
@@ -188,7 +255,9 @@ def run(args: argparse.Namespace) -> int:
         raise
     elapsed = time.perf_counter() - t0
     print(f"wrote {output}: {plan.frames} frames, {size[0]}x{size[1]}, {plan.fps:g} fps, "
-          f"{plan.seconds:.3f} s, {codec.title} ({plan.frames / elapsed:.1f} frames/s)")
+          f"{plan.seconds:.3f} s, {codec.title}"
+          + (f" + {writer.audio_codec} audio" if muxed is not None else "")
+          + f" ({plan.frames / elapsed:.1f} frames/s)")
     return 0
 
 

@@ -95,6 +95,8 @@ class Tempo:
         A tap after a gap of ``TAP_RESET`` seconds starts a new run (the old taps are from
         another song); the first tap of a run only sets the phase.
         """
+        if not math.isfinite(time):
+            raise CPPNError(f"tap time must be finite, got {time!r}")
         taps = self.taps
         if taps and (time - taps[-1] > TAP_RESET or time <= taps[-1]):
             taps = ()

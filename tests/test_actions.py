@@ -24,8 +24,18 @@ def state(**net) -> AppState:
 
 
 def test_every_action_changes_the_state_it_names():
-    s = replace(state(), history=(1, 2), help=True)
+    s = replace(state(), history=(1, 2), help=True, textures=("a.png", "b.png"))
     checks = {
+        "kaleido_up": lambda a, b: b.scene.view.symmetry == "k2",
+        "kaleido_down": lambda a, b: b.scene.view.symmetry == "k12",
+        "color_mode": lambda a, b: b.scene.view.color == "hsv",
+        "palette": lambda a, b: b.scene.view.palette == "fire",
+        "texture": lambda a, b: b.scene.texture == "a.png",
+        "wrap": lambda a, b: b.scene.view.wrap == "clamp",  # after mirror, the last
+        "uv_normalize": lambda a, b: b.scene.view.uv_normalize,
+        "auto_scale": lambda a, b: b.auto_scale and b.target_fps == 60.0,
+        "record": lambda a, b: b.recording,
+        "export": lambda a, b: b.exports == 1 and b.export_format == "glsl",
         "reseed": lambda a, b: b.seed != a.seed and b.history[-1] == a.seed,
         "morph": lambda a, b: b.seed != a.seed and b.morph.from_seed == a.seed,
         "new_path": lambda a, b: b.scene.path_seed != a.scene.path_seed,
@@ -308,3 +318,81 @@ def test_overlay_panel_is_readable_rgba():
 def test_view_replace_in_reducer_keeps_view_valid():
     s = replace(state(), scene=replace(state().scene, view=View(symmetry="k4")))
     assert apply(s, Action("symmetry")).scene.view.symmetry == "none"
+
+
+# --- variations, recording, auto scale, export (the wiring of issues 4, 5, 7, 8) ---------------
+
+
+def test_kaleidoscope_keys_cycle_both_ways_through_every_order():
+    s = state()
+    up = []
+    for _ in range(12):
+        s = apply(s, Action("kaleido_up"))
+        up.append(s.scene.view.symmetry)
+    assert up == [f"k{n}" for n in range(2, 13)] + ["none"]
+    s = apply(apply(state(), Action("symmetry", "k5")), Action("kaleido_down"))
+    assert s.scene.view.symmetry == "k4"
+    mirror = apply(state(), Action("symmetry", "xy"))
+    assert apply(mirror, Action("kaleido_up")).scene.view.symmetry == "k2"
+
+
+def test_colour_palette_wrap_and_uv_cycles_and_values():
+    s = state()
+    modes = [s := apply(s, Action("color_mode")) for _ in range(3)]
+    assert [m.scene.view.color for m in modes] == ["hsv", "palette", "rgb"]
+    assert apply(s, Action("color_mode", "palette")).scene.view.color == "palette"
+    palettes = []
+    for _ in range(4):
+        s = apply(s, Action("palette"))
+        palettes.append(s.scene.view.palette)
+    assert palettes == ["fire", "ocean", "neon", "rainbow"]
+    assert apply(s, Action("wrap", "repeat")).scene.view.wrap == "repeat"
+    assert apply(s, Action("uv_normalize", "on")).scene.view.uv_normalize is True
+    with pytest.raises(CPPNError, match="palette must be one of"):
+        apply(s, Action("palette", "mauve"))
+    with pytest.raises(CPPNError, match="wrap must be one of"):
+        actions.parse("wrap=wobble")
+
+
+def test_texture_cycles_the_listed_files_and_takes_a_file():
+    s = replace(state(), textures=("a.png", "b.png", "c.png"))
+    s = replace(s, scene=replace(s.scene, texture="b.png"))
+    assert apply(s, Action("texture")).scene.texture == "c.png"
+    assert apply(apply(s, Action("texture")), Action("texture")).scene.texture == "a.png"
+    assert apply(s, Action("texture", "x/y.jpg")).scene.texture == "x/y.jpg"
+    assert apply(state(), Action("texture")) == state()  # nothing listed: nothing to cycle
+    with pytest.raises(CPPNError, match="needs a file name"):
+        actions.parse("texture= ")
+
+
+def test_auto_scale_record_and_export_actions():
+    s = state()
+    on = apply(s, Action("auto_scale"))
+    assert on.auto_scale and on.target_fps == actions.DEFAULT_TARGET_FPS
+    assert not apply(on, Action("auto_scale")).auto_scale
+    thirty = apply(s, actions.parse("auto_scale=30"))
+    assert thirty.auto_scale and thirty.target_fps == 30.0
+    assert not apply(thirty, Action("auto_scale", 0)).auto_scale
+    assert not apply(thirty, Action("render_scale", 0.5)).auto_scale  # a chosen scale sticks
+    rec = apply(s, Action("record"))
+    assert rec.recording and not apply(rec, Action("record")).recording
+    assert apply(rec, Action("record", "off")).recording is False
+    ex = apply(apply(s, Action("export")), actions.parse("export=isf"))
+    assert ex.exports == 2 and ex.export_format == "isf"
+    with pytest.raises(CPPNError, match="export must be one of"):
+        actions.parse("export=hlsl")
+
+
+def test_state_header_round_trips_what_replay_needs():
+    s = replace(state(), speed=2.0, rate=1.5, paused=True, history=(3, 4), draws=7,
+                time=10.0, morph=actions.Morph(4, 9.5), textures=("a.png",), render_scale=0.5)
+    doc = actions.state_header(s, start=9.0)
+    assert doc["morph"] == {"from_seed": 4, "start": 0.5, "duration": actions.MORPH_SECONDS}
+    back = actions.state_from_header(s.scene, doc)
+    assert back.time == 0.0 and back.morph == actions.Morph(4, 0.5)
+    for name in ("speed", "rate", "paused", "history", "draws", "textures", "render_scale"):
+        assert getattr(back, name) == getattr(s, name), name
+    with pytest.raises(CPPNError, match="state is malformed"):
+        actions.state_from_header(s.scene, {"morph": {"start": 1}})
+    with pytest.raises(CPPNError, match="speed must be a number"):
+        actions.state_from_header(s.scene, {"speed": "fast"})

@@ -1,7 +1,8 @@
 """Constants-baked shaders (bake.py) draw what the uniform-fed renderer and torch compute.
 
-Real GL on Mesa llvmpipe: each baked program is compiled, drawn into a float32 target and read
-back; the references are the renderer's uniform path on the same context and torch in float64.
+Real GL on Mesa llvmpipe (conftest's session context): each baked program is compiled, drawn
+into a float32 target and read back; the references are the renderer's uniform path on the same
+context and the torch module in float64.
 """
 
 from __future__ import annotations
@@ -11,42 +12,27 @@ import pytest
 import torch
 
 from realtime_cppn import CPPN, CPPNError, bake, coords, glsl, to_spec
-from realtime_cppn.renderer import Renderer, create_headless_context
 from realtime_cppn.spec import Layer, NetworkSpec, View
 
 pytestmark = pytest.mark.gl
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    context = create_headless_context()
-    yield context
-    context.release()
+@pytest.fixture
+def ctx(gl_context):
+    """conftest's session context, GL error flag checked before and after."""
+    return gl_context
 
 
-@pytest.fixture(scope="module")
-def renderer(ctx):
-    # One for the module, never released mid-way: Renderer.release frees a framebuffer that may
-    # still be bound, and moderngl rebinds that one when the next framebuffer is created.
-    return Renderer(ctx, path="fragment")
-
-
-@pytest.fixture(autouse=True)
-def gl_clean(ctx):
-    assert ctx.error == "GL_NO_ERROR"
-    yield
-    assert ctx.error == "GL_NO_ERROR"
-
-
-def draw_baked(ctx, spec: NetworkSpec, z, size, path="fragment", view=None) -> np.ndarray:
-    """Compile the baked program, draw one frame of raw outputs, read (H, W, C) top row first."""
-    w, h = size
-    src = bake.source(spec, z, path)
-    tex = ctx.texture((w, h), 4, dtype="f4")
+def compile_baked(ctx, src: str, path: str = "fragment"):
     if path == "fragment":
-        prog = ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=src)
-    else:
-        prog = ctx.compute_shader(src)
+        return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=src)
+    return ctx.compute_shader(src)
+
+
+def draw(ctx, prog, spec: NetworkSpec, size, path="fragment", view=None) -> np.ndarray:
+    """One frame of raw outputs from a compiled program, read back (H, W, C) top row first."""
+    w, h = size
+    tex = ctx.texture((w, h), 4, dtype="f4")
     for name, value in bake.raw_uniforms(spec, size, view).items():
         if name in prog:
             prog[name].value = value
@@ -65,11 +51,18 @@ def draw_baked(ctx, spec: NetworkSpec, z, size, path="fragment", view=None) -> n
         prog.run(-(-w // 16), -(-h // 16))
         ctx.memory_barrier()
     data = np.frombuffer(tex.read(), dtype=np.float32).reshape(h, w, 4)[::-1]
-    prog.release()
     return np.ascontiguousarray(data[:, :, : spec.out_channels])
 
 
-def torch_reference(net: CPPN, z, size, view=None) -> np.ndarray:
+def draw_baked(ctx, spec: NetworkSpec, z, size, path="fragment", view=None) -> np.ndarray:
+    """Compile the fully baked program (z folded into constants) and draw one frame."""
+    prog = compile_baked(ctx, bake.source(spec, z, path), path)
+    out = draw(ctx, prog, spec, size, path, view)
+    prog.release()
+    return out
+
+
+def torch_outputs(net: CPPN, z, size, view=None) -> np.ndarray:
     spec = to_spec(net)
     grid = torch.tensor(coords(size, spec.inputs, spec.scale, view))  # (H, W, n) float64
     with torch.no_grad():
@@ -88,7 +81,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("activation, z_dim, channels, inputs, width, depth", CASES)
-def test_baked_fragment_matches_uniform_path_and_torch(ctx, renderer, activation, z_dim,
+def test_baked_fragment_matches_uniform_path_and_torch(ctx, fragment_renderer, activation, z_dim,
                                                        channels, inputs, width, depth):
     net = CPPN(width=width, depth=depth, activation=activation, z_dim=z_dim,
                out_channels=channels, inputs=inputs, seed=11)
@@ -98,9 +91,9 @@ def test_baked_fragment_matches_uniform_path_and_torch(ctx, renderer, activation
     view = View(zoom=1.3, center=(0.2, -0.1), symmetry="x")
 
     baked = draw_baked(ctx, spec, z, size, view=view)
-    renderer.set_network(spec, z)
-    uniform = renderer.read(renderer.draw(size, view), channels)
-    ref = torch_reference(net, z, size, view)
+    fragment_renderer.set_network(spec, z)
+    uniform = fragment_renderer.read(fragment_renderer.draw(size, view), channels)
+    ref = torch_outputs(net, z, size, view)
 
     assert baked.shape == ref.shape == (23, 37, channels)
     np.testing.assert_allclose(baked, uniform, rtol=0, atol=1e-4)
@@ -114,7 +107,7 @@ def test_baked_compute_matches_torch(ctx):
     z = np.linspace(-1, 1, 8)
     size = (19, 13)  # not a multiple of the 16x16 pixels one work group covers
     out = draw_baked(ctx, to_spec(net), z, size, path="compute")
-    np.testing.assert_allclose(out, torch_reference(net, z, size), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(out, torch_outputs(net, z, size), rtol=0, atol=1e-4)
 
 
 def test_latent_is_folded_into_the_constants(ctx):
@@ -127,8 +120,27 @@ def test_latent_is_folded_into_the_constants(ctx):
     assert bake.source(spec, za) != bake.source(spec, zb)
     a, b = draw_baked(ctx, spec, za, size), draw_baked(ctx, spec, zb, size)
     assert np.abs(a - b).max() > 1e-2
-    np.testing.assert_allclose(a, torch_reference(net, za, size), rtol=0, atol=1e-4)
-    np.testing.assert_allclose(b, torch_reference(net, zb, size), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(a, torch_outputs(net, za, size), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(b, torch_outputs(net, zb, size), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", ["fragment", "compute"])
+def test_latent_uniform_program_serves_a_morph(ctx, path):
+    """latent='uniform': one program, z changes by a uniform write, each frame matches torch."""
+    if path == "compute" and ctx.version_code < 430:
+        pytest.skip("compute shaders need OpenGL 4.3")
+    net = CPPN(width=6, depth=2, z_dim=8, seed=4)
+    spec = to_spec(net)
+    size = (21, 17)
+    src = bake.source(spec, path=path, latent="uniform")
+    assert src == bake.source(spec, np.ones(8), path=path, latent="uniform")  # z-free text
+    prog = compile_baked(ctx, src, path)
+    for t in (0.0, 0.5, 1.0):
+        z = np.cos(np.arange(8) + 3.0 * t)
+        prog[bake.LATENT_UNIFORM].write(bake.latent_uniform(spec, z).tobytes())
+        out = draw(ctx, prog, spec, size, path)
+        np.testing.assert_allclose(out, torch_outputs(net, z, size), rtol=0, atol=1e-4)
+    prog.release()
 
 
 # Values whose shortest decimal forms are awkward: tiny, huge, many digits, exact powers of two.
@@ -167,3 +179,5 @@ def test_network_body_is_self_contained_glsl():
     assert "uniform" not in body and "W(" not in body
     with pytest.raises(CPPNError, match="first bias"):
         bake.network(spec, np.zeros(3))
+    with pytest.raises(CPPNError, match="latent"):
+        bake.source(spec, latent="sometimes")

@@ -12,6 +12,10 @@ from realtime_cppn.errors import CPPNError
 from realtime_cppn.scene import Scene
 
 # The issue's list, action by action: every one must have a default key.
+REQUIRED_LATER = (  # the recording, variation, auto scale and export keys (issues 4, 5, 7, 8)
+    "record", "kaleido_up", "kaleido_down", "color_mode", "palette", "texture", "wrap",
+    "uv_normalize", "auto_scale", "export",
+)
 REQUIRED = (
     "reseed", "morph", "new_path", "previous_seed", "next_activation", "previous_activation",
     "random_activations", "width_up", "width_down", "depth_up", "depth_down", "output_mode",
@@ -23,6 +27,13 @@ REQUIRED = (
 def test_every_required_action_has_a_key():
     bound = {a.name for a in keys.DEFAULT.bindings.values()}
     assert set(REQUIRED) <= bound
+    assert set(REQUIRED_LATER) <= bound
+
+
+def test_record_keys_carry_a_modifier():
+    d = {k: a.name for k, a in keys.DEFAULT.bindings.items()}
+    rec = [k for k, name in d.items() if name == "record"]
+    assert rec == ["ctrl+r", "shift+f12"]  # a stray key never starts or ends a take
 
 
 def test_defaults_follow_glslviewer_and_projectm():
@@ -35,7 +46,7 @@ def test_defaults_follow_glslviewer_and_projectm():
 
 def test_every_bound_key_drives_the_reducer():
     s = replace(initial_state(Scene(network={"seed": 1, "width": 16, "depth": 3})),
-                history=(4,), help=True)
+                history=(4,), help=True, textures=("a.png", "b.png"))
     for key, action in keys.DEFAULT.bindings.items():
         after = apply(s, keys.DEFAULT.action_for(key))
         assert after != s, f"{key} -> {action} changed nothing"

@@ -222,3 +222,59 @@ def test_rtmidi_virtual_port_when_the_system_has_one():
     assert got == [Action("zoom", 4.0)]
     out.close()
     inp.close()
+
+
+def test_learned_mappings_are_saved_into_the_config_file_keeping_the_rest(tmp_path):
+    from realtime_cppn import keys
+
+    path = tmp_path / "vj.toml"
+    path.write_text(
+        "# my show\n"
+        "[keys]\n"
+        '"ctrl+r" = "reseed"  # rebound\n'
+        "\n"
+        "[midi.cc]\n"
+        '"1:1" = "zoom"\n'
+        "\n"
+        "[other]\n"
+        "x = 1\n"
+    )
+    assert midi.load_config(path).bindings == {("cc", 0, 1): midi.Binding.for_param("zoom")}
+    midi.save_config(path, MAPPING)
+    text = path.read_text()
+    assert text.startswith("# my show\n") and "# rebound" in text
+    assert midi.load_config(path) == MAPPING
+    assert keys.load_config(path).action_for("ctrl+r") == Action("reseed")
+    assert tomllib.loads(text)["other"] == {"x": 1}
+    # Saving again replaces, never duplicates, the MIDI tables.
+    midi.save_config(path, midi.Mapping())
+    assert midi.load_config(path) == midi.Mapping() and text.count("[midi.cc]") == 1
+    # A new file is created; a file this cannot safely rewrite is left alone.
+    fresh = tmp_path / "new.toml"
+    midi.save_config(fresh, MAPPING)
+    assert midi.load_config(fresh) == MAPPING
+    for content in ('midi.cc."1:1" = "zoom"\n', "[keys\n"):
+        odd = tmp_path / "odd.toml"
+        odd.write_text(content)
+        with pytest.raises(CPPNError):
+            midi.save_config(odd, MAPPING)
+        assert odd.read_text() == content
+    with pytest.raises(CPPNError, match="no such config"):
+        midi.load_config(tmp_path / "missing.toml")
+
+
+def test_port_names_match_by_unique_part_and_a_miss_lists_the_ports(monkeypatch):
+    """The matching logic on a port list as rtmidi reports one (the backend call is replaced:
+    this machine has no ALSA sequencer to list real ports)."""
+    names = ["nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0", "Launchpad X:Launchpad X LPX MIDI 24:0"]
+    monkeypatch.setattr(mido, "get_input_names", lambda: list(names))
+    opened = []
+    monkeypatch.setattr(mido, "open_input", lambda name: opened.append(name) or name)
+    assert midi.open_input("nanokontrol") == names[0]
+    assert midi.open_input(names[1]) == names[1]
+    with pytest.raises(CPPNError) as info:
+        midi.open_input("Push 2")
+    assert str(info.value).startswith("no MIDI input port 'Push 2'; ports: ")
+    assert all(repr(n) in str(info.value) for n in names)
+    with pytest.raises(CPPNError, match="several MIDI input ports match"):
+        midi.open_input("MIDI")

@@ -106,6 +106,16 @@ def test_values_set_parameters_exactly_like_the_cli_actions(server, client):
     assert state.net("activation") == ["sin", "relu", "tanh"] and state.net("depth") == 3
 
 
+def test_buttons_fire_actions_on_press_only(server, client):
+    client.send_message("/cppn/width_up", 1.0)  # TouchOSC: press
+    client.send_message("/cppn/width_up", 0.0)  # release
+    client.send_message("/cppn/zoom_in", 1)
+    client.send_message("/cppn/zoom_in", [])
+    assert wait_for(server, 3) == [Action("width_up"), Action("zoom_in"), Action("zoom_in")]
+    wait_received(server, 4)
+    assert server.poll() == [] and server.dropped == 0
+
+
 def test_latent_dimensions_and_record(server, client):
     client.send_message("/cppn/z/3", 0.5)
     client.send_message("/cppn/z/255", -2.0)
@@ -136,7 +146,8 @@ def test_malformed_messages_never_raise_are_logged_once_and_the_show_goes_on(ser
         raw("/cppn/width", ("N", None)),
         raw("/cppn/reseed", ("f", 1.5)),
         raw("/cppn/speed", ("f", 1.0), ("f", 2.0)),
-        raw("/cppn/quit", ("i", 1)),  # takes no value
+        raw("/cppn/quit", ("s", "now")),  # takes no value
+        raw("/cppn/quit", ("d", float("nan"))),
         raw("/cppn/activation", ("s", "nope")),
         raw("/cppn/symmetry", ("s", "k99")),
         raw("/cppn/z/999", ("f", 0.5)),
@@ -176,6 +187,20 @@ def test_malformed_messages_never_raise_are_logged_once_and_the_show_goes_on(ser
     # Still alive and serving.
     udp_client.SimpleUDPClient("127.0.0.1", server.port).send_message("/cppn/reseed", [])
     assert wait_for(server, 1) == [Action("reseed")]
+    sock.close()
+
+
+def test_bundles_act_on_arrival_even_with_a_far_future_timetag(server):
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+
+    bundle = OscBundleBuilder(time.time() + 10**6)  # about 12 days ahead
+    for address, value in (("/cppn/width", 8), ("/cppn/zoom", 2.0)):
+        b = OscMessageBuilder(address)
+        b.add_arg(value)
+        bundle.add_content(b.build())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.sendto(bundle.build().dgram, ("127.0.0.1", server.port))
+    assert wait_for(server, 2, timeout=2.0) == [Action("width", 8), Action("zoom", 2.0)]
     sock.close()
 
 

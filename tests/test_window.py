@@ -335,3 +335,57 @@ def test_log_listener_sees_resolved_actions(renderer, gl_context):
     frame()
     (t1, first), (t2, second) = log
     assert first == f"reseed={live.state.seed}" and second == "speed_double" and t1 == t2 == 0.1
+
+
+def test_auto_scale_steps_down_to_hold_an_impossible_rate_and_says_so(renderer, gl_context):
+    live, frame = live_show(renderer, gl_context)
+    sizes = []
+    live.frame_hooks.append(lambda tex, state: sizes.append(tex.size))
+    live.dispatch("auto_scale=1000")  # 1 ms a frame: llvmpipe cannot, so the scale drops
+    for _ in range(60):
+        frame()
+    assert live.state.auto_scale and live.state.render_scale < 1.0
+    assert sizes[-1][0] < SIZE[0] and live.frame_cost > 0
+    render_row = dict(live.info_rows())["render"]
+    assert "auto, 1000 fps" in render_row and f"{renderer.path} path" in render_row
+    live.dispatch("render_scale=1")  # a chosen scale turns the mode off and sticks
+    for _ in range(20):
+        frame()
+    assert not live.state.auto_scale and live.state.render_scale == 1.0
+
+
+def test_export_key_writes_a_shader_and_a_bad_one_is_refused(renderer, gl_context, tmp_path):
+    from realtime_cppn.exports import isf_header
+
+    live, frame = live_show(renderer, gl_context)
+    live.screenshot_dir = tmp_path
+    frame()
+    live.dispatch("export")
+    live.dispatch("export=isf")
+    frame()
+    (glsl,) = tmp_path.glob("*.frag")
+    (fs,) = tmp_path.glob("*.fs")
+    assert "u_time" in glsl.read_text() and isf_header(fs.read_text())["INPUTS"]
+    live.dispatch("width=128")  # 18k weights: past what a Shadertoy export bakes
+    frame()
+    live.dispatch("export=shadertoy")
+    frame()
+    assert "cannot" in live.error or "at most" in live.error
+    assert live.state.exports == 2 and not list(tmp_path.glob("*.glsl"))
+
+
+def test_grid_window_cells_equal_individual_renders(display, tmp_path, renderer):
+    from realtime_cppn.animation import LatentPath
+    from realtime_cppn.build import scene_network
+    from realtime_cppn.grid_cmd import render_grid
+    from realtime_cppn.scene import Scene
+
+    a = App(display, ["grid", "--widths", "4,8", "--depths", "1,2", "--cell", "48", "--seed", "3",
+                      "--fixed-fps", "20", "--paused"], tmp_path)
+    specs = [scene_network(Scene(network={"seed": 3, "width": w, "depth": d}))
+             for d in (1, 2) for w in (4, 8)]
+    z = LatentPath(3, specs[0].z_dim)(0.0)
+    expected = render_grid(renderer, specs, Scene().view, 48, 2, 2, z)
+    a.wait_for(expected)
+    a.key("ctrl+q")
+    assert a.stop() == 0

@@ -1,0 +1,91 @@
+"""The auto render scale controller on synthetic frame costs: it converges, and it never pumps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_cppn.autoscale import LADDER, AutoScale, rung
+from realtime_cppn.errors import CPPNError
+
+
+def run(ctrl: AutoScale, cost_of, frames: int, scale: float = 1.0, seed: int = 0,
+        noise: float = 0.0) -> list[float]:
+    """Drive the controller ``frames`` frames; ``cost_of(scale)`` is the GPU's frame cost."""
+    rng = np.random.default_rng(seed)
+    scales = []
+    for _ in range(frames):
+        cost = cost_of(scale) * (1.0 + noise * rng.uniform(-1.0, 1.0))
+        scale = ctrl.update(cost, scale)
+        scales.append(scale)
+    return scales
+
+
+def pixels(fixed: float, full: float):
+    """A GPU whose frame costs ``fixed`` plus ``full`` times the share of pixels drawn."""
+    return lambda s: fixed + full * s * s
+
+
+def test_ladder_and_rung():
+    assert LADDER[0] == 1.0 and LADDER[4] == 0.5 and LADDER[8] == 0.25 and LADDER[-1] == 0.125
+    assert rung(1.0) == 0 and rung(0.5) == 4 and rung(0.3) == rung(LADDER[7]) and rung(5) == 0
+    with pytest.raises(CPPNError, match="positive target fps"):
+        AutoScale(0)
+
+
+@pytest.mark.parametrize("full_ms", [10.0, 40.0, 60.0, 150.0])
+def test_converges_to_the_largest_scale_in_budget_and_stays(full_ms):
+    budget = 1 / 60
+    cost = pixels(0.001, full_ms / 1000)
+    ctrl = AutoScale(60)
+    scales = run(ctrl, cost, 3000, noise=0.1)
+    final = scales[-1]
+    assert all(s == final for s in scales[-1500:])  # settled, half the run without a change
+    assert cost(final) <= 1.15 * budget  # holds the frame rate
+    i = rung(final)
+    if i > 0:  # and one rung up would not have fitted with headroom (noise aside)
+        assert cost(final) * np.sqrt(2) >= 0.85 * budget * 0.9
+    # monotonic: it only went down from 1 (no step up then back down on the way)
+    assert all(b <= a for a, b in zip(scales, scales[1:]))
+    if full_ms <= 10:
+        assert final == 1.0 and ctrl.changes == 0
+
+
+def test_steps_back_up_when_the_load_drops():
+    ctrl = AutoScale(60)
+    heavy, light = pixels(0.001, 0.080), pixels(0.001, 0.008)
+    scales = run(ctrl, heavy, 600)
+    assert scales[-1] < 0.5
+    scales = run(ctrl, light, 3000, scale=scales[-1], noise=0.05)
+    assert scales[-1] == 1.0
+
+
+def test_no_oscillation_on_a_gpu_the_cost_model_misreads():
+    """A cliff: fine at rung 4, far over at rung 3 although pixels predict it fits. The
+    controller tries the rung, learns, and backs off ever longer: a handful of changes."""
+    budget = 1 / 60
+
+    def cliff(s: float) -> float:
+        return 0.40 * budget if rung(s) >= 4 else 1.6 * budget
+
+    ctrl = AutoScale(60)
+    scales = run(ctrl, cliff, 36000, scale=0.5)  # ten minutes at 60 fps
+    changes = sum(a != b for a, b in zip(scales, scales[1:]))
+    assert changes <= 12
+    assert scales[-1] == 0.5  # where it belongs
+    late = scales[18000:]
+    assert sum(a != b for a, b in zip(late, late[1:])) <= 2
+
+
+def test_noise_around_the_budget_does_not_pump():
+    budget = 1 / 30
+    ctrl = AutoScale(30)
+    # exactly on budget at scale 1 with +-12% noise: neither over by 15% nor under 60%
+    scales = run(ctrl, lambda s: budget * s * s, 5000, noise=0.12, seed=3)
+    assert ctrl.changes == 0 and scales[-1] == 1.0
+
+
+def test_bad_costs_are_ignored():
+    ctrl = AutoScale(60)
+    assert ctrl.update(float("nan"), 0.5) == 0.5
+    assert ctrl.update(-1.0, 1.0) == 1.0
