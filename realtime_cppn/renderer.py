@@ -8,13 +8,17 @@ writes four pixels per invocation), and shows or reads back the result.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
 import moderngl
 import numpy as np
 
-from . import glsl
+from . import bake, glsl
 from .errors import CPPNError
 from .spec import PALETTES, NetworkSpec, View, check_size
 
@@ -50,7 +54,8 @@ def default_texture(size: int = 256) -> np.ndarray:
 
 @dataclass
 class Stats:
-    compiles: int = 0
+    compiles: int = 0  # uniform-fed programs: one per architecture, on the render thread
+    special_compiles: int = 0  # baked programs swapped in (cache hits when async)
     compile_seconds: float = 0.0
     uploads: int = 0
 
@@ -84,6 +89,142 @@ class PendingRead:
             self._buf = None
 
 
+SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
+HIT_BUDGET_S = 0.25  # a render-thread compile slower than this means the driver cache missed
+
+
+class _Specializer:
+    """Swaps in a constants-baked program for weights that stay put, without a hitch.
+
+    Baked constants run up to 2-4x faster than runtime weights on llvmpipe (benchmarks/), but
+    every weight set is a new program, and moderngl holds the GIL while the driver compiles (a
+    worker thread would freeze the window). So a child process compiles the same source in its
+    own headless context; drivers keep compiled shaders in a disk cache (Mesa, NVIDIA), and the
+    render thread's own compile is then a cache hit (llvmpipe: 6 s cold, 10-50 ms warm). If that
+    compile is still slow, the cache is not shared between the two contexts here, and
+    specialising switches itself off. Reseeds and morphs never wait for it: the uniform-fed
+    program draws until the baked one is ready. ``sync`` compiles in place (offline renders,
+    tests); ``off`` never specialises.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.weights_id = b""
+        self.stable_frames = 0
+        self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
+        self.proc: subprocess.Popen | None = None
+        self.proc_key: tuple | None = None
+        self.proc_source = ""
+        self.switches = 0  # times a baked program took over (the info overlay can show it)
+        self.last_compile_s = 0.0
+
+    def weights_changed(self, data: bytes) -> None:
+        wid = hashlib.blake2b(data, digest_size=16).digest()
+        if wid != self.weights_id:
+            self.weights_id = wid
+            self.stable_frames = 0
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "off"
+
+    def program(self, r: Renderer, spec: NetworkSpec, fmt: str):
+        """The baked program for the current weights if ready, else None (use the uniform one)."""
+        if self.mode == "off":
+            return None
+        key = (spec.architecture, self.weights_id, r.path, fmt if r.path == "compute" else "")
+        prog = self.programs.get(key)
+        if prog is not None:
+            return prog
+        self.stable_frames += 1
+        if self.mode == "sync":
+            return self._build(r, spec, key, self._source(r, spec, fmt))
+        if self.proc is not None and self.proc.poll() is not None:
+            done, self.proc = self.proc, None
+            if done.returncode == 0 and self.proc_key == key:
+                prog = self._build(r, spec, key, self.proc_source)
+                if self.last_compile_s > HIT_BUDGET_S:
+                    self.mode = "off"  # no shared cache: this one was a hitch; no more of them
+                return prog
+        if self.proc is not None and self.proc_key != key:
+            self.proc.kill()  # the weights moved on (a morph, a reseed): that build is stale
+            self.proc.wait()
+            self.proc = None
+        if self.proc is None and self.stable_frames >= SPECIALIZE_AFTER:
+            self.proc_key, self.proc_source = key, self._source(r, spec, fmt)
+            self.proc = _warm_in_child(self.proc_source, r.path, fmt)
+        return None
+
+    @staticmethod
+    def _source(r: Renderer, spec: NetworkSpec, fmt: str) -> str:
+        return bake.source(spec, None, r.path, fmt, latent="uniform")
+
+    def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str):
+        t0 = time.perf_counter()
+        try:
+            if r.path == "compute":
+                prog = r.ctx.compute_shader(source)
+            else:
+                prog = r.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
+                                     fragment_shader=source)
+        except Exception:  # a driver that rejects the baked text keeps the uniform program
+            self.mode = "off"
+            return None
+        self.last_compile_s = time.perf_counter() - t0
+        while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
+            old = self.programs.pop(next(iter(self.programs)))
+            r._vao_cache.pop(old.glo, None)
+            old.release()
+        self.programs[key] = prog
+        self.switches += 1
+        r.stats.special_compiles += 1  # apart from stats.compiles: those are the hitches
+        return prog
+
+    def release(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        for prog in self.programs.values():
+            prog.release()
+        self.programs.clear()
+
+
+def _warm_in_child(source: str, path: str, fmt: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_cppn.renderer", "--warm", path, fmt],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(source.encode())
+        proc.stdin.close()
+    except OSError:  # the child died at once (no GL there): poll() reports it
+        pass
+    return proc
+
+
+def _warm_main(path: str, fmt: str) -> int:
+    """Child process: compile and run the shader on stdin once, filling the driver's cache."""
+    source = sys.stdin.read()
+    ctx = create_headless_context()
+    if path == "compute":
+        prog = ctx.compute_shader(source)
+        img = ctx.texture((2, 2), 4, dtype="f4" if fmt == "rgba32f" else "f1")
+        img.bind_to_image(0, read=False, write=True)
+        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
+    else:
+        prog = ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+        fbo = ctx.simple_framebuffer((2, 2))
+        fbo.use()
+        vao = ctx.vertex_array(prog, [])
+        vao.vertices = 3
+        vao.render()
+    ctx.finish()
+    return 0
+
+
 class Renderer:
     """Evaluates NetworkSpecs on the GPU. Not thread-safe: use it from the GL context's thread."""
 
@@ -92,6 +233,7 @@ class Renderer:
         ctx: moderngl.Context | None = None,
         path: str = "auto",
         storage: str = "auto",
+        specialize: str = "off",
     ) -> None:
         self.ctx = ctx or create_headless_context()
         info = self.ctx.info
@@ -130,6 +272,10 @@ class Renderer:
         self._overlay_vao: moderngl.VertexArray | None = None
         self._overlay_tex: moderngl.Texture | None = None
         self._overlay_src: np.ndarray | None = None
+        if specialize not in ("off", "async", "sync"):
+            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+        self._special = _Specializer(specialize)
+        self._z: np.ndarray | None = None
 
     @classmethod
     def from_current_context(cls, **kw) -> Renderer:
@@ -166,11 +312,16 @@ class Renderer:
             )
         self._program(spec, "rgba32f")  # compile (or fetch) before touching state
         self.spec = spec
-        self._upload(glsl.pack(spec, z))
+        self._z = spec.check_z(z) if spec.z_dim else None
+        data = glsl.pack(spec, z)
+        self._upload(data)
+        # Everything but the z-folded first bias identifies the weights a baked program holds.
+        self._special.weights_changed(data[glsl.layout(spec).first_bias_blocks:].tobytes())
 
     def set_latent(self, z: np.ndarray | None) -> None:
         """Fold a new z into the first layer's bias: a few texels, every frame."""
         spec = self._need_spec()
+        self._z = spec.check_z(z) if spec.z_dim else None
         block = glsl.first_bias_block(spec, z)
         if isinstance(self._weights, moderngl.Texture):
             self._weights.write(block.tobytes(), viewport=(0, 0, block.shape[0], 1))
@@ -297,7 +448,7 @@ class Renderer:
         view = view or View()
         tex = self.target(size, dtype)
         w, h = tex.size
-        prog = self._program(spec, _DTYPES[dtype])
+        prog = self._special.program(self, spec, _DTYPES[dtype]) or self._program(spec, _DTYPES[dtype])
         uniforms = {
             "u_resolution": (float(w), float(h)),
             "u_center": tuple(float(c) for c in view.center),
@@ -313,6 +464,8 @@ class Renderer:
         for name, value in uniforms.items():
             if name in prog:  # the compiler drops uniforms a network does not use
                 prog[name].value = value
+        if bake.LATENT_UNIFORM in prog:  # a specialised program takes the z-folded bias here
+            prog[bake.LATENT_UNIFORM].write(glsl.first_bias_block(spec, self._z).tobytes())
         if spec.out_channels == 2 and display:
             self._uv_texture().use(_TEXTURE_UNIT)
         self._bind_weights()
@@ -448,6 +601,7 @@ class Renderer:
         }
 
     def release(self) -> None:
+        self._special.release()
         self.forget_programs()
         self.release_targets()
         self._release_weights()
@@ -461,3 +615,9 @@ class Renderer:
         for obj in (self._overlay_vao, self._overlay, self._overlay_tex):
             if obj is not None:
                 obj.release()
+
+
+if __name__ == "__main__":  # python -m realtime_cppn.renderer --warm PATH FMT (see _Specializer)
+    if len(sys.argv) == 4 and sys.argv[1] == "--warm":
+        sys.exit(_warm_main(sys.argv[2], sys.argv[3]))
+    sys.exit(2)
