@@ -311,6 +311,8 @@ def run(args: argparse.Namespace) -> dict:
         paths = [p for p in paths if "compute" not in p.name]
     if not args.ubo:
         paths = [p for p in paths if not p.name.endswith("-ubo")]
+    skip = set(args.skip.split(",")) if args.skip else set()
+    paths = [p for p in paths if p.name not in skip]
     sizes = ["512x512", "1920x1080"] + (["3840x2160"] if args.big else [])
     if args.sizes:
         sizes = args.sizes.split(",")
@@ -673,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ubo", action="store_true",
                    help="also weights in a uniform block where they fit (llvmpipe: a W32 D4 "
                    "program takes over a minute to compile)")
+    p.add_argument("--skip", help="comma-separated path names to leave out, e.g. baked-compute "
+                   "(llvmpipe needs minutes to compile it for W64 D8 and up)")
     p.add_argument("--latent-uniform", action="store_true",
                    help="also baked programs whose z-folded first bias stays a uniform")
     p.add_argument("--seconds", type=float, default=None,

@@ -47,6 +47,11 @@ SPEC_CACHE = 16  # networks kept built: history, morph ends and undo stay instan
 
 Listener = Callable[[float, Action, AppState], None]
 RECORD_FPS = 60.0  # the video's nominal rate on a wall clock (a fixed clock gives its own)
+# What the encoder may fall behind by before frames drop. Drops come in bursts (a compile, the
+# GL thread holding the GIL through a long draw), so depth matters: at 320x180, 60 fps on this
+# 2-core llvmpipe machine a queue of 8 frames dropped 21-33 of 300, one of 32 dropped 0-2.
+RECORD_QUEUE_BYTES = 256 << 20
+RECORD_QUEUE = (8, 64)  # frames, at least and at most
 TEXTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # Actions resolved before they are applied and logged: whatever they would draw at random or
 # look up (a seed, a path, activations, the next texture) becomes a concrete value, so the
@@ -60,6 +65,7 @@ class RecordSettings:
     codec: str = "h264"
     fps: float | None = None  # None: the fixed clock's rate, else RECORD_FPS
     wait: bool = False  # wait for the encoder instead of dropping frames (headless shows, tests)
+    queue: int | None = None  # frames the encoder may fall behind by; None: RECORD_QUEUE_BYTES
 
 
 class Capture:
@@ -113,7 +119,9 @@ class Recording:
         self.start = state.time
         self.log = perflog.Writer(
             self.log_path, state.scene, state=actions.state_header(state, self.start),
-            video=self.video.name, codec=self.codec.name, fps=self.fps, start_time=self.start)
+            video=self.video.name, codec=self.codec.name, fps=self.fps, start_time=self.start,
+            # the window's size when known (a take started by --action begins before frame 1)
+            **({"size": list(live.fb_size)} if min(live.fb_size) > 0 else {}))
         self.rec: recorder.LiveRecorder | None = None  # opened at the first frame (its size)
         self.capture: Capture | None = None
         self.last_t = self.start
@@ -139,11 +147,19 @@ class Recording:
     def on_frame(self, tex, state: AppState) -> None:
         try:
             if self.rec is None:
-                size = recorder.fit_size(self.codec, self.live.fb_size)
+                # The take keeps the window's size at its start (a later resize or render scale
+                # is scaled into it); a size the codec refuses loses a pixel or two at the right
+                # and bottom (LiveRecorder crops, never scales) and says so.
+                size = self.live.fb_size
                 self.capture = Capture(self.live.renderer, size)
+                queue = self.settings.queue or min(max(
+                    RECORD_QUEUE_BYTES // (3 * size[0] * size[1]), RECORD_QUEUE[0]),
+                    RECORD_QUEUE[1])
                 self.rec = recorder.LiveRecorder(self.live.renderer, self.video, self.codec,
-                                                 size, self.fps)
+                                                 size, self.fps, maxsize=queue)
                 self.rec.encoder.block = self.settings.wait
+                if self.rec.note:
+                    print(f"recording: {self.rec.note}", flush=True)
             else:
                 self.dt = state.time - self.last_t
             self.last_t = state.time
@@ -250,7 +266,7 @@ class Live:
         self._overlay_img: np.ndarray | None = None
         self._info_rows: list[tuple[str, str]] = []
         self._info_at = -1.0
-        self.record_settings = record or RecordSettings()
+        self.record_settings: RecordSettings | None = record or RecordSettings()
         self.recording: Recording | None = None
         self.last_recording: dict | None = None  # the summary of the latest finished take
         self.video_out: VideoOutHook | None = None
@@ -383,6 +399,8 @@ class Live:
             self._sync()  # a network the GPU refuses must not become the state
         if s.recording != before.recording:
             if s.recording:
+                if self.record_settings is None:
+                    raise CPPNError("this window does not record (replay could not render it)")
                 self.recording = Recording(self, self.record_settings)
             else:
                 self.stop_recording(end=s.time)
@@ -823,6 +841,7 @@ class GridView:
         self.live = live
         self.widths, self.depths, self.gutter = widths, depths, gutter
         live.spec_cache = max(live.spec_cache, 2 * len(widths) * len(depths) + 4)
+        live.record_settings = None  # a take of the grid could not be replayed: refuse it
 
     def cells(self, fb_size: tuple[int, int]) -> tuple[int, list[tuple[int, int, int, int]]]:
         """The cell side and each cell's (width, depth, x, y from the top) for a window size."""

@@ -28,13 +28,15 @@ from .errors import CPPNError
 
 SKIPPED = frozenset({"record", "screenshot", "export"})  # the window's effects, not the picture
 EPS = 1e-6  # seconds: a logged time and a frame time this close are the same frame
+DEFAULT_SIZE = (1920, 1080)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("log", type=Path, help="performance log (.jsonl) written beside a live take")
     p.add_argument("-o", "--output", type=Path, default=Path("replay.mp4"),
                    help="video file, or a folder for a PNG sequence (default replay.mp4)")
-    p.add_argument("--size", type=_size, default=(1920, 1080), help="WxH (default 1920x1080)")
+    p.add_argument("--size", type=_size,
+                   help="WxH (default: the take's window size when the log has it, else 1920x1080)")
     p.add_argument("--fps", type=_float, help="frames per second (default: the take's)")
     p.add_argument("--codec", help=f"one of {', '.join(recorder.CODECS)} "
                    "(default from -o: .mp4 h264, .mov prores, a folder png)")
@@ -86,6 +88,14 @@ class Replay:
         return state
 
 
+def _logged_size(log: perflog.PerfLog) -> tuple[int, int] | None:
+    size = log.header.get("size")
+    if isinstance(size, list) and len(size) == 2 and \
+            all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        return size[0], size[1]
+    return None
+
+
 def _value(v):
     return tuple(v) if isinstance(v, list) else v
 
@@ -93,10 +103,10 @@ def _value(v):
 def run(args: argparse.Namespace) -> int:
     codec = recorder.get_codec(args.codec) if args.codec else recorder.codec_for_path(args.output)
     output = recorder.check_output(codec, args.output)
-    size = recorder.check_size(codec, args.size)
     if codec.route == "ffmpeg":
         recorder.ffmpeg_with_hap()
     log = load(args.log)
+    size = recorder.check_size(codec, args.size or _logged_size(log) or DEFAULT_SIZE)
     fps = args.fps if args.fps is not None else log.header.get("fps", 30.0)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or \
             not (math.isfinite(fps) and fps > 0):

@@ -107,8 +107,9 @@ def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path,
 
     # Replayed at the take's size and rate, the log gives the live frames back.
     monkeypatch.setattr(api, "_default", renderer)
+    assert log.header["size"] == list(SIZE)  # so replay defaults to the take's size and rate
     assert main(["replay", log_path, "-o", str(tmp_path / "replay"), "--codec", "png",
-                 "--size", f"{SIZE[0]}x{SIZE[1]}", "--no-progress"]) == 0
+                 "--no-progress"]) == 0
     from PIL import Image
 
     replayed = [np.asarray(Image.open(p).convert("RGB"))
@@ -120,3 +121,28 @@ def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path,
     last = headless(renderer, new_seed, path_seed=7)
     assert np.abs(replayed[0].astype(int) - first).max() <= 2
     assert np.abs(replayed[-1].astype(int) - last).mean() > 5  # the symmetry key took effect
+
+
+def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, tmp_path):
+    import signal
+
+    takes = tmp_path / "takes"
+    a = App(request.getfixturevalue("display"),
+            ["--seed", "7", *NET, "--size", f"{SIZE[0]}x{SIZE[1]}", "--fixed-fps", "20",
+             "--action", "record", "--record-dir", str(takes)], tmp_path)
+    try:
+        wait_title(a, r"\| REC")
+        time.sleep(1.0)
+        a.proc.send_signal(signal.SIGINT)
+        assert a.stop() == 130
+    finally:
+        if a.proc.poll() is None:
+            a.proc.kill()
+            a.proc.wait()
+    assert "interrupted" in a.proc.stderr.read()
+    (video,) = takes.glob("*.mp4")
+    frames, codec, size = decode(video)
+    assert codec == "h264" and size == SIZE and len(frames) > 5
+    log = perflog.read(takes / (video.stem + ".jsonl"))
+    assert not log.truncated and log.events[-1].action == "record"
+    assert log.events[-1].args["frames"] == len(frames)

@@ -341,7 +341,10 @@ def test_auto_scale_steps_down_to_hold_an_impossible_rate_and_says_so(renderer, 
     live, frame = live_show(renderer, gl_context)
     sizes = []
     live.frame_hooks.append(lambda tex, state: sizes.append(tex.size))
-    live.dispatch("auto_scale=1000")  # 1 ms a frame: llvmpipe cannot, so the scale drops
+    # A frame that costs 3 ms however fast the GPU is (a slow recorder, say) against a budget
+    # of 1 ms: the mode must step the scale down.
+    live.frame_hooks.append(lambda tex, state: time.sleep(0.003))
+    live.dispatch("auto_scale=1000")
     for _ in range(60):
         frame()
     assert live.state.auto_scale and live.state.render_scale < 1.0
@@ -389,3 +392,146 @@ def test_grid_window_cells_equal_individual_renders(display, tmp_path, renderer)
     a.wait_for(expected)
     a.key("ctrl+q")
     assert a.stop() == 0
+
+
+def test_texture_key_cycles_the_folder_for_a_uv_network(renderer, gl_context, tmp_path):
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from realtime_cppn.actions import initial_state
+    from realtime_cppn.app import Live, texture_folder
+    from realtime_cppn.build import scene_network, scene_z
+    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.images import load_texture, to_uint8
+    from realtime_cppn.scene import Scene
+
+    y, x = np.mgrid[0:40, 0:56]
+    Image.fromarray(np.stack([x * 4, y * 6, 255 - x * 4], -1).astype(np.uint8)).save(
+        tmp_path / "a.png")
+    Image.fromarray(np.stack([255 - y * 6, x * 3, y * 2], -1).astype(np.uint8)).save(
+        tmp_path / "b.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    a, b = str(tmp_path / "a.png"), str(tmp_path / "b.png")
+    assert texture_folder(a) == (a, b)
+    scene = Scene(network={"seed": 7, "width": 8, "depth": 2, "out_channels": 2}, path_seed=7,
+                  texture=a)
+    live = Live(renderer, initial_state(scene, paused=True, textures=texture_folder(a)),
+                clock=FixedClock(10))
+    log = []
+    live.listeners.append(lambda t, action, state: log.append(str(action)))
+    fbo = gl_context.simple_framebuffer(SIZE)
+
+    def frame() -> np.ndarray:
+        live.update()
+        live.render(fbo, SIZE)
+        return np.frombuffer(fbo.read(components=3), np.uint8).reshape(SIZE[1], SIZE[0], 3)[::-1]
+
+    def expect(texture: str, view) -> np.ndarray:
+        spec = scene_network(scene)
+        renderer.set_texture(load_texture(texture))
+        renderer.set_network(spec, scene_z(scene, spec))
+        out = to_uint8(renderer.read(renderer.draw(SIZE, view, display=True), 3))
+        live._texture = None  # the test changed the renderer's texture behind the show's back
+        live._uploaded = None
+        return out
+
+    first = frame()
+    assert np.abs(first.astype(int) - expect(a, scene.view)).max() <= TOL
+    live.dispatch("texture")
+    second = frame()
+    assert live.state.scene.texture == b and log == [f"texture={b}"]  # logged as the file
+    assert np.abs(second.astype(int) - expect(b, scene.view)).max() <= TOL
+    assert np.abs(second.astype(int) - first).mean() > 5
+    live.dispatch("wrap")  # mirror -> clamp
+    third = frame()
+    assert np.abs(third.astype(int) - expect(b, replace(scene.view, wrap="clamp"))).max() <= TOL
+    live.dispatch("texture")
+    frame()
+    assert live.state.scene.texture == a
+    renderer.set_texture(None)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--video-out", "bogus"], "unknown video output 'bogus'; valid: virtualcam"),
+    (["--video-out", "virtualcam"], "pip install pyvirtualcam"),
+    (["--record-codec", "mpeg1"], "unknown codec 'mpeg1'; valid: h264"),
+    (["--auto-scale", "0"], "--auto-scale needs a positive fps"),
+    (["--action", "export=hlsl"], "export must be one of glsl, shadertoy, isf"),
+])
+def test_bad_output_options_are_one_clear_line(display, tmp_path, args, message):
+    if "virtualcam" in args:
+        if __import__("importlib").util.find_spec("pyvirtualcam") is not None:
+            pytest.skip("pyvirtualcam is installed here")
+    out = subprocess.run([sys.executable, "-m", "realtime_cppn.cli", *NET, "--frames", "3", *args],
+                         env={**os.environ, "DISPLAY": display}, capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+FAKE_PYVIRTUALCAM = '''
+"""A stand-in for pyvirtualcam (no v4l2loopback here): frames sent are saved as .npy files."""
+import os
+from enum import Enum
+
+import numpy as np
+
+
+class PixelFormat(Enum):
+    RGB = "rgb"
+
+
+class Camera:
+    def __init__(self, width, height, fps, fmt):
+        self.size, self.n = (width, height), 0
+        self.folder = os.environ["FAKE_CAM_DIR"]
+
+    def send(self, frame):
+        np.save(os.path.join(self.folder, f"{self.n:04d}.npy"), frame)
+        self.n += 1
+
+    def close(self):
+        open(os.path.join(self.folder, "closed"), "w").close()
+'''
+
+
+def test_video_out_sends_the_program_without_overlays(display, tmp_path, renderer):
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "pyvirtualcam.py").write_text(FAKE_PYVIRTUALCAM)
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    env = {**os.environ, "DISPLAY": display, "FAKE_CAM_DIR": str(cam),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "mods"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-m", "realtime_cppn.cli", "--seed", "7", *NET, "--size",
+         f"{SIZE[0]}x{SIZE[1]}", "--fixed-fps", "20", "--paused", "--info", "--help-overlay",
+         "--video-out", "virtualcam", "--frames", "8"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    frames = [np.load(p) for p in sorted(cam.glob("*.npy"))]
+    assert len(frames) >= 6 and (cam / "closed").exists()
+    expected = headless(renderer, 7)
+    for f in frames:  # the picture alone: the help and info panels stay on the screen
+        assert f.shape == expected.shape and np.abs(f.astype(int) - expected).max() <= TOL
+
+
+def test_fit_live_trains_in_a_window_then_plays_the_fit(display, tmp_path):
+    from PIL import Image
+
+    from realtime_cppn import scenefile
+
+    y, x = np.mgrid[0:24, 0:32]
+    Image.fromarray(np.stack([x * 8, y * 10, (x + y) * 4], -1).astype(np.uint8)).save(
+        tmp_path / "target.png")
+    out = subprocess.run(
+        [sys.executable, "-m", "realtime_cppn.cli", "fit", "target.png", "--live", "--steps", "30",
+         "--every", "10", "--width", "8", "--depth", "2", "--frames", "5", "--fixed-fps", "20",
+         "--save", "fitted.json"],
+        env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "PSNR" in out.stdout
+    sf = scenefile.load(tmp_path / "fitted.json")
+    assert sf.spec is not None and sf.spec.layers[0].weight.shape[0] == 8
