@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import actions, keys, liveliness, overlay, perflog, recorder
+from . import actions, instrument, keys, liveliness, overlay, perflog, recorder
 from .actions import Action, AppState
 from .animation import LatentPath, blend
 from .autoscale import AutoScale
@@ -239,8 +239,12 @@ class Live:
 
     def __init__(self, renderer, state: AppState, keymap: keys.KeyMap = keys.DEFAULT,
                  clock: Clock | None = None, screenshot_dir: Path | str = ".",
-                 font_size: int = 14, record: RecordSettings | None = None) -> None:
+                 font_size: int = 14, record: RecordSettings | None = None,
+                 instrument_: instrument.Instrument | None = None) -> None:
         self.renderer = renderer
+        # OSC, MIDI, audio, tempo and the bank; an empty one still keeps tempo and the bank.
+        self.instrument = instrument_ or instrument.Instrument()
+        self.poll = instrument.Poll([], None)  # what the instrument added to the latest frame
         self.state = state
         self.keymap = keymap
         self.clock = clock or WallClock()
@@ -287,7 +291,7 @@ class Live:
     def press(self, key: str) -> Action | None:
         """A key name from the window: its bound action is queued (unbound keys do nothing)."""
         action = self.keymap.action_for(key)
-        if action is not None:
+        if action is not None and not self.instrument.handle_key_action(action):
             self._queue.put(action)
         return action
 
@@ -368,7 +372,11 @@ class Live:
     def update(self) -> AppState:
         """One frame of time and input: tick the clock, apply queued actions, sync the GPU."""
         t, dt = self.clock.tick()
-        self.state = actions.advance(self.state, t, dt)
+        self.poll = self.instrument.poll(t, self.state)
+        # Audio speeds time up or slows it: only the rate changes, so the picture never jumps.
+        self.state = actions.advance(self.state, t, dt * self.poll.speed_factor)
+        for action in self.poll.actions:
+            self._queue.put(action)
         while True:
             try:
                 action = self._queue.get_nowait()
@@ -381,8 +389,11 @@ class Live:
     def _apply(self, action: Action) -> None:
         before = self.state
         try:
-            action = self.resolve(action)
-            self.state = actions.apply(before, action)
+            if action.name in instrument.HOST_ACTIONS:
+                self.state = self.instrument.apply_host(before, action)
+            else:
+                action = self.resolve(action)
+                self.state = actions.apply(before, action)
             self._effects(before)
         except CPPNError as exc:
             self.state = before
@@ -459,7 +470,8 @@ class Live:
         return path
 
     def close(self) -> None:
-        """End of the show: finish a running take and the video out."""
+        """End of the show: finish a running take, the video out and the instrument's ports."""
+        self.instrument.close()
         if self.recording is not None:
             self.stop_recording()
             self.state = replace(self.state, recording=False)
@@ -480,19 +492,26 @@ class Live:
             key = (json.dumps(network, sort_keys=True), morph, t)
         else:
             key = (json.dumps(network, sort_keys=True), None, 1.0)
-        latent_key = (s.scene.path_seed, s.scene.phase)
+        offset = self.poll.z_offset
+        latent_key = (s.scene.path_seed, s.scene.phase,
+                      None if offset is None else offset.tobytes())
         if key != self._uploaded:
             spec = self.spec_for(network)
             if morph is not None:
                 spec = blend(self.spec_for({**network, "seed": morph.from_seed}), spec, t)
-            z = self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
-            self.renderer.set_network(spec, z)
+            self.renderer.set_network(spec, self._z(spec))
             self._uploaded = key
             self._latent = latent_key
         elif latent_key != self._latent:
-            spec = self.renderer.spec
-            self.renderer.set_latent(self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase))
+            self.renderer.set_latent(self._z(self.renderer.spec))
             self._latent = latent_key
+
+    def _z(self, spec: NetworkSpec) -> np.ndarray:
+        """z on the loop, plus the instrument's offset (OSC / MIDI latents, audio)."""
+        s = self.state
+        z = self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
+        offset = self.poll.z_offset
+        return z if offset is None else z + offset[: spec.z_dim]
 
     def _load_texture(self, name: str) -> None:
         from .images import load_texture
@@ -517,7 +536,7 @@ class Live:
         size = self.render_size(fb_size)
         # rgba32f, the format set_network compiles for: an 8-bit target would need a second
         # compute program per architecture (a second compile on every width/depth change).
-        tex = self.renderer.draw(size, self.state.scene.view, dtype="f4", display=True)
+        tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
         for hook in list(self.frame_hooks):
             hook(tex, self.state)
         self.renderer.present(tex, fbo, (0, 0, w, h))
@@ -537,6 +556,12 @@ class Live:
             if scale != self.state.render_scale:
                 self.state = replace(self.state, render_scale=scale)
         self.count_frame()
+
+    def view(self):
+        """The scene's view with the instrument's zoom factor (audio) applied."""
+        view = self.state.scene.view
+        k = self.poll.zoom_factor
+        return view if k == 1.0 else replace(view, zoom=view.zoom * k)
 
     def count_frame(self) -> None:
         """One frame shown: the frame counter and the smoothed frame time (fps)."""
@@ -573,9 +598,12 @@ class Live:
                        + (f" (auto, {s.target_fps:g} fps: {1000 * self.frame_cost:.1f} ms/frame)"
                           if s.auto_scale else "")
                        + f"   {r.path} path, {r.storage_for(spec) if spec else '?'}"
-                       f" weights   compiles {r.stats.compiles}"),
+                       f" weights   compiles {r.stats.compiles}"
+                       + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
+                          else "")),
             ("record", self.record_text()),
             ("GL", r.gl_renderer),
+            *self.instrument.info_rows(),
         ]
         if self.error and s.time - self.error_at < 10.0:
             rows.append(("error", self.error[:120]))
@@ -631,7 +659,7 @@ class Live:
         """A PNG of the current picture at window resolution, with its scene for re-rendering."""
         from .images import save_png
 
-        tex = self.renderer.draw(fb_size, self.state.scene.view, dtype="f4", display=True)
+        tex = self.renderer.draw(fb_size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
         self.screenshot_dir.mkdir(parents=True, exist_ok=True)
         n = 0
@@ -1043,12 +1071,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--video-out", metavar="ROUTE",
                    help="also send the picture to virtualcam, syphon, spout or ndi")
     t.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
+    w.add_argument("--no-specialize", action="store_true",
+                   help="never swap in constants-baked programs (see README: Speed)")
+    instrument.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from .cli import scene_from_args
     from .renderer import Renderer
 
+    listing = instrument.listing(args)
+    if listing:
+        print(listing)
+        return 0
     scene = scene_from_args(args)
     keymap = keys.load_config(args.config) if args.config else keys.DEFAULT
     start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
@@ -1075,16 +1110,24 @@ def run(args: argparse.Namespace) -> int:
         auto_scale=auto is not None,
         target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS,
     )
-    window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
-                    monitor=args.monitor)
+    inst = instrument.Instrument.from_args(args)  # a missing port or device fails here, once
+    try:
+        window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
+                        monitor=args.monitor)
+    except BaseException:
+        inst.close()
+        raise
     renderer = None
     try:
         try:
-            renderer = Renderer.from_current_context(path=args.render_path)
+            renderer = Renderer.from_current_context(
+                path=args.render_path, specialize="off" if args.no_specialize else "async")
         except CPPNError as exc:
+            inst.close()
             raise _no_window(str(exc)) from None
         live = Live(renderer, state, keymap, clock, args.screenshot_dir,
-                    font_size=round(14 * window.content_scale()), record=record)
+                    font_size=round(14 * window.content_scale()), record=record,
+                    instrument_=inst)
         if scene.texture:
             live._load_texture(scene.texture)  # a bad image fails now, with one line
         if state.auto_scale:

@@ -98,9 +98,33 @@ DEFAULT_KEYS: dict[str, str] = {
     "ctrl+q": "quit",
 }
 
+
+def parse_action(text: str) -> actions.Action:
+    """A key's target: a show action (actions.ACTIONS) or an instrument one (tempo, bank...)."""
+    from . import instrument  # lazy: instrument imports osc and midi, which import this vocabulary
+
+    name = str(text).strip().partition("=")[0].strip().replace("-", "_")
+    if name in instrument.INSTRUMENT_ACTIONS:
+        return instrument.parse(text)
+    return actions.parse(text)
+
+
+def description(name: str) -> str:
+    from . import instrument
+
+    info = actions.ACTIONS.get(name) or instrument.INSTRUMENT_ACTIONS[name]
+    return info.description
+
+
+def _vocabulary_order() -> list[str]:
+    from . import instrument
+
+    return [*actions.ACTIONS, *instrument.INSTRUMENT_ACTIONS]
+
 _SHOWN = {  # how key names read in the help overlay
     "equal": "=", "minus": "-", "left_bracket": "[", "right_bracket": "]", "kp_add": "keypad +",
     "kp_subtract": "keypad -", "escape": "Esc", "backspace": "Backspace", "space": "Space",
+    "period": ".", "comma": ",", "apostrophe": "'", "semicolon": ";",
 }
 
 
@@ -159,7 +183,7 @@ class KeyMap:
                 bindings.pop(k, None)
                 continue
             try:
-                bindings[k] = actions.parse(target)
+                bindings[k] = parse_action(target)
             except CPPNError as exc:
                 raise CPPNError(f"{where}: key {key!r}: {exc}") from None
         return cls(bindings)
@@ -173,10 +197,24 @@ class KeyMap:
         by_action: dict[actions.Action, list[str]] = {}
         for key, action in self.bindings.items():
             by_action.setdefault(action, []).append(key)
-        order = list(actions.ACTIONS)
+        order = _vocabulary_order()
         rows = []
+        families: dict[str, list[actions.Action]] = {}  # one action over many values: one row
+        for action in by_action:
+            if action.value is not None:
+                families.setdefault(action.name, []).append(action)
+        collapsed = {name for name, members in families.items() if len(members) > 3}
+        done: set[str] = set()
         for action in sorted(by_action, key=lambda a: (order.index(a.name), str(a.value))):
-            desc = actions.ACTIONS[action.name].description
+            if action.name in collapsed:
+                if action.name not in done:
+                    done.add(action.name)
+                    members = sorted(families[action.name], key=lambda a: str(a.value))
+                    first, last = by_action[members[0]][0], by_action[members[-1]][0]
+                    rows.append((f"{shown(first)} .. {shown(last)}",
+                                 f"{description(action.name)} (the key's number)"))
+                continue
+            desc = description(action.name)
             if action.value is not None:
                 desc = f"{action.name} = {actions.format_value(action.value)}"
             rows.append((" / ".join(shown(k) for k in by_action[action]), desc))
@@ -188,6 +226,16 @@ class KeyMap:
         return "\n".join(f"{k.ljust(width)}  {d}" for k, d in rows)
 
 
+def _with_instrument_keys(table: dict[str, str]) -> dict[str, str]:
+    from . import instrument
+
+    out = dict(table)
+    for action, key, _ in instrument.KEY_BINDINGS:
+        out.setdefault(key, action)
+    return out
+
+
+DEFAULT_KEYS = _with_instrument_keys(DEFAULT_KEYS)
 DEFAULT = KeyMap.from_table(DEFAULT_KEYS)
 
 

@@ -3,8 +3,8 @@
 Every address speaks the vocabulary of ``actions.ACTIONS``: ``/cppn/<action>`` with the action's
 optional value (``/cppn/reseed``, ``/cppn/reseed 42``, ``/cppn/width 32``, ``/cppn/symmetry k6``,
 ``/cppn/activation sin tanh``), so an OSC message and the key bound to the same action change the
-state identically. Two parameters have no action yet and travel as ``EXTRA_ACTIONS``:
-``/cppn/z/<i> <offset>`` (one latent dimension) and ``/cppn/record [bool]``. ``/cppn/action
+state identically. One parameter is not a reducer action and travels as ``EXTRA_ACTIONS``:
+``/cppn/z/<i> <offset>`` (one latent dimension; the app's instrument applies it). ``/cppn/action
 "speed=0.5"`` takes any action as text, as ``--action`` does.
 
 ``OscServer`` listens on 127.0.0.1 by default (opening it to a network is a deliberate
@@ -46,7 +46,6 @@ RENDER_SCALE_RANGE = (1.0 / 16.0, 1.0)
 EXTRA_ACTIONS: dict[str, actions.ActionInfo] = {
     "latent": actions.ActionInfo("offset one latent dimension", "(int index, float offset)",
                                  optional=False),
-    "record": actions.ActionInfo("start / stop recording", "bool"),
 }
 
 
@@ -389,7 +388,6 @@ def address_table() -> str:
         rows.append((f"`{PREFIX}/{name}`", arg, info.description))
     rows.append((f"`{PREFIX}/z/<i>`", f"float {_num(LATENT_RANGE[0])}..{_num(LATENT_RANGE[1])} "
                  f"(clamped), i in 0..{MAX_Z - 1}", "offset latent dimension i"))
-    rows.append((f"`{PREFIX}/record`", "bool (optional)", "start / stop recording"))
     rows.append((f"`{PREFIX}/action`", "string, e.g. `speed=0.5`", "any action as text"))
     out = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     out.insert(1, "| --- | --- | --- |")

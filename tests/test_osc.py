@@ -64,6 +64,8 @@ def test_every_key_has_an_osc_message_giving_the_same_action_and_state(server, c
     by_osc = start_state()
     for key, target in keys.DEFAULT_KEYS.items():
         want = keys.DEFAULT.action_for(key)
+        if want.name not in actions.ACTIONS:
+            continue  # instrument actions: test_instrument checks their OSC addresses
         assert want == actions.parse(target)
         args = [] if want.value is None else [want.value]
         client.send_message(f"/cppn/{want.name}", args)

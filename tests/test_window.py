@@ -535,3 +535,24 @@ def test_fit_live_trains_in_a_window_then_plays_the_fit(display, tmp_path):
     assert "PSNR" in out.stdout
     sf = scenefile.load(tmp_path / "fitted.json")
     assert sf.spec is not None and sf.spec.layers[0].weight.shape[0] == 8
+
+
+def test_osc_message_changes_the_live_picture_like_the_key(app, renderer):
+    """An OSC message sent over loopback to the running app shows the same picture as the
+    matching action: the instrument feeds the one vocabulary."""
+    import socket
+
+    pytest.importorskip("pythonosc")
+    from pythonosc.udp_client import SimpleUDPClient
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a free port for the app
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a = app(seed=7, extra=["--osc-port", str(port)])
+    a.wait_for(headless(renderer, 7))
+    client = SimpleUDPClient("127.0.0.1", port)
+    client.send_message("/cppn/seed", [11])
+    client.send_message("/cppn/bogus", [float("nan")])  # logged once and ignored
+    a.wait_for(headless(renderer, 11))
+    client.send_message("/cppn/quit", [])
+    assert a.stop() == 0
