@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,25 @@ class UniformPath:
 
     def image(self, size: tuple[int, int]) -> np.ndarray:
         return self.renderer.read(self.renderer.draw(size))
+
+
+class SpecializedPath(UniformPath):
+    """The live renderer with specialising on (``specialize="sync"``): after set_network the
+    first draw compiles the constants-baked program in place; its steady state is the renderer's
+    own fast path, drawn through Renderer.draw."""
+
+    def __init__(self, ctx, path: str) -> None:
+        self.renderer = Renderer(ctx, path=path, specialize="sync")
+        self.name = f"live-{path}-specialized"
+        self.spec_id: int | None = None
+
+    def prepare(self, spec: NetworkSpec, z: np.ndarray, size: tuple[int, int]) -> float | None:
+        cold = id(spec) != self.spec_id
+        self.spec_id = id(spec)
+        t0 = time.perf_counter()
+        self.renderer.set_network(spec, z)
+        self.frame(size)  # sync mode: the baked program is compiled during this draw
+        return time.perf_counter() - t0 if cold else None
 
 
 class BakedPath:
@@ -307,6 +327,8 @@ def run(args: argparse.Namespace) -> dict:
                    BakedPath(ctx, "compute")]
     if args.latent_uniform:
         paths += [BakedPath(ctx, "fragment", "uniform"), BakedPath(ctx, "compute", "uniform")]
+    if args.specialized:
+        paths += [SpecializedPath(ctx, "compute"), SpecializedPath(ctx, "fragment")]
     if ctx.version_code < 430:
         paths = [p for p in paths if "compute" not in p.name]
     if not args.ubo:
@@ -387,7 +409,7 @@ def _ratios(group: list[Result]) -> dict[str, dict[str, float]]:
     torch_r, baked = by.get("torch-cpu+upload"), by.get("baked-fragment")
     out = {}
     for r in group:
-        if r.path.startswith("uniform-"):
+        if r.path.startswith(("uniform-", "live-")):
             out[r.path] = {"vs_torch": r.fps / torch_r.fps if torch_r else float("nan"),
                            "vs_baked": r.fps / baked.fps if baked else float("nan")}
     return out
@@ -677,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
                    "program takes over a minute to compile)")
     p.add_argument("--skip", help="comma-separated path names to leave out, e.g. baked-compute "
                    "(llvmpipe needs minutes to compile it for W64 D8 and up)")
+    p.add_argument("--specialized", action="store_true",
+                   help="also the live renderer with specialize='sync' (its baked fast path)")
     p.add_argument("--latent-uniform", action="store_true",
                    help="also baked programs whose z-folded first bias stays a uniform")
     p.add_argument("--seconds", type=float, default=None,
@@ -705,7 +729,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # Cold compiles: Mesa reads this when the first GL context is created, below.
         os.environ["MESA_SHADER_CACHE_DISABLE"] = "true"
-    summary = compile_study(args) if args.compile_study else run(args)
+    if args.compile_study:
+        try:
+            summary = compile_study(args)
+        finally:
+            shutil.rmtree(os.environ["MESA_SHADER_CACHE_DIR"], ignore_errors=True)
+    else:
+        summary = run(args)
     if args.out and args.compile_study:
         Path(args.out).with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     elif args.out:

@@ -165,7 +165,7 @@ class AppState:
 
 def initial_state(scene: Scene, speed: float = 1.0, paused: bool = False, **fields: Any) -> AppState:
     """The state a show starts in: a paused show starts at rest (rate 0)."""
-    speed = _clamp(_float(speed, "speed"), *SPEED_RANGE)
+    speed = _clamp(finite_number(speed, "speed"), *SPEED_RANGE)
     return AppState(scene=scene, speed=speed, rate=0.0 if paused else speed, paused=paused,
                     **fields)
 
@@ -193,17 +193,17 @@ def state_from_header(scene: Scene, doc: Any) -> AppState:
     try:
         m = doc.get("morph")
         morph = None if m is None else Morph(_int(m["from_seed"], "morph seed"),
-                                             _float(m["start"], "morph start"),
-                                             _float(m.get("duration", MORPH_SECONDS),
+                                             finite_number(m["start"], "morph start"),
+                                             finite_number(m.get("duration", MORPH_SECONDS),
                                                     "morph duration"))
-        speed = _clamp(_float(doc.get("speed", 1.0), "speed"), *SPEED_RANGE)
+        speed = _clamp(finite_number(doc.get("speed", 1.0), "speed"), *SPEED_RANGE)
         return AppState(
-            scene=scene, speed=speed, rate=_float(doc.get("rate", speed), "rate"),
+            scene=scene, speed=speed, rate=finite_number(doc.get("rate", speed), "rate"),
             paused=_bool(doc.get("paused", False), "paused"),
             history=tuple(_int(h, "history seed") for h in doc.get("history", ())),
             draws=_int(doc.get("draws", 0), "draws"), morph=morph,
             textures=tuple(str(t) for t in doc.get("textures", ())),
-            render_scale=_float(doc.get("render_scale", 1.0), "render scale"),
+            render_scale=finite_number(doc.get("render_scale", 1.0), "render scale"),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise CPPNError(f"the log's state is malformed ({exc!r})") from None
@@ -251,7 +251,8 @@ def _int(v: Any, what: str) -> int:
         raise CPPNError(f"{what} must be an integer, got {v!r}") from None
 
 
-def _float(v: Any, what: str) -> float:
+def finite_number(v: Any, what: str) -> float:
+    """``v`` as a finite float, or a CPPNError naming ``what`` (OSC, MIDI and the CLI share it)."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -288,7 +289,7 @@ def _coerce(name: str, v: Any) -> Any:
     if kind.startswith("int"):
         return _int(v, f"{name} value")
     if kind.startswith("float"):
-        return _float(v, f"{name} value")
+        return finite_number(v, f"{name} value")
     if kind == "bool":
         return _bool(v, f"{name} value")
     if kind == "names":

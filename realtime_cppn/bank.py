@@ -15,8 +15,6 @@ app whether a recall can morph (same architecture: only the seed differs) or mus
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,20 +102,14 @@ def can_morph(a: Scene, b: Scene) -> bool:
 
 def save(bank: Bank, path: str | Path) -> Path:
     """Write ``bank`` to ``path`` through a temporary file, so a failure leaves the old one."""
+    from .scenefile import atomic_write
+
     path = Path(path)
     data = (json.dumps(bank.to_dict(), indent=2, sort_keys=True) + "\n").encode()
-    parent = path.absolute().parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=parent)
-    except OSError as exc:
-        raise CPPNError(f"cannot write bank {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CPPNError(f"cannot write bank {path}: {exc.strerror or exc}") from None
+        atomic_write(path, data)
+    except CPPNError as exc:
+        raise CPPNError(f"bank: {exc}") from None
     return path
 
 

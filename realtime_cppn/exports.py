@@ -28,7 +28,7 @@ import numpy as np
 
 from . import activations
 from .animation import HARMONICS, LatentPath
-from .bake import literal
+from .bake import _blocks, _mat4, _padded, _vec4, literal
 from .errors import CPPNError
 from .scene import Scene
 from .spec import PALETTES, SYMMETRIES, NetworkSpec
@@ -77,25 +77,6 @@ def check_weight_count(n: int, fmt: str, detail: str = "") -> None:
 
 
 # --- the network with the latent loop in GLSL ----------------------------------------------
-
-
-def _blocks(n: int) -> int:
-    return (n + 3) // 4
-
-
-def _padded(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    out = np.zeros((rows, cols), dtype=np.float32)
-    out[: matrix.shape[0], : matrix.shape[1]] = matrix
-    return out
-
-
-def _vec4(values: np.ndarray) -> str:
-    return f"vec4({', '.join(literal(v) for v in values)})"
-
-
-def _mat4(block: np.ndarray) -> str:
-    """(4 out, 4 in) weights as a GLSL mat4 M with M * v = block @ v (GLSL is column-major)."""
-    return f"mat4({', '.join(literal(v) for v in block.T.reshape(-1))})"
 
 
 def _zero(values: np.ndarray) -> bool:

@@ -119,12 +119,12 @@ def _coerce(name: str, v: Any) -> Action:
     if isinstance(v, (bytes, bytearray, list, tuple, dict)) or isinstance(v, bool):
         raise CPPNError(f"{name}: cannot use a value of type {type(v).__name__}")
     if kind.startswith("int"):
-        f = _number(v, name)
+        f = actions.finite_number(v, name)
         if f != int(f) or not 1 <= f <= 9:
             raise CPPNError(f"{name}: bank slots are 1-9, got {v!r}")
         return Action(name, int(f))
     if kind.startswith("float"):
-        return Action(name, _number(v, name))
+        return Action(name, actions.finite_number(v, name))
     if kind == "target":
         target = str(v).strip()
         midi.Binding.for_target(target, "cc")  # a typo fails now, not when the knob moves
@@ -135,16 +135,6 @@ def _coerce(name: str, v: Any) -> Action:
     if choice not in QUANTA:
         raise CPPNError(f"{name} must be one of {', '.join(QUANTA)}, got {v!r}")
     return Action(name, choice)
-
-
-def _number(v: Any, what: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise CPPNError(f"{what} must be a number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise CPPNError(f"{what} must be finite, got {v!r}")
-    return f
 
 
 def osc_actions(name: str, args: Sequence[Any]) -> list[Action] | None:
@@ -336,7 +326,7 @@ class Instrument:
             self._set_latent(v)
             return state
         if name == "loop":
-            seconds = _number(v, "loop")
+            seconds = actions.finite_number(v, "loop")
             if seconds <= 0:
                 raise CPPNError(f"loop must be a positive number of seconds, got {v!r}")
             return replace(state, scene=replace(state.scene, loop=seconds))

@@ -239,17 +239,23 @@ DEFAULT_KEYS = _with_instrument_keys(DEFAULT_KEYS)
 DEFAULT = KeyMap.from_table(DEFAULT_KEYS)
 
 
-def load_config(path: str | Path, base: KeyMap = DEFAULT) -> KeyMap:
-    """The key map of a TOML config file's ``[keys]`` table laid over ``base``."""
+def read_config(path: str | Path) -> dict:
+    """The config file (TOML) as a dict: ``[keys]`` is read here, ``[midi.*]`` by midi.py."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CPPNError(f"no such config file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CPPNError(f"cannot read config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CPPNError(f"config {path} is not valid TOML: {exc}") from None
+
+
+def load_config(path: str | Path, base: KeyMap = DEFAULT) -> KeyMap:
+    """The key map of a TOML config file's ``[keys]`` table laid over ``base``."""
+    path = Path(path)
+    data = read_config(path)
     table = data.get("keys", {})
     if not isinstance(table, dict):
         raise CPPNError(f"config {path}: [keys] must be a table of \"key\" = \"action\"")

@@ -301,15 +301,10 @@ class Learn:
 def load_config(path: str | Path) -> Mapping:
     """The ``[midi]`` table of a TOML config file (the one ``keys.load_config`` reads); a file
     without one gives an empty mapping."""
+    from .keys import read_config
+
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CPPNError(f"no such config file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CPPNError(f"cannot read config {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CPPNError(f"config {path} is not valid TOML: {exc}") from None
+    data = read_config(path)
     return Mapping.from_dict(data.get("midi", {}), where=f"config {path} [midi]")
 
 

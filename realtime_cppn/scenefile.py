@@ -67,8 +67,8 @@ def save(path: str | Path, scene: Scene, spec: NetworkSpec | None = None) -> Pat
             "shapes": [list(layer.weight.shape) for layer in spec.layers],
             "sha256": hashlib.sha256(blob).hexdigest(),
         }
-        _atomic_write(npz, blob)
-    _atomic_write(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+        atomic_write(npz, blob)
+    atomic_write(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 
@@ -82,7 +82,9 @@ def _npz_bytes(spec: NetworkSpec) -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write through a temporary file beside ``path`` and move it into place: a failure leaves
+    any earlier file whole (scene files, weights, banks)."""
     parent = path.absolute().parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=parent)
