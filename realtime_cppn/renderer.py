@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import moderngl
@@ -27,6 +28,11 @@ _WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
 _OVERLAY_UNIT = 2
 _TEXTURE_UNIT = 3
+# Frame targets and readback pools kept per size. A window dragged through a hundred sizes (or
+# takes recorded at many sizes) must not keep a hundred of each: the least recently used go.
+# A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
+MAX_TARGETS = 8
+MAX_READ_POOLS = 4
 
 
 def create_headless_context() -> moderngl.Context:
@@ -64,9 +70,9 @@ class PendingRead:
     """A frame on its way from the GPU (``Renderer.read_async``); ``result()`` maps it once."""
 
     def __init__(self, buf: moderngl.Buffer, size: tuple[int, int], dtype: str, channels: int,
-                 pool: list[moderngl.Buffer]) -> None:
+                 give_back: Callable[[moderngl.Buffer], None]) -> None:
         self._buf = buf
-        self._pool = pool
+        self._give_back = give_back
         self.size = size
         self.dtype = dtype
         self.channels = channels
@@ -85,12 +91,13 @@ class PendingRead:
     def release(self) -> None:
         """Give the buffer back to the pool without reading it (idempotent)."""
         if self._buf is not None:
-            self._pool.append(self._buf)  # reused by the next readback of this size
+            self._give_back(self._buf)  # reused by the next readback of this size
             self._buf = None
 
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
 HIT_BUDGET_S = 0.25  # a render-thread compile slower than this means the driver cache missed
+LLVMPIPE_MAX_MACS = 16384  # W64 D4 is 13k; W64 D8 (29k) took 36 s to bake (fragment) there
 
 
 class _Specializer:
@@ -132,13 +139,16 @@ class _Specializer:
         """The baked program for the current weights if ready, else None (use the uniform one)."""
         if self.mode == "off":
             return None
-        key = (spec.architecture, self.weights_id, r.path, fmt if r.path == "compute" else "")
+        path = self.path_for(r, spec)
+        if path is None:
+            return None
+        key = (spec.architecture, self.weights_id, path, fmt if path == "compute" else "")
         prog = self.programs.get(key)
         if prog is not None:
             return prog
         self.stable_frames += 1
         if self.mode == "sync":
-            return self._build(r, spec, key, self._source(r, spec, fmt))
+            return self._build(r, spec, key, self._source(path, spec, fmt))
         if self.proc is not None and self.proc.poll() is not None:
             done, self.proc = self.proc, None
             if done.returncode == 0 and self.proc_key == key:
@@ -151,18 +161,31 @@ class _Specializer:
             self.proc.wait()
             self.proc = None
         if self.proc is None and self.stable_frames >= SPECIALIZE_AFTER:
-            self.proc_key, self.proc_source = key, self._source(r, spec, fmt)
-            self.proc = _warm_in_child(self.proc_source, r.path, fmt)
+            self.proc_key, self.proc_source = key, self._source(path, spec, fmt)
+            self.proc = _warm_in_child(self.proc_source, path, fmt)
         return None
 
     @staticmethod
-    def _source(r: Renderer, spec: NetworkSpec, fmt: str) -> str:
-        return bake.source(spec, None, r.path, fmt, latent="uniform")
+    def path_for(r: Renderer, spec: NetworkSpec) -> str | None:
+        """Which baked program to build, or None when it would not pay.
+
+        Measured on llvmpipe (benchmarks/README.md): baked fragment programs compile 3-10x faster
+        than baked compute ones and run as fast or faster, and above ~16k multiply-adds per pixel
+        a baked compile takes minutes of CPU the live frames share. Elsewhere the renderer's own
+        path: on datacenter GPUs only a few SMs run fragment shaders.
+        """
+        if "llvmpipe" in r.gl_renderer:
+            return None if spec.macs_per_pixel > LLVMPIPE_MAX_MACS else "fragment"
+        return r.path
+
+    @staticmethod
+    def _source(path: str, spec: NetworkSpec, fmt: str) -> str:
+        return bake.source(spec, None, path, fmt, latent="uniform")
 
     def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str):
         t0 = time.perf_counter()
         try:
-            if r.path == "compute":
+            if key[2] == "compute":
                 prog = r.ctx.compute_shader(source)
             else:
                 prog = r.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
@@ -268,6 +291,7 @@ class Renderer:
             vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.load("blit.frag")
         )
         self._blit_vao = self._fullscreen(self._blit)
+        self._default_fbo = self.ctx.detect_framebuffer(0)  # the window's, or none (headless)
         self._overlay: moderngl.Program | None = None  # built on first draw_overlay
         self._overlay_vao: moderngl.VertexArray | None = None
         self._overlay_tex: moderngl.Texture | None = None
@@ -416,10 +440,16 @@ class Renderer:
         if dtype not in _DTYPES:
             raise CPPNError(f"unknown target dtype {dtype!r}; valid: {', '.join(_DTYPES)}")
         key = (w, h, dtype)
-        if key not in self._targets:
+        if key in self._targets:
+            self._targets[key] = self._targets.pop(key)  # most recently used last
+        else:
+            while len(self._targets) >= MAX_TARGETS:  # drop the least recently used
+                self._release_target(*self._targets.pop(next(iter(self._targets))))
             tex = self.ctx.texture((w, h), 4, dtype=dtype)
             tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            fbo = self.ctx.framebuffer(color_attachments=[tex]) if self.path == "fragment" else None
+            # Every target is also a framebuffer: specialised programs may be fragment programs
+            # even when the uniform-fed one is a compute shader (see _Specializer.path_for).
+            fbo = self.ctx.framebuffer(color_attachments=[tex])
             self._targets[key] = (tex, fbo)
         return self._targets[key][0]
 
@@ -427,10 +457,15 @@ class Renderer:
         """Free cached frame textures (all, or all but those of size ``keep``)."""
         for key in list(self._targets):
             if keep is None or key[:2] != tuple(keep):
-                tex, fbo = self._targets.pop(key)
-                if fbo is not None:
-                    fbo.release()
-                tex.release()
+                self._release_target(*self._targets.pop(key))
+
+    def _release_target(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+        # moderngl rebinds the current framebuffer after creating one: a released but still
+        # bound one would make the next ctx.framebuffer() fail with GL_INVALID_OPERATION.
+        if self.ctx.fbo is fbo:
+            self._default_fbo.use()
+        fbo.release()
+        tex.release()
 
     def draw(
         self,
@@ -469,7 +504,7 @@ class Renderer:
         if spec.out_channels == 2 and display:
             self._uv_texture().use(_TEXTURE_UNIT)
         self._bind_weights()
-        if self.path == "compute":
+        if isinstance(prog, moderngl.ComputeShader):
             tex.bind_to_image(0, read=False, write=True)
             prog.run(-(-w // 16), -(-h // 16))
             self.ctx.memory_barrier()
@@ -546,11 +581,19 @@ class Renderer:
         """
         w, h = tex.size
         nbytes = w * h * 4 * (4 if tex.dtype == "f4" else 1)
-        pool = self._read_buffers.setdefault(nbytes, [])
+        pool = self._read_buffers.pop(nbytes, [])
+        self._read_buffers[nbytes] = pool  # most recently used last
+        while len(self._read_buffers) > MAX_READ_POOLS:  # free the least recently used size
+            for old in self._read_buffers.pop(next(iter(self._read_buffers))):
+                old.release()
         buf = pool.pop() if pool else self.ctx.buffer(reserve=nbytes)
         tex.read_into(buf)
         c = channels or (self.spec.out_channels if self.spec else 4)
-        return PendingRead(buf, (w, h), tex.dtype, c, pool)
+        return PendingRead(buf, (w, h), tex.dtype, c, self._read_buffer_back)
+
+    def _read_buffer_back(self, buf: moderngl.Buffer) -> None:
+        # Back into its size's pool, even when that pool was dropped meanwhile (a new one).
+        self._read_buffers.setdefault(buf.size, []).append(buf)
 
     def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
@@ -595,9 +638,16 @@ class Renderer:
         """Counts of the GL objects this renderer holds (for soak tests: they must stay flat)."""
         return {
             "programs": len(self._programs),
+            "special_programs": len(self._special.programs),
             "targets": len(self._targets),
             "vaos": len(self._vao_cache),
             "weights": int(self._weights is not None),
+            "read_pools": len(self._read_buffers),
+            "read_buffers": sum(len(p) for p in self._read_buffers.values()),
+            "texture": int(self._texture is not None),
+            "overlay": sum(o is not None for o in (self._overlay, self._overlay_vao,
+                                                    self._overlay_tex)),
+            "special_procs": int(self._special.proc is not None),
         }
 
     def release(self) -> None:
