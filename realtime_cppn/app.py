@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import queue
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +42,8 @@ from .autoscale import AutoScale
 from .clock import Clock, FixedClock, WallClock
 from .errors import CPPNError
 from .spec import NetworkSpec
+
+log = logging.getLogger(__name__)
 
 TITLE = "realtime-cppn"
 DEFAULT_SIZE = (1280, 720)
@@ -164,7 +168,7 @@ class Recording:
                 self.dt = state.time - self.last_t
             self.last_t = state.time
             self.rec.frame(self.capture.grab(tex))
-        except CPPNError as exc:
+        except Exception as exc:  # the encoder or the disk, whatever it raised: the show goes on
             self.live.recording_failed(exc)
 
     def stop(self, end: float | None = None) -> dict:
@@ -181,6 +185,8 @@ class Recording:
             if self.rec is not None:
                 summary = self.rec.stop()
         finally:
+            if self.rec is not None and self.rec.encoder.kept is not None:
+                summary["frames"] = self.rec.writer.frames  # finished up to a late fault
             self.log.write(self.seconds(end), "record",
                            {"value": False, "frames": summary["frames"],
                             "dropped": summary["dropped"]})
@@ -190,16 +196,29 @@ class Recording:
         summary["log"] = str(self.log_path)
         return summary
 
-    def abort(self) -> None:
+    def abort(self, why: str = "") -> Path | None:
+        """Stop after a failure: the video as far as it could be finished (its path, or None
+        when nothing could be kept) and the log ended at the last recorded frame, so ``replay``
+        renders the take up to the fault."""
         for hooks, fn in ((self.live.listeners, self.on_action),
                           (self.live.frame_hooks, self.on_frame)):
             if fn in hooks:
                 hooks.remove(fn)
+        kept = None
+        frames = 0
         if self.rec is not None:
+            kept = self.rec.encoder.kept
+            frames = self.rec.writer.frames if kept is not None else 0
             self.rec.abort()
-        self.log.close()
+        with suppress(CPPNError):  # the log's disk failed too: what it holds so far stays
+            self.log.write(self.seconds(self.last_t + self.dt), "record",
+                           {"value": False, "frames": frames, "dropped": self.dropped,
+                            "error": why[:200]})
+        with suppress(CPPNError):
+            self.log.close()
         if self.capture is not None:
             self.capture.release()
+        return kept
 
 
 class VideoOutHook:
@@ -315,9 +334,12 @@ class Live:
         return spec
 
     def latent(self, path_seed: int, z_dim: int, phase: float) -> np.ndarray:
-        path = self._paths.get((path_seed, z_dim))
+        path = self._paths.pop((path_seed, z_dim), None)
         if path is None:
-            path = self._paths[(path_seed, z_dim)] = LatentPath(path_seed, z_dim)
+            path = LatentPath(path_seed, z_dim)
+            while len(self._paths) >= SPEC_CACHE:  # every new_path adds one: keep the latest
+                self._paths.pop(next(iter(self._paths)))
+        self._paths[(path_seed, z_dim)] = path  # most recently used last
         return path(phase)
 
     def lively_seed(self, candidates) -> int:
@@ -429,8 +451,12 @@ class Live:
             return None
         try:
             summary = rec.stop(end)
-        except CPPNError as exc:
-            self.error, self.error_at = f"recording: {exc}", self.state.time
+        except Exception as exc:  # the encoder or the disk failed at the end: the show goes on
+            kept = rec.rec.encoder.kept if rec.rec is not None else None
+            self.error = f"recording: {exc}" + (f"; {rec.rec.writer.frames} frames kept in "
+                                                 f"{kept}" if kept is not None else "")
+            self.error_at = self.state.time
+            log.warning("%s", self.error)
             return None
         self.last_recording = summary
         secs = summary.get("seconds", 0.0)
@@ -439,13 +465,23 @@ class Live:
               f"({summary['shown']} frames shown in {secs:.1f} s)", flush=True)
         return summary
 
-    def recording_failed(self, exc: CPPNError) -> None:
-        """The encoder or the disk failed mid-take: stop, keep the log, say so."""
+    def recording_failed(self, exc: Exception) -> None:
+        """The encoder or the disk failed mid-take: stop, keep what can be kept, say so once
+        (the info overlay's error row and one log line)."""
         rec, self.recording = self.recording, None
+        why = str(exc) or type(exc).__name__
+        kept = None
         if rec is not None:
-            rec.abort()
+            kept = rec.abort(why)
         self.state = replace(self.state, recording=False)
-        self.error, self.error_at = f"recording stopped: {exc}", self.state.time
+        if kept is not None:
+            what = f"{rec.rec.writer.frames} frames kept in {kept}"
+        elif rec is not None:
+            what = f"the video is lost; replay {rec.log_path} renders the take again"
+        else:
+            what = "nothing recorded"
+        self.error, self.error_at = f"recording stopped: {why}; {what}", self.state.time
+        log.warning("%s", self.error)
 
     def export(self, fmt: str) -> Path:
         """The current scene as a shader file (``exports``) in the screenshot folder."""
@@ -771,6 +807,10 @@ class Window:
     def should_close(self) -> bool:
         return bool(self.glfw.window_should_close(self.handle))
 
+    @property
+    def iconified(self) -> bool:
+        return bool(self.glfw.get_window_attrib(self.handle, self.glfw.ICONIFIED))
+
     def framebuffer_size(self) -> tuple[int, int]:
         return tuple(self.glfw.get_framebuffer_size(self.handle))
 
@@ -833,6 +873,8 @@ def show(live: Live, window: Window, max_frames: int | None = None,
         for key in window.take_keys():
             live.press(key)
         fb = window.framebuffer_size()
+        if window.iconified:  # X11 and macOS keep the size when minimised: draw nothing
+            fb = (0, 0)
         live.update()
         s = live.state
         if s.fullscreen != prev.fullscreen:

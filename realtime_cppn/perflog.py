@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,7 +104,8 @@ class Writer:
         except (TypeError, ValueError) as exc:
             raise CPPNError(f"performance log header is not plain JSON ({exc})") from None
         try:
-            self._file: IO[str] | None = open(self.path, "w", encoding="utf-8")
+            # w+: if the folder is deleted mid-show, close() reads the log back to rewrite it
+            self._file: IO[str] | None = open(self.path, "w+", encoding="utf-8")
         except OSError as exc:
             raise CPPNError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._last = 0.0
@@ -129,9 +131,21 @@ class Writer:
         return ev
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Close the log; if its file was deleted meanwhile (its folder removed mid-take), write
+        it again at its path, making the folder."""
+        f, self._file = self._file, None
+        if f is None:
+            return
+        try:
+            if os.fstat(f.fileno()).st_nlink == 0:
+                f.seek(0)
+                text = f.read()
+                self.path.absolute().parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CPPNError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        finally:
+            f.close()
 
     def __enter__(self) -> Writer:
         return self

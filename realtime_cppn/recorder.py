@@ -29,6 +29,7 @@ Plain Python + numpy; PyAV is imported only when a PyAV codec is used.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -47,6 +48,8 @@ import numpy as np
 
 from .errors import CPPNError
 
+log = logging.getLogger(__name__)
+
 # FFmpeg's enum values for BT.709 tags (AVCOL_PRI/TRC/SPC_BT709) and limited ("MPEG") range.
 _BT709 = 1
 _RANGE_MPEG = 1
@@ -63,7 +66,7 @@ class Codec:
     multiple: int  # width and height must be multiples of this
     alpha: bool
     options: dict = field(default_factory=dict)
-    live_options: dict = field(default_factory=dict)  # overrides while recording a live show
+    live_options: dict = field(default_factory=dict)  # overrides for live takes (None: unset)
 
 
 CODECS: dict[str, Codec] = {
@@ -72,8 +75,12 @@ CODECS: dict[str, Codec] = {
         # crf 18 is visually lossless for smooth CPPN gradients. Offline, 'fast' spends time
         # on compression; live, 'veryfast' (OBS's default) is ~1.5-4x faster (measured at 1080p
         # and 360p), so the encoder keeps up with the show instead of dropping frames.
+        # Live takes skip +faststart: it rewrites the whole file when the take stops (on the
+        # render thread: seconds of frozen picture after a long take) and reopens it by name
+        # (a take whose folder was deleted could not be finished).
         Codec("h264", "H.264", ".mp4", "pyav", "libx264", "yuv420p", 2, False,
-              {"crf": "18", "preset": "fast", "movflags": "+faststart"}, {"preset": "veryfast"}),
+              {"crf": "18", "preset": "fast", "movflags": "+faststart"},
+              {"preset": "veryfast", "movflags": None}),
         Codec("prores", "ProRes 422 HQ", ".mov", "pyav", "prores_ks", "yuv422p10le", 2, False,
               {"profile": "3", "vendor": "apl0"}),
         Codec("prores4444", "ProRes 4444", ".mov", "pyav", "prores_ks", "yuva444p10le", 2, True,
@@ -320,6 +327,7 @@ class Writer:
         self.frames = 0
         self.closed = False
         self.failed = False
+        self._held: int | None = None  # our own handle on the temporary file (see _hold)
 
     def audio_samples(self, frames: int) -> int:
         """Audio samples (at ``AUDIO_RATE``) that last as long as ``frames`` video frames."""
@@ -353,15 +361,53 @@ class Writer:
             return self.path
         self.closed = True
         # A second Ctrl-C while the container is finished would leave a file without an index.
-        with _sigint_deferred():
-            self._close()
+        try:
+            with _sigint_deferred():
+                self._close()
+        finally:
+            self._release_held()
         return self.path
 
     def abort(self) -> None:
         """Drop the unfinished file: whatever was at ``path`` before stays untouched."""
         if not self.closed:
             self.closed = True
-            self._abort()
+            try:
+                self._abort()
+            finally:
+                self._release_held()
+
+    def _hold(self) -> None:
+        """Keep a handle of our own on the temporary file: if its folder is deleted mid-take,
+        the data lives on in the open file and ``_place`` writes it back."""
+        try:
+            self._held = os.open(self._tmp, os.O_RDONLY)
+        except OSError:
+            self._held = None
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+
+    def _place(self) -> None:
+        """Move the finished temporary file into place; if its folder vanished meanwhile, make
+        the folder again and write the file there from the held handle."""
+        try:
+            os.replace(self._tmp, self.path)
+        except FileNotFoundError:
+            fd = self._held
+            if fd is None or os.fstat(fd).st_nlink != 0:
+                raise
+            self.path.absolute().parent.mkdir(parents=True, exist_ok=True)
+            tmp = _temp_name(self.path)
+            with open(tmp, "wb") as out:
+                offset = 0
+                while chunk := os.pread(fd, 1 << 20, offset):
+                    out.write(chunk)
+                    offset += len(chunk)
+            os.replace(tmp, self.path)
+            log.warning("the folder of %s vanished while writing it: made it again", self.path)
 
     def __enter__(self) -> Writer:
         return self
@@ -438,11 +484,16 @@ class PyAVWriter(Writer):
             ) from None
         self._av = av
         self._tmp = _temp_name(path)
+        self._hold()
         options = {k: v for k, v in codec.options.items() if k != "movflags"}
+        # A file object of ours, not a path: FFmpeg's own file I/O fails once the folder is
+        # deleted, while writes to our open file go on (``_place`` brings the file back).
+        # Unbuffered: FFmpeg buffers already, and a Python buffer would fail again on close.
+        self._file = open(self._tmp, "w+b", buffering=0)  # noqa: SIM115 (closed in _close / _abort)
         container_options = {"movflags": codec.options["movflags"]} \
             if "movflags" in codec.options else {}
         try:
-            self._container = av.open(str(self._tmp), "w", format=path.suffix[1:],
+            self._container = av.open(self._file, "w", format=path.suffix[1:],
                                       options=container_options)
             stream = self._container.add_stream(codec.encoder, rate=self.rate, options=options)
             stream.width, stream.height = size
@@ -469,6 +520,7 @@ class PyAVWriter(Writer):
             self._container.close()
         except Exception:  # never opened, or broken: nothing to keep
             pass
+        self._file.close()
 
     def _write(self, frame: np.ndarray, text: str | None) -> None:
         av = self._av
@@ -494,8 +546,10 @@ class PyAVWriter(Writer):
             if self._audio is not None:  # exactly as long as the frames written
                 self._audio.finish(self.audio_samples(self.frames))
             self._container.close()
-            os.replace(self._tmp, self.path)
+            self._file.close()
+            self._place()
         except (OSError, av.FFmpegError) as exc:
+            self._file.close()
             self._tmp.unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
 
@@ -506,6 +560,7 @@ class PyAVWriter(Writer):
             self._container.close()
         except Exception:  # closing a broken container may fail again; the file goes anyway
             pass
+        self._file.close()
         self._tmp.unlink(missing_ok=True)
 
 
@@ -517,6 +572,7 @@ class FFmpegWriter(Writer):
         super().__init__(path, codec, size, fps, audio, audio_codec)
         exe = ffmpeg_with_hap()
         self._tmp = _temp_name(path)
+        self._hold()
         w, h = size
         cmd = [
             exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
@@ -561,7 +617,7 @@ class FFmpegWriter(Writer):
         try:
             if self.audio is not None:
                 self._mux_audio()
-            os.replace(self._tmp, self.path)
+            self._place()
         except OSError as exc:
             self._tmp.unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
@@ -625,6 +681,8 @@ class PngSequenceWriter(Writer):
             Image.fromarray(frame, mode).save(self._tmp / FRAME_PATTERN.format(self.frames),
                                               format="PNG", compress_level=1, pnginfo=info)
         except OSError as exc:
+            # A frame cut short (disk full) must not end a sequence that is kept as playable.
+            (self._tmp / FRAME_PATTERN.format(self.frames)).unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
 
     def _close(self) -> None:
@@ -678,12 +736,17 @@ class ThreadedWriter:
 
     ``block=False`` (live recording): a frame that finds the queue full is dropped and counted,
     the render loop keeps its pace. ``block=True`` (offline): the caller waits, nothing drops.
-    An encoder error stops the worker; the next ``submit`` or ``close`` raises it.
+    An encoder error stops the worker; the next ``submit`` or ``close`` raises it. With
+    ``keep_partial`` (a live take, which cannot be played again) the file is first finished with
+    the frames written before the error, and dropped only if even that fails (``kept`` says).
     """
 
-    def __init__(self, writer: Writer, maxsize: int = 8, block: bool = False) -> None:
+    def __init__(self, writer: Writer, maxsize: int = 8, block: bool = False,
+                 keep_partial: bool = False) -> None:
         self.writer = writer
         self.block = block
+        self.keep_partial = keep_partial
+        self.kept: Path | None = None  # the partial file finished after an encoder error
         self.submitted = 0
         self.dropped = 0
         self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
@@ -709,9 +772,21 @@ class ThreadedWriter:
     def _raise(self) -> None:
         """Re-raise an encoder error here, after dropping the unfinished file."""
         if self._error is not None:
-            self.abort()
+            if self.keep_partial:
+                self._salvage()
+            else:
+                self.abort()
             raise self._error
 
+    def _salvage(self) -> None:
+        self._stop_worker()
+        w = self.writer
+        if w.closed:
+            return
+        try:
+            self.kept = w.close()  # the container finished: playable up to the fault
+        except Exception:  # the disk is full or the encoder is gone: nothing can be kept
+            w._abort()
     def submit(self, frame: np.ndarray, text: str | None = None) -> bool:
         """Queue a frame (and its ``text``, see ``Writer.write``); False when it was dropped
         because the encoder is behind."""
@@ -754,6 +829,10 @@ class ThreadedWriter:
 
     def abort(self) -> None:
         """Stop at once and drop the unfinished file (the previous one at its path stays)."""
+        self._stop_worker()
+        self.writer.abort()
+
+    def _stop_worker(self) -> None:
         while True:  # empty the queue so the worker sees the stop at once
             try:
                 self._queue.get_nowait()
@@ -762,7 +841,6 @@ class ThreadedWriter:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
-        self.writer.abort()
 
 
 # --- live recording -------------------------------------------------------------------------
@@ -786,7 +864,9 @@ class LiveRecorder:
     def __init__(self, renderer, path: str | Path, codec: str | Codec, size: tuple[int, int],
                  fps: float, maxsize: int = 8) -> None:
         codec = codec if isinstance(codec, Codec) else get_codec(codec)
-        codec = replace(codec, options={**codec.options, **codec.live_options})
+        codec = replace(codec, options={k: v for k, v in {**codec.options,
+                                                          **codec.live_options}.items()
+                                        if v is not None})
         self.renderer = renderer
         self.source_size = (int(size[0]), int(size[1]))
         self.size = fit_size(codec, self.source_size)
@@ -795,7 +875,8 @@ class LiveRecorder:
             f"recording {self.size[0]}x{self.size[1]} of the {size[0]}x{size[1]} frame")
         self.channels = 4 if codec.alpha else 3
         self.writer = open_writer(path, codec, self.size, fps)
-        self.encoder = ThreadedWriter(self.writer, maxsize=maxsize, block=False)
+        self.encoder = ThreadedWriter(self.writer, maxsize=maxsize, block=False,
+                                      keep_partial=True)
         self._pending = None
         self.shown = 0  # frames handed to ``frame``
         self.started = time.perf_counter()
@@ -815,7 +896,11 @@ class LiveRecorder:
                 f"{tex.size[0]}x{tex.size[1]} frame: stop and start the recording at a new size"
             )
         handle = self.renderer.read_async(tex, self.channels)
-        self._collect()
+        try:
+            self._collect()
+        except BaseException:
+            handle.release()  # the encoder failed: its pixel buffer goes back to the pool
+            raise
         self._pending = handle
         self.shown += 1
 

@@ -196,7 +196,9 @@ class _Specializer:
         self.last_compile_s = time.perf_counter() - t0
         while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
             old = self.programs.pop(next(iter(self.programs)))
-            r._vao_cache.pop(old.glo, None)
+            vao = r._vao_cache.pop(old.glo, None)
+            if vao is not None:  # dropped from the cache is not freed: one VAO a bake leaked
+                vao.release()
             old.release()
         self.programs[key] = prog
         self.switches += 1

@@ -1,0 +1,42 @@
+"""The soak benchmark's short mode: a scripted show of ~430 frames in a real glfw window (Xvfb)
+with an action every two frames (reseeds, morphs, architecture changes, resizes and drags to new
+sizes, fullscreen, render scale, H.264 and PNG takes). After warm-up the GL objects (the
+renderer's own count and the driver's names), file descriptors and threads must not change at
+all, and RSS may grow by less than 30 MB."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.window
+
+SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
+
+
+def test_short_soak_stays_flat(tmp_path):
+    if shutil.which("Xvfb") is None and not os.environ.get("DISPLAY"):
+        pytest.skip("the soak needs Xvfb (apt-get install xvfb) or a display")
+    out = tmp_path / "soak.json"
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # its own Xvfb, its own size
+    done = subprocess.run([sys.executable, str(SOAK), "--short", "--rss-bound", "30",
+                           "--json", str(out)], env=env, capture_output=True, text=True,
+                          timeout=240)
+    print(done.stdout[-3000:])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["growth"] == []
+    warm, end = result["snapshots"]["warm"], result["snapshots"]["end"]
+    assert result["frames"] >= 400 and result["action_total"] >= 200
+    assert result["takes"] >= 10 and result["compiles"] <= 12  # architectures compiled once
+    for key in warm:  # the script's verdict, restated: GL, fds and threads exactly equal
+        if key.startswith(("gl", "fds", "threads")):
+            assert end[key] == warm[key], key
+    assert end["gl_textures"] > 0 and end["gl.targets"] > 0  # the counters see real objects
+    assert (end["rss_kb"] - warm["rss_kb"]) / 1024 < 30
