@@ -491,13 +491,7 @@ class Live:
         spec = self.spec_for(s.scene.network)
         text = exports.export(s.scene, spec, fmt, speed=s.speed)
         try:
-            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-            n = 0
-            while True:
-                path = self.screenshot_dir / f"cppn-{s.seed}-{n:03d}{exports.SUFFIXES[fmt]}"
-                if not path.exists():
-                    break
-                n += 1
+            path = _free_path(self.screenshot_dir, f"cppn-{s.seed}", exports.SUFFIXES[fmt])
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise CPPNError(f"cannot write the export: {exc.strerror or exc}") from None
@@ -697,13 +691,7 @@ class Live:
 
         tex = self.renderer.draw(fb_size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
-        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-        n = 0
-        while True:
-            path = self.screenshot_dir / f"cppn-{self.state.seed}-{n:03d}.png"
-            if not path.exists():
-                break
-            n += 1
+        path = _free_path(self.screenshot_dir, f"cppn-{self.state.seed}", ".png")
         self.last_screenshot = save_png(path, frame, self.state.scene)
         print(f"saved {path}", flush=True)
         return path
@@ -715,6 +703,15 @@ class Live:
 
 
 # --- the window (glfw) -----------------------------------------------------------------------------
+
+
+def _free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem-NNN.suffix`` with the first number not taken (the folder is made)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    while (folder / f"{stem}-{n:03d}{suffix}").exists():
+        n += 1
+    return folder / f"{stem}-{n:03d}{suffix}"
 
 
 def _no_window(why: str) -> CPPNError:
