@@ -155,19 +155,22 @@ def scene_from_args(args: argparse.Namespace) -> Scene:
 
 
 def load_scene(path: Path) -> Scene:
-    """A scene from a .json file or a PNG this tool wrote."""
-    path = Path(path)
-    if not path.is_file():
-        raise CPPNError(f"no such scene file: {path}")
-    if path.suffix.lower() == ".png":
-        from .images import read_scene
+    """A scene from a .json scene file or a PNG this tool wrote (scenefile.load checks both)."""
+    from . import scenefile
 
-        return read_scene(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CPPNError(f"cannot read scene {path}: {exc}") from None
-    return Scene.from_json(text)
+    return scenefile.load(path).scene
+
+
+def scene_spec(args: argparse.Namespace, scene: Scene):
+    """The network to render: a --scene file's stored weights when its network is not
+    overridden by flags, else the config's seeded weights."""
+    if getattr(args, "scene", None) and Path(args.scene).suffix.lower() == ".json":
+        from . import scenefile
+
+        return scenefile.network(scenefile.load(args.scene), scene)
+    from .build import scene_network
+
+    return scene_network(scene)
 
 
 # --- still ------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import recorder
-from .cli import PROG, _float, _int, _size, add_scene_arguments, scene_from_args
+from .cli import PROG, _float, _int, _size, add_scene_arguments, scene_from_args, scene_spec
 from .errors import CPPNError
 
 
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
             raise CPPNError(f"{sound} holds no audio")
     plan = plan_clip(args.fps, scene.loop, scene.phase + args.start / scene.loop, duration,
                      args.loops)
-    spec = _network(args, scene)
+    spec = scene_spec(args, scene)
     modulation = None
     if sound is not None:
         modulation = audio.analyse_file(sound, plan.fps, plan.frames, reactivity, spec.z_dim)
@@ -259,15 +259,3 @@ def run(args: argparse.Namespace) -> int:
           + (f" + {writer.audio_codec} audio" if muxed is not None else "")
           + f" ({plan.frames / elapsed:.1f} frames/s)")
     return 0
-
-
-def _network(args: argparse.Namespace, scene):
-    """The stored weights of a --scene file when its network is not overridden, else the
-    config's seeded network."""
-    if getattr(args, "scene", None) and Path(args.scene).suffix.lower() == ".json":
-        from . import scenefile
-
-        return scenefile.network(scenefile.load(args.scene), scene)
-    from .build import scene_network
-
-    return scene_network(scene)
