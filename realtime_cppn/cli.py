@@ -186,14 +186,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .api import default_renderer
-    from .build import scene_network, scene_z
+    from .build import scene_z
     from .images import save_png
 
     scene = scene_from_args(args)
     if args.time is not None:
         scene = scene.at_time(args.time)
     size = args.size or _still_size(args.scene)
-    net_spec = scene_network(scene)
+    net_spec = scene_spec(args, scene)
     renderer = default_renderer()
     if scene.texture:
         from .images import load_texture

@@ -106,3 +106,23 @@ def test_activation_error_lists_valid_names(tmp_path):
     proc = run("still", "--activation", "foo", "-o", tmp_path / "x.png")
     assert proc.returncode == 2
     assert "foo" in proc.stderr and "tanh" in proc.stderr and "softplus" in proc.stderr
+
+
+def test_still_of_a_scene_file_uses_its_stored_weights(tmp_path, renderer):
+    """A fitted or morphed network has weights no seed reproduces: still must render those."""
+    import realtime_cppn as rc
+    from realtime_cppn import scenefile
+    from realtime_cppn.scene import Scene
+
+    network = {"seed": 1, "width": 8, "depth": 2, "z_dim": 0}
+    stored = rc.to_spec(rc.CPPN(seed=2, width=8, depth=2, z_dim=0))  # not seed 1's weights
+    path = scenefile.save(tmp_path / "s.json", Scene(network=network), stored)
+    out = tmp_path / "s.png"
+    done = subprocess.run([sys.executable, "-m", "realtime_cppn.cli", "still", "--scene",
+                           str(path), "--size", "32x24", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    renderer.set_network(stored)
+    want = renderer.read(renderer.draw((32, 24), display=True, dtype="f1"), 3)
+    got = np.asarray(Image.open(out).convert("RGB"))
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
