@@ -10,8 +10,14 @@
    reseed or morph must show on the next frame and compile nothing; a width / depth / activation
    change compiles once (Mesa's shader cache is disabled here, so compiles are cold). Reported as
    that frame's time next to a normal frame's: the figure to beat is one frame.
+3. Building in the background (``--background``; each mode in a fresh process with an empty,
+   enabled shader cache): width_up with the new architecture compiled in place versus in a child
+   process (``Renderer(background=True)``, the live window's default), then 10 s more to catch
+   the baked program's takeover. Reported: the key press frame, the longest frame, frames shown
+   while building, seconds until the new network shows, and the render thread's takeover cost.
 
     python3 benchmarks/bench_live.py                  # default network, 640x360
+    python3 benchmarks/bench_live.py --background     # adds part 3
     python3 benchmarks/bench_live.py --size 1920x1080 --width 32 --depth 8
 """
 
@@ -23,7 +29,11 @@ import os
 os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -112,7 +122,60 @@ def freezes(live: Live, fbo, size, repeats: int) -> list[tuple[str, float, float
     return out
 
 
+def building(size, network: dict, background: bool, settle: float = 10.0) -> dict:
+    """Part 3 in this process: frames around a width_up with the given compile mode."""
+    r = Renderer(specialize="async", background=background)
+    live = Live(r, initial_state(Scene(network=network, path_seed=1)), clock=FixedClock(30))
+    fbo = r.ctx.simple_framebuffer(size)
+    for _ in range(3):
+        frame(live, fbo, size)
+    live.dispatch(Action("width_up"))
+    t0 = time.perf_counter()
+    press = frame(live, fbo, size)
+    times, waiting = [press], 0
+    while live.building is not None:
+        times.append(frame(live, fbo, size))
+        waiting += 1
+    shown_after = time.perf_counter() - t0
+    end = time.perf_counter() + settle  # the baked program's takeover happens in here
+    after = []
+    while time.perf_counter() < end:
+        after.append(frame(live, fbo, size))
+    out = {"press_ms": press * 1000, "max_ms": max(times) * 1000, "frames_while_building": waiting,
+           "shown_after_s": shown_after, "takeover_ms": r.stats.last_takeover_s * 1000,
+           "max_after_ms": max(after) * 1000, "median_ms": statistics.median(after) * 1000,
+           "baked": r.stats.special_compiles}
+    r.release()
+    return out
+
+
+def background_part(size_text: str, network: dict) -> None:
+    print(f"\nwidth_up {network['width']} -> {2 * network['width']} at {size_text}, "
+          "fresh shader cache per mode:")
+    print(f"  {'compile':<14}{'press ms':>10}{'max ms':>9}{'frames':>8}{'shown s':>9}"
+          f"{'takeover ms':>13}{'max later ms':>14}{'median ms':>11}")
+    results = {}
+    for mode in ("in place", "background"):
+        env = {**os.environ, "MESA_SHADER_CACHE_DISABLE": "false",
+               "MESA_SHADER_CACHE_DIR": tempfile.mkdtemp(prefix="bench-live-")}
+        out = subprocess.run(
+            [sys.executable, __file__, "--_building", json.dumps([size_text, network,
+                                                                mode == "background"])],
+            capture_output=True, text=True, env=env, check=True)
+        m = results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {mode:<14}{m['press_ms']:>10.1f}{m['max_ms']:>9.1f}"
+              f"{m['frames_while_building']:>8}{m['shown_after_s']:>9.2f}{m['takeover_ms']:>13.1f}"
+              f"{m['max_after_ms']:>14.1f}{m['median_ms']:>11.1f}")
+    a, b = results["in place"], results["background"]
+    print(f"  longest frame: background {b['max_ms']:.0f} ms vs in place {a['max_ms']:.0f} ms "
+          f"({a['max_ms'] / b['max_ms']:.1f}x shorter)")
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--_building":  # part 3's child
+        size_text, network, background = json.loads(sys.argv[2])
+        print(json.dumps(building(parse_size(size_text), network, background)))
+        return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="640x360")
     p.add_argument("--width", type=int, default=32)
@@ -120,6 +183,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=5000, help="frames for the host-work timing")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--path", default="auto", choices=("auto", "compute", "fragment"))
+    p.add_argument("--background", action="store_true",
+                   help="also part 3: width_up compiled in place vs in the background")
     args = p.parse_args()
     size = parse_size(args.size)
     network = {"seed": 1, "width": args.width, "depth": args.depth}
@@ -145,6 +210,8 @@ def main() -> None:
     for name, f_ms, n_ms, c in freezes(live, fbo, size, args.repeats):
         print(f"  {name:<24}{f_ms:>10.2f}{n_ms:>11.2f}{f_ms - n_ms:>10.2f}{c:>10}")
     renderer.release()
+    if args.background:
+        background_part(args.size, network)
 
 
 if __name__ == "__main__":

@@ -269,6 +269,7 @@ class Live:
         self.clock = clock or WallClock()
         self.screenshot_dir = Path(screenshot_dir)
         self.font_size = font_size
+        overlay.font(font_size)  # loaded before the show, not on the frame of the first badge
         self.listeners: list[Listener] = []  # called with (time, action, new state): the log
         # Called with (frame texture, state) after the network is drawn and before the overlay:
         # a recorder reads the picture here, so overlays (help, info, REC) are never recorded.
@@ -281,6 +282,8 @@ class Live:
         self._queue: queue.SimpleQueue[Action] = queue.SimpleQueue()
         self._specs: OrderedDict[str, NetworkSpec] = OrderedDict()
         self._uploaded: tuple | None = None  # what the renderer's weights currently are
+        self._shown: dict | None = None  # the network config those weights belong to
+        self.building: tuple[dict, float] | None = None  # (network, since): compiling meanwhile
         self._latent: tuple | None = None  # (path seed, phase) of the renderer's z
         self._paths: dict[tuple[int, int], LatentPath] = {}
         self._screenshots = state.screenshots
@@ -344,6 +347,9 @@ class Live:
 
     def lively_seed(self, candidates) -> int:
         net = self.state.scene.network
+        candidates = list(candidates)
+        if self.renderer.spec is not None and not self.renderer.ready(self.spec_for(net)):
+            return candidates[0]  # its architecture is still compiling: judging would freeze
         seed, _ = liveliness.choose(
             candidates, lambda sd: self.render_candidate({**net, "seed": sd}))
         return seed
@@ -405,8 +411,21 @@ class Live:
             except queue.Empty:
                 break
             self._apply(action)
-        self._sync()
+        try:
+            self._sync()
+        except CPPNError as exc:  # a background compile the driver refused in the end
+            self._refused(exc)
         return self.state
+
+    def _refused(self, exc: CPPNError) -> None:
+        """Back to the network on screen, with the driver's reason in the info overlay."""
+        if self._shown is None:
+            raise exc
+        s = self.state
+        self.state = replace(s, morph=None, scene=replace(s.scene, network=self._shown))
+        self.building, self._uploaded = None, None
+        self.error, self.error_at = f"network refused: {exc}", s.time
+        self._sync()
 
     def _apply(self, action: Action) -> None:
         before = self.state
@@ -529,8 +548,19 @@ class Live:
             spec = self.spec_for(network)
             if morph is not None:
                 spec = blend(self.spec_for({**network, "seed": morph.from_seed}), spec, t)
+            if not self.renderer.prepare(spec):
+                # A new architecture compiles in a child process (Renderer.prepare): the network
+                # on screen plays on, its z still moving, instead of the show freezing.
+                if self.building is None or self.building[0] != network:
+                    self.building = (network, s.time)
+                if self.renderer.spec is not None and latent_key != self._latent:
+                    self.renderer.set_latent(self._z(self.renderer.spec))
+                    self._latent = latent_key
+                return
+            self.building = None
             self.renderer.set_network(spec, self._z(spec))
             self._uploaded = key
+            self._shown = network
             self._latent = latent_key
         elif latent_key != self._latent:
             self.renderer.set_latent(self._z(self.renderer.spec))
@@ -630,7 +660,8 @@ class Live:
                        + f"   {r.path} path, {r.storage_for(spec) if spec else '?'}"
                        f" weights   compiles {r.stats.compiles}"
                        + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
-                          else "")),
+                          else "")
+                       + (f"   building {self.building_text()}" if self.building else "")),
             ("record", self.record_text()),
             ("GL", r.gl_renderer),
             *self.instrument.info_rows(),
@@ -650,14 +681,25 @@ class Live:
                     f"{last['dropped']} dropped")
         return "off"
 
+    def building_text(self) -> str:
+        """'64x4 2.1 s': the architecture compiling in the background and for how long."""
+        if self.building is None:
+            return ""
+        net, since = self.building
+        return f"{net.get('width', '?')}x{net.get('depth', '?')} {self.state.time - since:.1f} s"
+
     def rec_badge(self) -> str | None:
-        """The REC indicator's text, or None when not recording."""
+        """The corner badge: REC while recording, 'building' while a network compiles; None
+        when neither."""
+        parts = []
         rec = self.recording
-        if rec is None:
-            return None
-        secs = int(rec.seconds(self.state.time))
-        text = f"REC {secs // 60}:{secs % 60:02d}"
-        return text + (f"  {rec.dropped} dropped" if rec.dropped else "")
+        if rec is not None:
+            secs = int(rec.seconds(self.state.time))
+            parts.append(f"REC {secs // 60}:{secs % 60:02d}"
+                         + (f"  {rec.dropped} dropped" if rec.dropped else ""))
+        if self.building is not None:
+            parts.append(f"building {self.building_text().split()[0]}")
+        return "   ".join(parts) or None
 
     def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:
         """The help / info / REC overlay for this frame (re-rendered only when its text
@@ -679,7 +721,9 @@ class Live:
                 panels.append(overlay.panel(self.keymap.help_rows(), "keys (H / F1)",
                                             self.font_size))
             img = overlay.compose(overlay.stack(panels),
-                                  overlay.badge(badge, self.font_size) if badge else None,
+                                  overlay.badge(badge, self.font_size,
+                                                overlay.REC if self.recording else overlay.BUSY)
+                                  if badge else None,
                                   fb_size[0])
             self._overlay_img = None if img is None else overlay.fit(img, fb_size)
             self._overlay_key = key
@@ -1159,8 +1203,11 @@ def run(args: argparse.Namespace) -> int:
     renderer = None
     try:
         try:
+            # --fixed-fps shows every frame's state exactly (frame-exact takes), so a new
+            # architecture compiles in place there; otherwise in the background.
             renderer = Renderer.from_current_context(
-                path=args.render_path, specialize="off" if args.no_specialize else "async")
+                path=args.render_path, specialize="off" if args.no_specialize else "async",
+                background=not args.fixed_fps)
         except CPPNError as exc:
             inst.close()
             raise _no_window(str(exc)) from None

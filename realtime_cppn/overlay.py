@@ -26,10 +26,19 @@ PANEL = (0, 0, 0, 170)  # translucent black: dims the picture under the text
 TEXT = (255, 255, 255, 255)
 HEADING = (255, 210, 90, 255)
 REC = (220, 30, 30, 255)
+BUSY = (255, 176, 32, 255)  # the badge's dot while a network compiles (not recording)
 
 
 @functools.lru_cache(maxsize=8)
 def font(size: int = 14) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    f = _load_font(size)
+    # The first text layout loads the shaper (~60 ms here): pay it now, not on the frame that
+    # first shows a badge mid-show.
+    ImageDraw.Draw(Image.new("RGBA", (1, 1))).textlength("REC 0:00", font=f)
+    return f
+
+
+def _load_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     for name in _FONTS:
         try:
             return ImageFont.truetype(name, size)
@@ -93,7 +102,7 @@ def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def badge(text: str, size: int = 14, dot: tuple[int, int, int, int] = REC) -> np.ndarray:
-    """A recording badge: a red dot and ``text`` on a dark panel, (H, W, 4) uint8."""
+    """A corner badge: a dot (red: recording) and ``text`` on a dark panel, (H, W, 4) uint8."""
     f = font(size)
     pad = max(4, size // 2)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))

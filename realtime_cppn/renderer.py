@@ -9,6 +9,7 @@ writes four pixels per invocation), and shows or reads back the result.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,10 @@ _TEXTURE_UNIT = 3
 # A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
 MAX_TARGETS = 8
 MAX_READ_POOLS = 4
+# Uniform-fed programs kept, one per architecture, so going back to a recent width, depth or
+# activation set is free; a show that explores hundreds must not keep hundreds (llvmpipe holds
+# megabytes of JIT code each).
+MAX_PROGRAMS = 16
 
 
 def create_headless_context() -> moderngl.Context:
@@ -64,6 +69,10 @@ class Stats:
     special_compiles: int = 0  # baked programs swapped in (cache hits when async)
     compile_seconds: float = 0.0
     uploads: int = 0
+    background_compiles: int = 0  # architectures compiled in a child first (Renderer.prepare)
+    # The render thread's cost of taking over a program a child compiled: link + first draw
+    # (llvmpipe JITs at the first draw). A cache hit is tens of ms; a miss is the cold compile.
+    last_takeover_s: float = 0.0
 
 
 class PendingRead:
@@ -96,22 +105,79 @@ class PendingRead:
 
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
-HIT_BUDGET_S = 0.25  # a render-thread compile slower than this means the driver cache missed
+HIT_BUDGET_S = 0.25  # a takeover slower than this means the driver cache missed: stop trying
 LLVMPIPE_MAX_MACS = 16384  # W64 D4 is 13k; W64 D8 (29k) took 36 s to bake (fragment) there
+
+
+def _warm_size(size: tuple[int, int]) -> tuple[int, int]:
+    """A tiny target that a driver compiles the same variant for as ``size``: llvmpipe keys
+    compute variants on whether the image's sides are powers of two (16 is, 24 is not)."""
+    return tuple(16 if n & (n - 1) == 0 else 24 for n in size)
+
+
+class _ChildCompile:
+    """One background compile: a child process compiles a shader and draws with it once.
+
+    moderngl holds the GIL while the driver compiles, so a worker thread would freeze the window;
+    a child process in its own headless context does not. Drivers keep compiled shaders in a disk
+    cache (Mesa, NVIDIA), so the render thread's own compile of the same text afterwards is a
+    cache hit. llvmpipe compiles a variant per target format and bound sampler state at the
+    first draw: the child draws with the state the renderer will (``_DrawState``), or the
+    render thread would still pay the full compile at its first frame.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.key: tuple | None = None
+        self.source = ""
+
+    def start(self, key: tuple, source: str, state: dict) -> None:
+        self.stop()
+        self.key, self.source = key, source
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime_cppn.renderer", "--warm", json.dumps(state)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(source.encode())
+            self.proc.stdin.close()
+        except OSError:  # the child died at once (no GL there): poll() reports it
+            pass
+
+    @property
+    def busy(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def poll(self, key: tuple) -> str:
+        """'idle' (nothing started for ``key``), 'running', or once finished 'done' / 'failed'
+        (reported once; the child is then forgotten)."""
+        if self.proc is None or self.key != key:
+            return "idle"
+        code = self.proc.poll()
+        if code is None:
+            return "running"
+        self.proc = None
+        return "done" if code == 0 else "failed"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
 
 
 class _Specializer:
     """Swaps in a constants-baked program for weights that stay put, without a hitch.
 
     Baked constants run up to 2-4x faster than runtime weights on llvmpipe (benchmarks/), but
-    every weight set is a new program, and moderngl holds the GIL while the driver compiles (a
-    worker thread would freeze the window). So a child process compiles the same source in its
-    own headless context; drivers keep compiled shaders in a disk cache (Mesa, NVIDIA), and the
-    render thread's own compile is then a cache hit (llvmpipe: 6 s cold, 10-50 ms warm). If that
-    compile is still slow, the cache is not shared between the two contexts here, and
-    specialising switches itself off. Reseeds and morphs never wait for it: the uniform-fed
-    program draws until the baked one is ready. ``sync`` compiles in place (offline renders,
-    tests); ``off`` never specialises.
+    every weight set is a new program. A child process compiles it first (``_ChildCompile``)
+    and the render thread then takes it over from the driver's cache (llvmpipe: 2-3 s cold,
+    tens of ms warm). If that takeover is still slow, the cache is not shared between the two
+    contexts here, and specialising switches itself off. Reseeds and morphs never wait for it:
+    the uniform-fed program draws until the baked one is ready. ``sync`` compiles in place
+    (offline renders, tests); ``off`` never specialises.
     """
 
     def __init__(self, mode: str) -> None:
@@ -119,11 +185,8 @@ class _Specializer:
         self.weights_id = b""
         self.stable_frames = 0
         self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
-        self.proc: subprocess.Popen | None = None
-        self.proc_key: tuple | None = None
-        self.proc_source = ""
+        self.child = _ChildCompile()
         self.switches = 0  # times a baked program took over (the info overlay can show it)
-        self.last_compile_s = 0.0
 
     def weights_changed(self, data: bytes) -> None:
         wid = hashlib.blake2b(data, digest_size=16).digest()
@@ -148,21 +211,15 @@ class _Specializer:
             return prog
         self.stable_frames += 1
         if self.mode == "sync":
-            return self._build(r, spec, key, self._source(path, spec, fmt))
-        if self.proc is not None and self.proc.poll() is not None:
-            done, self.proc = self.proc, None
-            if done.returncode == 0 and self.proc_key == key:
-                prog = self._build(r, spec, key, self.proc_source)
-                if self.last_compile_s > HIT_BUDGET_S:
-                    self.mode = "off"  # no shared cache: this one was a hitch; no more of them
-                return prog
-        if self.proc is not None and self.proc_key != key:
-            self.proc.kill()  # the weights moved on (a morph, a reseed): that build is stale
-            self.proc.wait()
-            self.proc = None
-        if self.proc is None and self.stable_frames >= SPECIALIZE_AFTER:
-            self.proc_key, self.proc_source = key, self._source(path, spec, fmt)
-            self.proc = _warm_in_child(self.proc_source, path, fmt)
+            return self._build(r, spec, key, self._source(path, spec, fmt), fmt)
+        status = self.child.poll(key)
+        if status == "done":
+            return self._build(r, spec, key, self.child.source, fmt)
+        if status == "idle" and self.child.busy:
+            self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
+        if (status in ("idle", "failed") and self.stable_frames >= SPECIALIZE_AFTER
+                and not r._arch_child.busy):  # a new architecture's compile comes first
+            self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
         return None
 
     @staticmethod
@@ -182,7 +239,7 @@ class _Specializer:
     def _source(path: str, spec: NetworkSpec, fmt: str) -> str:
         return bake.source(spec, None, path, fmt, latent="uniform")
 
-    def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str):
+    def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str, fmt: str):
         t0 = time.perf_counter()
         try:
             if key[2] == "compute":
@@ -190,10 +247,15 @@ class _Specializer:
             else:
                 prog = r.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
                                      fragment_shader=source)
+            if self.mode == "async":  # the variant too, so the takeover is timed whole
+                r._warm_up(prog, spec, fmt)
         except Exception:  # a driver that rejects the baked text keeps the uniform program
             self.mode = "off"
             return None
-        self.last_compile_s = time.perf_counter() - t0
+        if self.mode == "async":
+            r.stats.last_takeover_s = time.perf_counter() - t0
+            if r.stats.last_takeover_s > HIT_BUDGET_S:
+                self.mode = "off"  # no shared cache: this one was a hitch; no more of them
         while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
             old = self.programs.pop(next(iter(self.programs)))
             vao = r._vao_cache.pop(old.glo, None)
@@ -206,42 +268,44 @@ class _Specializer:
         return prog
 
     def release(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        self.child.stop()
         for prog in self.programs.values():
             prog.release()
         self.programs.clear()
 
 
-def _warm_in_child(source: str, path: str, fmt: str) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime_cppn.renderer", "--warm", path, fmt],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(source.encode())
-        proc.stdin.close()
-    except OSError:  # the child died at once (no GL there): poll() reports it
-        pass
-    return proc
-
-
-def _warm_main(path: str, fmt: str) -> int:
-    """Child process: compile and run the shader on stdin once, filling the driver's cache."""
+def _warm_main(state_json: str) -> int:
+    """Child process: compile the shader on stdin and draw with it once in the renderer's state
+    (``Renderer._draw_state``), filling the driver's cache for the render thread."""
+    state = json.loads(state_json)
     source = sys.stdin.read()
     ctx = create_headless_context()
-    if path == "compute":
+    # A power-of-two float texture like the renderer's weights (llvmpipe keys a variant on the
+    # sampler state and whether sizes are powers of two, not on the sizes).
+    weights = ctx.texture((glsl.TEXTURE_WIDTH, 1), 4, dtype="f4")
+    weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
+    weights.use(_WEIGHT_UNIT)
+    if state.get("texture"):
+        w, h, components, nearest = state["texture"]
+        image = ctx.texture((w, h), components)
+        image.repeat_x = image.repeat_y = False
+        f = moderngl.NEAREST if nearest else moderngl.LINEAR
+        image.filter = (f, f)
+        image.use(_TEXTURE_UNIT)
+    target = ctx.texture(tuple(state["size"]), 4,
+                         dtype="f4" if state["target"] == "rgba32f" else "f1")
+    if state["path"] == "compute":
         prog = ctx.compute_shader(source)
-        img = ctx.texture((2, 2), 4, dtype="f4" if fmt == "rgba32f" else "f1")
-        img.bind_to_image(0, read=False, write=True)
-        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
     else:
         prog = ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
-        fbo = ctx.simple_framebuffer((2, 2))
+    for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
+        if name in prog:
+            prog[name].value = unit
+    if state["path"] == "compute":
+        target.bind_to_image(0, read=False, write=True)
+        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
+    else:
+        fbo = ctx.framebuffer(color_attachments=[target])
         fbo.use()
         vao = ctx.vertex_array(prog, [])
         vao.vertices = 3
@@ -259,6 +323,7 @@ class Renderer:
         path: str = "auto",
         storage: str = "auto",
         specialize: str = "off",
+        background: bool = False,
     ) -> None:
         self.ctx = ctx or create_headless_context()
         info = self.ctx.info
@@ -301,6 +366,11 @@ class Renderer:
         if specialize not in ("off", "async", "sync"):
             raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
         self._special = _Specializer(specialize)
+        # Renderer.prepare compiles new architectures in a child first (the live window).
+        self.background = background
+        self._arch_child = _ChildCompile()
+        self._texture_nearest = False
+        self._last_size = (16, 16)
         self._z: np.ndarray | None = None
 
     @classmethod
@@ -328,14 +398,86 @@ class Renderer:
             return "texture"
         return "ubo"
 
-    def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
-        """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
+    def _check_fits(self, spec: NetworkSpec) -> None:
         rows = -(-glsl.layout(spec).size // glsl.TEXTURE_WIDTH)
         if rows > self.max_texture:
             raise CPPNError(
                 f"the network's {glsl.layout(spec).size} weight texels exceed this GPU's "
                 f"{glsl.TEXTURE_WIDTH}x{self.max_texture} texture limit"
             )
+
+    def ready(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
+        """Whether ``spec``'s architecture is compiled: set_network then only uploads."""
+        return self._program_key(spec, _DTYPES[dtype]) in self._programs
+
+    @property
+    def building(self) -> bool:
+        """A new architecture is compiling in the background (see ``prepare``)."""
+        return self._arch_child.busy
+
+    def prepare(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
+        """Get ``spec``'s architecture compiled without freezing the caller.
+
+        True when it is ready (``set_network`` then only uploads). With ``background`` on and a
+        network already shown, a new architecture is first compiled by a child process and this
+        returns False until that is done: keep drawing the current network and ask again next
+        frame; the render thread then takes the program over from the driver's cache. Otherwise,
+        or when the child failed (the in-place compile then raises the driver's CPPNError), it
+        compiles here and now. A network too big for this GPU is refused at once.
+        """
+        self._check_fits(spec)
+        fmt = _DTYPES[dtype]
+        key = self._program_key(spec, fmt)
+        if key in self._programs:
+            if self._arch_child.key != key:
+                self._arch_child.stop()  # the performer went back: that build is not wanted
+            return True
+        if not self.background or self.spec is None:
+            self._program(spec, fmt)
+            return True
+        status = self._arch_child.poll(key)
+        if status == "running":
+            return False
+        if status == "idle":
+            self._special.child.stop()  # its weights are about to be stale; the cores are needed
+            storage = self.storage_for(spec)
+            self._arch_child.start(key, glsl.source(spec, self.path, storage, fmt),
+                                   self._draw_state(spec, self.path, fmt))
+            self.stats.background_compiles += 1
+            return False
+        t0 = time.perf_counter()
+        prog = self._program(spec, fmt)  # cold when the child failed: the driver's error, here
+        if status == "done":
+            self._warm_up(prog, spec, fmt)
+            self.stats.last_takeover_s = time.perf_counter() - t0
+            if self.stats.last_takeover_s > HIT_BUDGET_S:
+                self.background = False  # the cache is not shared here: it only delayed the hitch
+        return True
+
+    def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
+        """What a child must draw with to build the variant the renderer will use."""
+        state: dict = {"path": path, "target": fmt, "texture": None,
+                       "size": _warm_size(self._last_size)}
+        if spec.out_channels == 2:
+            tex = self._uv_texture()
+            state["texture"] = [*tex.size, tex.components, self._texture_nearest]
+        return state
+
+    def _warm_up(self, prog, spec: NetworkSpec, fmt: str) -> None:
+        """One tiny draw with ``prog`` in the live state: the driver builds its variant now."""
+        dtype = "f4" if fmt == "rgba32f" else "f1"
+        size = _warm_size(self._last_size)
+        tex = self.target(size, dtype)
+        if "u_texture" in prog:
+            prog["u_texture"].value = _TEXTURE_UNIT
+            self._uv_texture().use(_TEXTURE_UNIT)
+        if self._weights is not None:
+            self._bind_weights()
+        self._execute(prog, tex, self._targets[(*size, dtype)][1])
+
+    def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
+        """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
+        self._check_fits(spec)
         self._program(spec, "rgba32f")  # compile (or fetch) before touching state
         self.spec = spec
         self._z = spec.check_z(z) if spec.z_dim else None
@@ -365,6 +507,9 @@ class Renderer:
         n = data.shape[0]
         if storage == "texture":
             rows = -(-n // glsl.TEXTURE_WIDTH)
+            # A power of two: llvmpipe builds a shader variant per power-of-two-ness of a bound
+            # texture, and a background compile (prepare) must hit the variant drawn here.
+            rows = min(1 << (rows - 1).bit_length(), self.max_texture)
             padded = np.zeros((rows * glsl.TEXTURE_WIDTH, 4), np.float32)
             padded[:n] = data
             key = ("texture", rows)
@@ -389,12 +534,16 @@ class Renderer:
         self._weights = None
         self._weights_key = None
 
+    def _program_key(self, spec: NetworkSpec, image_format: str) -> tuple:
+        fmt = image_format if self.path == "compute" else ""
+        return (spec.architecture, self.path, self.storage_for(spec), fmt)
+
     def _program(self, spec: NetworkSpec, image_format: str):
         storage = self.storage_for(spec)
-        fmt = image_format if self.path == "compute" else ""
-        key = (spec.architecture, self.path, storage, fmt)
-        prog = self._programs.get(key)
+        key = self._program_key(spec, image_format)
+        prog = self._programs.pop(key, None)
         if prog is not None:
+            self._programs[key] = prog  # most recently used last
             return prog
         source = glsl.source(spec, self.path, storage, image_format)
         t0 = time.perf_counter()
@@ -417,6 +566,12 @@ class Renderer:
             prog["u_weights"].value = _WEIGHT_UNIT
         elif "Weights" in prog:
             prog["Weights"].binding = 0
+        while len(self._programs) >= MAX_PROGRAMS:  # the least recently used goes
+            old = self._programs.pop(next(iter(self._programs)))
+            vao = self._vao_cache.pop(old.glo, None)
+            if vao is not None:
+                vao.release()
+            old.release()
         self._programs[key] = prog
         return prog
 
@@ -485,6 +640,7 @@ class Renderer:
         view = view or View()
         tex = self.target(size, dtype)
         w, h = tex.size
+        self._last_size = (w, h)  # background compiles warm a variant for sizes like it
         prog = self._special.program(self, spec, _DTYPES[dtype]) or self._program(spec, _DTYPES[dtype])
         uniforms = {
             "u_resolution": (float(w), float(h)),
@@ -506,16 +662,19 @@ class Renderer:
         if spec.out_channels == 2 and display:
             self._uv_texture().use(_TEXTURE_UNIT)
         self._bind_weights()
+        self._execute(prog, tex, self._targets[(w, h, dtype)][1])
+        return tex
+
+    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+        w, h = tex.size
         if isinstance(prog, moderngl.ComputeShader):
             tex.bind_to_image(0, read=False, write=True)
             prog.run(-(-w // 16), -(-h // 16))
             self.ctx.memory_barrier()
         else:
-            fbo = self._targets[(w, h, dtype)][1]
             fbo.use()
             fbo.viewport = (0, 0, w, h)
             self._vao(prog).render()
-        return tex
 
     # --- uv remap -----------------------------------------------------------------------------
 
@@ -536,6 +695,7 @@ class Renderer:
         self._texture.repeat_x = self._texture.repeat_y = False  # wrap_uv does the wrapping
         f = moderngl.NEAREST if nearest else moderngl.LINEAR
         self._texture.filter = (f, f)
+        self._texture_nearest = nearest
 
     def _uv_texture(self) -> moderngl.Texture:
         if self._texture is None:
@@ -649,11 +809,13 @@ class Renderer:
             "texture": int(self._texture is not None),
             "overlay": sum(o is not None for o in (self._overlay, self._overlay_vao,
                                                     self._overlay_tex)),
-            "special_procs": int(self._special.proc is not None),
+            "special_procs": int(self._special.child.proc is not None),
+            "arch_procs": int(self._arch_child.proc is not None),
         }
 
     def release(self) -> None:
         self._special.release()
+        self._arch_child.stop()
         self.forget_programs()
         self.release_targets()
         self._release_weights()
@@ -669,7 +831,7 @@ class Renderer:
                 obj.release()
 
 
-if __name__ == "__main__":  # python -m realtime_cppn.renderer --warm PATH FMT (see _Specializer)
-    if len(sys.argv) == 4 and sys.argv[1] == "--warm":
-        sys.exit(_warm_main(sys.argv[2], sys.argv[3]))
+if __name__ == "__main__":  # python -m realtime_cppn.renderer --warm STATE (see _ChildCompile)
+    if len(sys.argv) == 3 and sys.argv[1] == "--warm":
+        sys.exit(_warm_main(sys.argv[2]))
     sys.exit(2)

@@ -63,7 +63,7 @@ def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_contex
         for t in np.linspace(0, 1, SPECIALIZE_AFTER + 3):
             r.set_network(blend(a, b, float(t)))
             r.draw((32, 32))
-        assert r._special.proc is None and r.stats.special_compiles == 0
+        assert r._special.child.proc is None and r.stats.special_compiles == 0
         r.set_network(a)
         deadline = time.monotonic() + 120
         while r.stats.special_compiles == 0 and time.monotonic() < deadline:

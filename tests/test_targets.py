@@ -24,3 +24,27 @@ def test_release_of_a_bound_target_then_a_new_one(gl_context, path):
         assert again.shape == (8, 24, 3)
     finally:
         r.release()
+
+
+def test_programs_are_kept_per_architecture_up_to_a_bound(gl_context, monkeypatch):
+    from realtime_cppn import renderer as renderer_module
+
+    monkeypatch.setattr(renderer_module, "MAX_PROGRAMS", 3)
+    r = Renderer(gl_context, path="fragment")
+    try:
+        specs = [rc.to_spec(rc.CPPN(width=w, depth=1, seed=2)) for w in (2, 3, 4, 5)]
+        images = []
+        for spec in specs[:3]:
+            r.set_network(spec)
+            images.append(r.read(r.draw((8, 8))))
+        r.set_network(specs[0])  # used again: now the most recent, so width 3 goes first
+        assert r.stats.compiles == 3
+        r.set_network(specs[3])
+        assert r.gl_objects()["programs"] == 3 and r.stats.compiles == 4
+        assert r.ready(specs[0]) and not r.ready(specs[1]) and r.ready(specs[2])
+        r.set_network(specs[1])  # evicted: compiled again, and draws as before
+        assert r.stats.compiles == 5
+        np.testing.assert_array_equal(r.read(r.draw((8, 8))), images[1])
+        assert gl_context.error == "GL_NO_ERROR"
+    finally:
+        r.release()
