@@ -121,9 +121,10 @@ class App:
 def app(display, tmp_path):
     started: list[App] = []
 
-    def start(seed: int = 7, size=SIZE, extra: list[str] | None = None) -> App:
+    def start(seed: int = 7, size=SIZE, extra: list[str] | None = None,
+              clock: tuple[str, ...] = ("--fixed-fps", "20")) -> App:
         a = App(display, ["--seed", str(seed), *NET, "--size", f"{size[0]}x{size[1]}",
-                          "--fixed-fps", "20", "--paused", "--screenshot-dir", str(tmp_path),
+                          *clock, "--paused", "--screenshot-dir", str(tmp_path),
                           *(extra or [])], tmp_path)
         started.append(a)
         return a
@@ -135,13 +136,13 @@ def app(display, tmp_path):
             a.proc.wait()
 
 
-def headless(renderer, seed: int, size=SIZE, path_seed: int = 7) -> np.ndarray:
+def headless(renderer, seed: int, size=SIZE, path_seed: int = 7, width: int = 8) -> np.ndarray:
     """What the window must show: the same scene rendered without a window, as 8-bit RGB."""
     from realtime_cppn.build import scene_network, scene_z
     from realtime_cppn.images import to_uint8
     from realtime_cppn.scene import Scene
 
-    scene = Scene(network={"seed": seed, "width": 8, "depth": 2}, path_seed=path_seed)
+    scene = Scene(network={"seed": seed, "width": width, "depth": 2}, path_seed=path_seed)
     spec = scene_network(scene)
     renderer.set_network(spec, scene_z(scene, spec))
     return to_uint8(renderer.read(renderer.draw(size, scene.view, display=True), 3))
@@ -176,6 +177,17 @@ def test_reseed_key_shows_the_new_seed(app, renderer):
     assert new != 7
     a.wait_for(headless(renderer, new))  # the latent path stays the scene's (path seed 7)
     a.key("BackSpace")  # history: back to where we were
+    a.wait_for(headless(renderer, 7))
+
+
+def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, renderer):
+    # The wall clock (no --fixed-fps) is the live default: new architectures compile in a
+    # child process. Paused, so the picture is exact once it arrives.
+    a = app(seed=7, clock=())
+    a.wait_for(headless(renderer, 7))
+    a.key("w")  # width 8 -> 16
+    a.wait_for(headless(renderer, 7, width=16), timeout=60)
+    a.key("W")  # back to 8: compiled already, shown at once
     a.wait_for(headless(renderer, 7))
 
 
