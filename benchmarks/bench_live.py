@@ -122,14 +122,15 @@ def freezes(live: Live, fbo, size, repeats: int) -> list[tuple[str, float, float
     return out
 
 
-def building(size, network: dict, background: bool, settle: float = 10.0) -> dict:
-    """Part 3 in this process: frames around a width_up with the given compile mode."""
+def building(size, network: dict, background: bool, action: str = "width_up",
+             settle: float = 10.0) -> dict:
+    """Part 3 in this process: frames around ``action`` with the given compile mode."""
     r = Renderer(specialize="async", background=background)
     live = Live(r, initial_state(Scene(network=network, path_seed=1)), clock=FixedClock(30))
     fbo = r.ctx.simple_framebuffer(size)
     for _ in range(3):
         frame(live, fbo, size)
-    live.dispatch(Action("width_up"))
+    live.dispatch(actions.parse(action))
     t0 = time.perf_counter()
     press = frame(live, fbo, size)
     times, waiting = [press], 0
@@ -169,12 +170,22 @@ def background_part(size_text: str, network: dict) -> None:
     a, b = results["in place"], results["background"]
     print(f"  longest frame: background {b['max_ms']:.0f} ms vs in place {a['max_ms']:.0f} ms "
           f"({a['max_ms'] / b['max_ms']:.1f}x shorter)")
+    env = {**os.environ, "MESA_SHADER_CACHE_DISABLE": "false",
+           "MESA_SHADER_CACHE_DIR": tempfile.mkdtemp(prefix="bench-live-")}
+    out = subprocess.run(
+        [sys.executable, __file__, "--_building",
+         json.dumps([size_text, network, True, "reseed=4242", 15.0])],
+        capture_output=True, text=True, env=env, check=True)
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nreseed, then 15 s of frames (the baked program takes over meanwhile): "
+          f"{m['baked']} baked takeover(s) costing {m['takeover_ms']:.1f} ms on the render "
+          f"thread; longest frame {m['max_after_ms']:.1f} ms, median {m['median_ms']:.1f} ms")
 
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--_building":  # part 3's child
-        size_text, network, background = json.loads(sys.argv[2])
-        print(json.dumps(building(parse_size(size_text), network, background)))
+        size_text, network, *rest = json.loads(sys.argv[2])
+        print(json.dumps(building(parse_size(size_text), network, *rest)))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="640x360")
