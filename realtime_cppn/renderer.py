@@ -215,9 +215,12 @@ class _Specializer:
         status = self.child.poll(key)
         if status == "done":
             return self._build(r, spec, key, self.child.source, fmt)
+        if status == "failed":  # no GL in a child here, or a driver refusing the baked text
+            self.mode = "off"
+            return None
         if status == "idle" and self.child.busy:
             self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
-        if (status in ("idle", "failed") and self.stable_frames >= SPECIALIZE_AFTER
+        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER
                 and not r._arch_child.busy):  # a new architecture's compile comes first
             self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
         return None
@@ -447,11 +450,13 @@ class Renderer:
             return False
         t0 = time.perf_counter()
         prog = self._program(spec, fmt)  # cold when the child failed: the driver's error, here
-        if status == "done":
-            self._warm_up(prog, spec, fmt)
-            self.stats.last_takeover_s = time.perf_counter() - t0
-            if self.stats.last_takeover_s > HIT_BUDGET_S:
-                self.background = False  # the cache is not shared here: it only delayed the hitch
+        if status == "failed":
+            self.background = False  # it compiles here, so the child is what fails: stop trying
+            return True
+        self._warm_up(prog, spec, fmt)
+        self.stats.last_takeover_s = time.perf_counter() - t0
+        if self.stats.last_takeover_s > HIT_BUDGET_S:
+            self.background = False  # the cache is not shared here: it only delayed the hitch
         return True
 
     def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:

@@ -126,6 +126,38 @@ report.update(frames=frames, after_width=r.spec.layers[0].weight.shape[0],
 print(json.dumps(report))
 """
 
+CHILD_FAILS = r"""
+import json, os, time
+import numpy as np
+import realtime_cppn as rc
+from realtime_cppn.renderer import Renderer
+
+r = Renderer(background=True, specialize="async")
+# From here on a child process finds no EGL driver (and has no display): every child fails.
+os.environ["__EGL_VENDOR_LIBRARY_FILENAMES"] = "/nonexistent/egl_vendor.json"
+os.environ.pop("DISPLAY", None)
+a = rc.to_spec(rc.CPPN(width=6, depth=2, seed=1))
+b = rc.to_spec(rc.CPPN(width=10, depth=2, seed=2))
+c = rc.to_spec(rc.CPPN(width=14, depth=2, seed=3))
+size = (24, 16)
+r.set_network(a)
+for _ in range(10):  # the specialiser's child fails: it must stop trying, not respawn
+    r.read(r.draw(size))
+    time.sleep(0.2)
+deadline = time.monotonic() + 120
+while not r.prepare(b):
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+r.set_network(b)
+img = r.read(r.draw(size))
+ok_c = r.prepare(c)  # background is off now: compiled in place, at once
+ref = Renderer(r.ctx)
+ref.set_network(b)
+print(json.dumps({"background": r.background, "special": r._special.mode, "ok_c": ok_c,
+                  "children": r.stats.background_compiles,
+                  "err": float(np.abs(img - ref.read(ref.draw(size))).max())}))
+"""
+
 
 def _run(script: str, tmp_path, *args: str) -> dict:
     env = {**os.environ, "MESA_SHADER_CACHE_DIR": str(tmp_path / "cache")}
@@ -166,3 +198,10 @@ def test_the_live_show_plays_on_while_a_wider_network_builds(tmp_path):
     assert m["badge"] == "building 16x2" and "building 16x2" in m["info"], m
     assert m["frames"] >= 1 and m["after_width"] == 16 and m["after_badge"] is None, m
     assert m["diff"] <= 1, m  # the window then shows the new network
+
+
+def test_a_child_that_cannot_compile_turns_background_compiles_off(tmp_path):
+    m = _run(CHILD_FAILS, tmp_path)
+    assert m["special"] == "off" and m["background"] is False, m
+    assert m["ok_c"] and m["children"] == 1, m  # one failed child, then compiles in place
+    assert m["err"] <= 1e-6
