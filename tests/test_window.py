@@ -186,7 +186,13 @@ def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, re
     a = app(seed=7, clock=())
     a.wait_for(headless(renderer, 7))
     a.key("w")  # width 8 -> 16
-    a.wait_for(headless(renderer, 7, width=16), timeout=60)
+    from realtime_cppn.renderer import Renderer
+
+    wide = Renderer(renderer.ctx)  # the shared renderer's cache is other tests' business
+    try:
+        a.wait_for(headless(wide, 7, width=16), timeout=60)
+    finally:
+        wide.release()
     a.key("W")  # back to 8: compiled already, shown at once
     a.wait_for(headless(renderer, 7))
 
