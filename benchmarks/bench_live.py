@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("MESA_SHADER_CACHE_DISABLE", "true")
+os.environ.setdefault("__GL_SHADER_DISK_CACHE", "0")  # NVIDIA's, likewise
 
 import argparse
 import json
@@ -150,6 +151,13 @@ def building(size, network: dict, background: bool, action: str = "width_up",
     return out
 
 
+def _fresh_cache_env() -> dict[str, str]:
+    """The environment of a child with an empty, enabled shader cache (Mesa's and NVIDIA's)."""
+    folder = tempfile.mkdtemp(prefix="bench-live-")
+    return {**os.environ, "MESA_SHADER_CACHE_DISABLE": "false", "MESA_SHADER_CACHE_DIR": folder,
+            "__GL_SHADER_DISK_CACHE": "1", "__GL_SHADER_DISK_CACHE_PATH": folder}
+
+
 def background_part(size_text: str, network: dict) -> None:
     print(f"\nwidth_up {network['width']} -> {2 * network['width']} at {size_text}, "
           "fresh shader cache per mode:")
@@ -157,8 +165,7 @@ def background_part(size_text: str, network: dict) -> None:
           f"{'takeover ms':>13}{'max later ms':>14}{'median ms':>11}")
     results = {}
     for mode in ("in place", "background"):
-        env = {**os.environ, "MESA_SHADER_CACHE_DISABLE": "false",
-               "MESA_SHADER_CACHE_DIR": tempfile.mkdtemp(prefix="bench-live-")}
+        env = _fresh_cache_env()
         out = subprocess.run(
             [sys.executable, __file__, "--_building", json.dumps([size_text, network,
                                                                 mode == "background"])],
@@ -170,8 +177,7 @@ def background_part(size_text: str, network: dict) -> None:
     a, b = results["in place"], results["background"]
     print(f"  longest frame: background {b['max_ms']:.0f} ms vs in place {a['max_ms']:.0f} ms "
           f"({a['max_ms'] / b['max_ms']:.1f}x shorter)")
-    env = {**os.environ, "MESA_SHADER_CACHE_DISABLE": "false",
-           "MESA_SHADER_CACHE_DIR": tempfile.mkdtemp(prefix="bench-live-")}
+    env = _fresh_cache_env()
     out = subprocess.run(
         [sys.executable, __file__, "--_building",
          json.dumps([size_text, network, True, "reseed=4242", 15.0])],

@@ -22,6 +22,7 @@ torch reference on a pixel subsample, so no work was optimised away.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -79,6 +80,25 @@ def matmul_peak(n: int = 4096, repeats: int = 3) -> float:
     b = rng.standard_normal((n, n), dtype=np.float32)
     a @ b  # warm the BLAS threads
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def cuda_peak(n: int = 8192, repeats: int = 5) -> float | None:
+    """The GPU's float32 GFLOP/s on a large torch matmul (TF32 off: true float32, as the shaders
+    compute), or None without CUDA."""
+    if not torch.cuda.is_available():
+        return None
+    torch.backends.cuda.matmul.allow_tf32 = False
+    a = torch.randn(n, n, device="cuda")
+    b = torch.randn(n, n, device="cuda")
+    a @ b
+    torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
 
@@ -242,22 +262,24 @@ class BakedPath:
 
 
 class TorchPath:
-    """(b) The seed's way: torch evaluates the module on the CPU, the frame is uploaded."""
+    """(b) The seed's way: torch evaluates the module (on the CPU, or on the GPU where CUDA
+    exists), the frame comes to the host and is uploaded for display."""
 
-    name = "torch-cpu+upload"
-
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx, device: str = "cpu") -> None:
         self.ctx = ctx
+        self.device = device
+        self.name = f"torch-{device}+upload"
+        self.chunk = TORCH_CHUNK if device == "cpu" else 1 << 20  # a GPU wants big batches
         self.textures: dict[tuple[int, int, int], object] = {}
 
     def fits(self, spec: NetworkSpec) -> bool:
         return True
 
     def prepare(self, spec, z, size, net: CPPN | None = None) -> float | None:
-        self.net = net
-        self.z = torch.from_numpy(z.astype(np.float32))
+        self.net = net if self.device == "cpu" else copy.deepcopy(net).to(self.device)
+        self.z = torch.from_numpy(z.astype(np.float32)).to(self.device)
         grid = coords(size, spec.inputs, spec.scale).astype(np.float32)  # (H, W, n)
-        self.grid = torch.from_numpy(grid.reshape(-1, grid.shape[-1]))  # (H*W, n)
+        self.grid = torch.from_numpy(grid.reshape(-1, grid.shape[-1])).to(self.device)
         self.size, self.channels = size, spec.out_channels
         key = (*size, spec.out_channels)
         if key not in self.textures:
@@ -270,11 +292,11 @@ class TorchPath:
 
     def evaluate(self) -> torch.Tensor:
         n = self.grid.shape[0]
-        out = torch.empty(n, self.channels)
+        out = torch.empty(n, self.channels, device=self.device)
         with torch.no_grad():
-            for i in range(0, n, TORCH_CHUNK):
-                out[i:i + TORCH_CHUNK] = self.net(self.grid[i:i + TORCH_CHUNK], self.z)
-        return out
+            for i in range(0, n, self.chunk):
+                out[i:i + self.chunk] = self.net(self.grid[i:i + self.chunk], self.z)
+        return out.cpu()  # to the host for the upload (waits for a GPU)
 
     def frame(self, size: tuple[int, int]) -> None:
         t0 = time.perf_counter()
@@ -318,11 +340,25 @@ def run(args: argparse.Namespace) -> dict:
     peak = matmul_peak()
     print(f"float32 peak (numpy 4096x4096 matmul): {peak:.1f} GFLOP/s (measured again at the end;"
           " fractions use the higher)", flush=True)
+    gpu_peak = cuda_peak()
+    gl_on_gpu = "llvmpipe" not in renderer_name.lower() and gpu_peak is not None
+    if gpu_peak is not None:
+        print(f"GPU float32 peak (torch 8192^3 matmul, TF32 off, {torch.cuda.get_device_name()}):"
+              f" {gpu_peak:.1f} GFLOP/s; GL paths {'use it' if gl_on_gpu else 'run elsewhere'}",
+              flush=True)
+
+    def peak_of(path_name: str, cpu_peak: float) -> float:
+        """The peak of the device a path runs on: GL on the GPU (unless llvmpipe), torch where
+        it was put."""
+        on_gpu = path_name == "torch-cuda+upload" or (gl_on_gpu and not path_name.startswith(
+            "torch-"))
+        return gpu_peak if on_gpu else cpu_peak
 
     paths: list = [UniformPath(ctx, "compute", "texture"),
                    UniformPath(ctx, "fragment", "texture"),
                    UniformPath(ctx, "fragment", "ubo"),
                    TorchPath(ctx),
+                   *([TorchPath(ctx, "cuda")] if gpu_peak is not None else []),
                    BakedPath(ctx, "fragment"),
                    BakedPath(ctx, "compute")]
     if args.latent_uniform:
@@ -371,7 +407,7 @@ def run(args: argparse.Namespace) -> dict:
                 extra.update(min_ms=1e3 * best, load_average=os.getloadavg()[0],
                              error_limit=ref.limit)
                 r = Result(net_name, size_name, p.name, 1e3 * sec, 1 / sec, gflops,
-                           gflops / peak, frames, compile_s, err, extra)
+                           gflops / peak_of(p.name, peak), frames, compile_s, err, extra)
                 results.append(r)
                 print(_line(r), flush=True)
             _print_ratios([r for r in results if r.network == net_name and r.size == size_name])
@@ -379,7 +415,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"\nfloat32 peak at the end: {peak_end:.1f} GFLOP/s", flush=True)
     if peak_end > peak:  # other processes slowed the first measurement: rescale the fractions
         for r in results:
-            r.peak_fraction = r.gflops / peak_end
+            r.peak_fraction = r.gflops / peak_of(r.path, peak_end)
         peak = peak_end
     summary = {
         "gl_renderer": renderer_name,
@@ -387,9 +423,11 @@ def run(args: argparse.Namespace) -> dict:
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "matmul_peak_gflops": peak,
+        "gpu_peak_gflops": gpu_peak,
+        "gpu": torch.cuda.get_device_name() if gpu_peak is not None else None,
         "load_average_end": os.getloadavg(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "shader_cache": "disabled (MESA_SHADER_CACHE_DISABLE=true)",
+        "shader_cache": "disabled (MESA_SHADER_CACHE_DISABLE=true, __GL_SHADER_DISK_CACHE=0)",
         "results": [asdict(r) for r in results],
     }
     return summary
@@ -406,7 +444,10 @@ def _line(r: Result) -> str:
 
 def _ratios(group: list[Result]) -> dict[str, dict[str, float]]:
     by = {r.path: r for r in group}
-    torch_r, baked = by.get("torch-cpu+upload"), by.get("baked-fragment")
+    # The seed's way at its best: torch on the GPU where one exists, else on the CPU.
+    torch_r = max((r for r in group if r.path.startswith("torch-")), key=lambda r: r.fps,
+                  default=None)
+    baked = by.get("baked-fragment")
     out = {}
     for r in group:
         if r.path.startswith(("uniform-", "live-")):
@@ -425,7 +466,9 @@ def markdown(summary: dict) -> str:
     lines = [
         f"GL_RENDERER: {summary['gl_renderer']}; {summary['cpus']} CPUs; float32 peak "
         f"(numpy 4096^2 matmul) {summary['matmul_peak_gflops']:.0f} GFLOP/s; "
-        f"{summary['date_utc']} UTC; {summary['shader_cache']}",
+        + (f"GPU {summary['gpu']} float32 peak (torch matmul, TF32 off) "
+           f"{summary['gpu_peak_gflops']:.0f} GFLOP/s; " if summary.get("gpu_peak_gflops") else "")
+        + f"{summary['date_utc']} UTC; {summary['shader_cache']}",
         "",
         "| network | size | path | ms/frame | fps | GFLOP/s | % peak | cold compile s | max err |"
         " vs torch | vs baked |",
@@ -727,8 +770,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("MESA_SHADER_CACHE_DISABLE", None)
         os.environ["MESA_SHADER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cppn-mesa-cache-")
     else:
-        # Cold compiles: Mesa reads this when the first GL context is created, below.
+        # Cold compiles: Mesa and NVIDIA read these when the first GL context is created, below.
         os.environ["MESA_SHADER_CACHE_DISABLE"] = "true"
+        os.environ["__GL_SHADER_DISK_CACHE"] = "0"
     if args.compile_study:
         try:
             summary = compile_study(args)
