@@ -106,7 +106,13 @@ class PendingRead:
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
 HIT_BUDGET_S = 0.25  # a takeover slower than this means the driver cache missed: stop trying
-LLVMPIPE_MAX_MACS = 16384  # W64 D4 is 13k; W64 D8 (29k) took 36 s to bake (fragment) there
+# llvmpipe compiles a baked W32 D4 (3.3k multiply-adds per pixel) in ~2 s, W64 D8 (29k) in ~55 s
+# of one core; the baked program then runs 2-4x faster than the uniform one. Builds above
+# LLVMPIPE_QUICK_MACS only start once the weights have held still for a while (settle_seconds),
+# and none above LLVMPIPE_MAX_MACS (W64 D12 is 45k).
+LLVMPIPE_QUICK_MACS = 16384
+LLVMPIPE_MAX_MACS = 49152
+SETTLE_SECONDS_PER_QUICK = 10.0
 
 
 def _warm_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -184,6 +190,7 @@ class _Specializer:
         self.mode = mode
         self.weights_id = b""
         self.stable_frames = 0
+        self.stable_since = 0.0
         self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
         self.child = _ChildCompile()
         self.switches = 0  # times a baked program took over (the info overlay can show it)
@@ -193,6 +200,9 @@ class _Specializer:
         if wid != self.weights_id:
             self.weights_id = wid
             self.stable_frames = 0
+            # Wall time, not the show's clock: it only schedules a build that draws the same
+            # pixels, so frame-exact takes are unaffected.
+            self.stable_since = time.monotonic()
 
     @property
     def active(self) -> bool:
@@ -220,7 +230,8 @@ class _Specializer:
             return None
         if status == "idle" and self.child.busy:
             self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
-        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER
+        settled = time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
+        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER and settled
                 and not r._arch_child.busy):  # a new architecture's compile comes first
             self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
         return None
@@ -230,13 +241,27 @@ class _Specializer:
         """Which baked program to build, or None when it would not pay.
 
         Measured on llvmpipe (benchmarks/README.md): baked fragment programs compile 3-10x faster
-        than baked compute ones and run as fast or faster, and above ~16k multiply-adds per pixel
-        a baked compile takes minutes of CPU the live frames share. Elsewhere the renderer's own
-        path: on datacenter GPUs only a few SMs run fragment shaders.
+        than baked compute ones and run as fast or faster, and above ~50k multiply-adds per pixel
+        a baked compile takes several minutes of CPU the live frames share. Elsewhere the
+        renderer's own path: on datacenter GPUs only a few SMs run fragment shaders.
         """
         if "llvmpipe" in r.gl_renderer:
             return None if spec.macs_per_pixel > LLVMPIPE_MAX_MACS else "fragment"
         return r.path
+
+    @staticmethod
+    def settle_seconds(r: Renderer, spec: NetworkSpec) -> float:
+        """How long the weights must hold still before a baked build starts.
+
+        A build that takes a core for a minute (llvmpipe, big networks) only pays if the weights
+        then stay, and a performer reseeding every few seconds would otherwise keep a child
+        compiling for nothing: wait in proportion to the network's size. GPU drivers compile in
+        well under a second: no wait beyond SPECIALIZE_AFTER frames.
+        """
+        macs = spec.macs_per_pixel
+        if "llvmpipe" not in r.gl_renderer or macs <= LLVMPIPE_QUICK_MACS:
+            return 0.0
+        return SETTLE_SECONDS_PER_QUICK * macs / LLVMPIPE_QUICK_MACS
 
     @staticmethod
     def _source(path: str, spec: NetworkSpec, fmt: str) -> str:

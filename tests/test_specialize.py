@@ -74,3 +74,26 @@ def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_contex
         np.testing.assert_allclose(r.read(r.draw((32, 32))), first, atol=2e-5)
     finally:
         r.release()
+
+
+def test_big_networks_on_llvmpipe_wait_for_the_weights_to_settle(gl_context):
+    from realtime_cppn.renderer import LLVMPIPE_QUICK_MACS, _Specializer
+
+    r = Renderer(gl_context, specialize="async")
+    try:
+        if "llvmpipe" not in r.gl_renderer:
+            pytest.skip("the settle time applies to llvmpipe's minute-long compiles only")
+        small = rc.to_spec(rc.CPPN(width=6, depth=2, seed=1))
+        big = rc.to_spec(rc.CPPN(width=128, depth=2, seed=1))  # 17k multiply-adds per pixel
+        assert big.macs_per_pixel > LLVMPIPE_QUICK_MACS >= small.macs_per_pixel
+        assert _Specializer.settle_seconds(r, small) == 0.0
+        assert 10.0 < _Specializer.settle_seconds(r, big) < 11.0
+        r.set_network(big)
+        for _ in range(SPECIALIZE_AFTER + 3):
+            r.draw((8, 8))
+        assert r._special.child.proc is None  # held still for a moment only: no build yet
+        r._special.stable_since -= 11.0  # as if the weights had stayed put for 11 s
+        r.draw((8, 8))
+        assert r._special.child.proc is not None  # now the baked build starts
+    finally:
+        r.release()
