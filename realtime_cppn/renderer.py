@@ -128,7 +128,7 @@ class _ChildCompile:
     a child process in its own headless context does not. Drivers keep compiled shaders in a disk
     cache (Mesa, NVIDIA), so the render thread's own compile of the same text afterwards is a
     cache hit. llvmpipe compiles a variant per target format and bound sampler state at the
-    first draw: the child draws with the state the renderer will (``_DrawState``), or the
+    first draw: the child draws with the state the renderer will (``Renderer._draw_state``), or the
     render thread would still pay the full compile at its first frame.
     """
 
@@ -232,7 +232,7 @@ class _Specializer:
             self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
         settled = time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
         if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER and settled
-                and not r._arch_child.busy):  # a new architecture's compile comes first
+                and not r.building):  # a new architecture's compile comes first
             self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
         return None
 
