@@ -645,9 +645,7 @@ class Live:
         rows = [
             ("seed", f"{s.seed}   path {s.scene.path_seed}"
                      + (f"   morph from {s.morph.from_seed}" if s.morph else "")),
-            ("network", f"{s.net('width')} x {s.net('depth')}   inputs "
-                        f"{','.join(spec.inputs) if spec else '?'}   z {spec.z_dim if spec else '?'}"
-                        f"   {spec.macs_per_pixel if spec else '?'} MAC/px"),
+            ("network", self.network_text()),
             ("activations", act_text),
             ("output", f"{'mono' if s.net('out_channels') == 1 else 'colour'}   "
                        f"symmetry {view.symmetry}   zoom {view.zoom:.3g}"),
@@ -660,8 +658,7 @@ class Live:
                        + f"   {r.path} path, {r.storage_for(spec) if spec else '?'}"
                        f" weights   compiles {r.stats.compiles}"
                        + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
-                          else "")
-                       + (f"   building {self.building_text()}" if self.building else "")),
+                          else "")),
             ("record", self.record_text()),
             ("GL", r.gl_renderer),
             *self.instrument.info_rows(),
@@ -681,12 +678,26 @@ class Live:
                     f"{last['dropped']} dropped")
         return "off"
 
+    def network_text(self) -> str:
+        """The info overlay's network row: the state's width x depth and what the GPU shows
+        (inputs, z, multiply-adds), or while a new architecture builds, what is shown meanwhile."""
+        s, spec = self.state, self.renderer.spec
+        text = f"{s.net('width')} x {s.net('depth')}"
+        if spec is None:
+            return text
+        if self.building is not None:
+            shown = f"{spec.layers[0].weight.shape[0]} x {len(spec.layers) - 1}"
+            return f"{text}   {self.building_text()}, showing {shown} meanwhile"
+        return (f"{text}   inputs {','.join(spec.inputs)}   z {spec.z_dim}   "
+                f"{spec.macs_per_pixel} MAC/px")
+
     def building_text(self) -> str:
-        """'64x4 2.1 s': the architecture compiling in the background and for how long."""
+        """'building 64x4 2.1 s': the architecture compiling in the background, for how long."""
         if self.building is None:
             return ""
         net, since = self.building
-        return f"{net.get('width', '?')}x{net.get('depth', '?')} {self.state.time - since:.1f} s"
+        full = {**actions.NETWORK_DEFAULTS, **net}
+        return f"building {full['width']}x{full['depth']} {self.state.time - since:.1f} s"
 
     def rec_badge(self) -> str | None:
         """The corner badge: REC while recording, 'building' while a network compiles; None
@@ -698,7 +709,7 @@ class Live:
             parts.append(f"REC {secs // 60}:{secs % 60:02d}"
                          + (f"  {rec.dropped} dropped" if rec.dropped else ""))
         if self.building is not None:
-            parts.append(f"building {self.building_text().split()[0]}")
+            parts.append(" ".join(self.building_text().split()[:2]))  # no seconds: no redraws
         return "   ".join(parts) or None
 
     def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:
