@@ -153,16 +153,17 @@ def network(spec: NetworkSpec, first_bias: np.ndarray | None, path: str = "fragm
     The text needs the ``act_<name>`` functions (``activations.glsl_functions``) defined before
     it; exporters (Shadertoy, ISF) wrap it in their own main.
     """
-    if path == "fragment":
+    if path in ("fragment", "compute1"):  # compute1: one pixel per invocation, same body
         return _fragment_network(spec, first_bias)
     if path == "compute":
         return _compute_network(spec, first_bias)
-    raise CPPNError(f"unknown render path {path!r}; valid: {', '.join(glsl.PATHS)}")
+    raise CPPNError(f"unknown render path {path!r}; valid: fragment, compute, compute1")
 
 
 def source(spec: NetworkSpec, z: np.ndarray | None = None, path: str = "fragment",
            image_format: str = "rgba32f", latent: str = "baked") -> str:
     """A complete fragment or compute shader for ``spec`` at latent ``z``, weights baked in.
+    ``path`` "compute1" is a compute shader evaluating one pixel per invocation.
 
     ``latent="uniform"`` keeps the z-folded first bias in a uniform (``z`` is then unused): one
     program serves a whole morph; ``"baked"`` makes it constants too (exports, fastest).
@@ -173,7 +174,7 @@ def source(spec: NetworkSpec, z: np.ndarray | None = None, path: str = "fragment
     """
     uniform_src = glsl.source(spec, path, "texture", image_format)
     decl = glsl._weights_decl("texture", glsl.layout(spec).size)
-    body = glsl._fragment_body(spec) if path == "fragment" else glsl._compute_body(spec)
+    body = glsl._compute_body(spec) if path == "compute" else glsl._fragment_body(spec)
     for piece in (decl, body):
         if uniform_src.count(piece) != 1:  # glsl.py changed shape: fail loudly, never silently
             raise CPPNError("bake.source is out of step with glsl.source; update bake.py")

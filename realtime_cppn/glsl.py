@@ -212,13 +212,16 @@ def _compute_body(spec: NetworkSpec) -> str:
     return "\n".join(lines)
 
 
-PATHS = ("fragment", "compute")
+PATHS = ("fragment", "compute")  # what a Renderer draws runtime weights with
+# Compute programs' pixels per work group side (8 x 8 invocations): network.comp evaluates a 2x2
+# block per invocation; "compute1" (shaders/pixel.comp, one pixel each) serves baked programs.
+GROUP_PIXELS = {"compute": 16, "compute1": 8}
 
 
 def source(spec: NetworkSpec, path: str = "fragment", storage: str = "texture",
            image_format: str = "rgba32f") -> str:
     """The complete shader for ``spec``'s architecture (the weights are not in it)."""
-    if path not in PATHS:
+    if path not in (*PATHS, "compute1"):
         raise CPPNError(f"unknown render path {path!r}; valid: {', '.join(PATHS)}")
     acts = [lo.activation for lo in layout(spec).layers]
     arch = ", ".join(f"{lo.fan_in}->{lo.fan_out} {lo.activation}" for lo in layout(spec).layers)
@@ -232,5 +235,8 @@ def source(spec: NetworkSpec, path: str = "fragment", storage: str = "texture",
     if path == "fragment":
         return fill(load("network.frag"), header=header, common=common,
                     network=_fragment_body(spec))
+    if path == "compute1":
+        return fill(load("pixel.comp"), header=header, common=common,
+                    network=_fragment_body(spec), image_format=image_format)
     return fill(load("network.comp"), header=header, common=common,
                 network=_compute_body(spec), image_format=image_format)

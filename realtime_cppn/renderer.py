@@ -105,14 +105,19 @@ class PendingRead:
 
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
-HIT_BUDGET_S = 0.25  # a takeover slower than this means the driver cache missed: stop trying
-# llvmpipe compiles a baked W32 D4 (3.3k multiply-adds per pixel) in ~2 s, W64 D8 (29k) in ~55 s
-# of one core; the baked program then runs 2-4x faster than the uniform one. Builds above
+# A takeover slower than this, and than MISS_FRACTION of the child's whole build, means the
+# driver's cache missed (a miss costs the compile again; a hit tens of ms): stop trying. Relative
+# to the child's time too, so a machine busy with other work does not read as a miss.
+HIT_BUDGET_S = 0.25
+MISS_FRACTION = 0.3
+# llvmpipe compiles a baked W32 D4 (3.3k multiply-adds per pixel) in ~1 s, W64 D8 (29k) in ~10 s
+# of one core (one pixel per compute invocation; 2.5 and 55 s as a fragment shader); the baked
+# program then runs 2-4x faster than the uniform one. Builds above
 # LLVMPIPE_QUICK_MACS only start once the weights have held still for a while (settle_seconds),
-# and none above LLVMPIPE_MAX_MACS (W64 D12 is 45k).
+# and none above LLVMPIPE_MAX_MACS (W64 D16 is 62k).
 LLVMPIPE_QUICK_MACS = 16384
-LLVMPIPE_MAX_MACS = 49152
-SETTLE_SECONDS_PER_QUICK = 10.0
+LLVMPIPE_MAX_MACS = 65536
+SETTLE_SECONDS_PER_QUICK = 5.0
 
 
 def _warm_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -136,10 +141,13 @@ class _ChildCompile:
         self.proc: subprocess.Popen | None = None
         self.key: tuple | None = None
         self.source = ""
+        self.started = 0.0
+        self.seconds = 0.0  # how long the last finished child took, start-up included
 
     def start(self, key: tuple, source: str, state: dict) -> None:
         self.stop()
         self.key, self.source = key, source
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "realtime_cppn.renderer", "--warm", json.dumps(state)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -165,7 +173,12 @@ class _ChildCompile:
         if code is None:
             return "running"
         self.proc = None
+        self.seconds = time.monotonic() - self.started
         return "done" if code == 0 else "failed"
+
+    def missed(self, takeover_s: float) -> bool:
+        """Whether the render thread's takeover of the last build compiled it again."""
+        return takeover_s > max(HIT_BUDGET_S, MISS_FRACTION * self.seconds)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -215,7 +228,7 @@ class _Specializer:
         path = self.path_for(r, spec)
         if path is None:
             return None
-        key = (spec.architecture, self.weights_id, path, fmt if path == "compute" else "")
+        key = (spec.architecture, self.weights_id, path, "" if path == "fragment" else fmt)
         prog = self.programs.get(key)
         if prog is not None:
             return prog
@@ -240,13 +253,17 @@ class _Specializer:
     def path_for(r: Renderer, spec: NetworkSpec) -> str | None:
         """Which baked program to build, or None when it would not pay.
 
-        Measured on llvmpipe (benchmarks/README.md): baked fragment programs compile 3-10x faster
-        than baked compute ones and run as fast or faster, and above ~50k multiply-adds per pixel
-        a baked compile takes several minutes of CPU the live frames share. Elsewhere the
-        renderer's own path: on datacenter GPUs only a few SMs run fragment shaders.
+        Measured on llvmpipe (benchmarks/README.md): a baked compute program evaluating one
+        pixel per invocation ("compute1") runs as fast as the baked fragment program and
+        compiles 2-2.4x faster (llvmpipe builds two functions per fragment shader); the
+        four-pixel compute body compiles 3-10x slower. Above ~50k multiply-adds per pixel a baked
+        compile takes several minutes of CPU the live frames share. Elsewhere the renderer's own
+        path: on datacenter GPUs only a few SMs run fragment shaders.
         """
         if "llvmpipe" in r.gl_renderer:
-            return None if spec.macs_per_pixel > LLVMPIPE_MAX_MACS else "fragment"
+            if spec.macs_per_pixel > LLVMPIPE_MAX_MACS:
+                return None
+            return "compute1" if r.has_compute else "fragment"
         return r.path
 
     @staticmethod
@@ -270,8 +287,9 @@ class _Specializer:
     def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str, fmt: str):
         t0 = time.perf_counter()
         try:
-            if key[2] == "compute":
+            if key[2] != "fragment":
                 prog = r.ctx.compute_shader(source)
+                prog.extra = glsl.GROUP_PIXELS[key[2]]  # how _execute dispatches it
             else:
                 prog = r.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
                                      fragment_shader=source)
@@ -282,7 +300,7 @@ class _Specializer:
             return None
         if self.mode == "async":
             r.stats.last_takeover_s = time.perf_counter() - t0
-            if r.stats.last_takeover_s > HIT_BUDGET_S:
+            if self.child.missed(r.stats.last_takeover_s):
                 self.mode = "off"  # no shared cache: this one was a hitch; no more of them
         while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
             old = self.programs.pop(next(iter(self.programs)))
@@ -322,14 +340,14 @@ def _warm_main(state_json: str) -> int:
         image.use(_TEXTURE_UNIT)
     target = ctx.texture(tuple(state["size"]), 4,
                          dtype="f4" if state["target"] == "rgba32f" else "f1")
-    if state["path"] == "compute":
+    if state["path"] != "fragment":
         prog = ctx.compute_shader(source)
     else:
         prog = ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
     for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
         if name in prog:
             prog[name].value = unit
-    if state["path"] == "compute":
+    if state["path"] != "fragment":
         target.bind_to_image(0, read=False, write=True)
         prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
     else:
@@ -480,7 +498,7 @@ class Renderer:
             return True
         self._warm_up(prog, spec, fmt)
         self.stats.last_takeover_s = time.perf_counter() - t0
-        if self.stats.last_takeover_s > HIT_BUDGET_S:
+        if self._arch_child.missed(self.stats.last_takeover_s):
             self.background = False  # the cache is not shared here: it only delayed the hitch
         return True
 
@@ -699,7 +717,8 @@ class Renderer:
         w, h = tex.size
         if isinstance(prog, moderngl.ComputeShader):
             tex.bind_to_image(0, read=False, write=True)
-            prog.run(-(-w // 16), -(-h // 16))
+            n = prog.extra or glsl.GROUP_PIXELS["compute"]  # pixels per work group side
+            prog.run(-(-w // n), -(-h // n))
             self.ctx.memory_barrier()
         else:
             fbo.use()

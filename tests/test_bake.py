@@ -48,7 +48,8 @@ def draw(ctx, prog, spec: NetworkSpec, size, path="fragment", view=None) -> np.n
         # and a released one there is GL_INVALID_OPERATION. The context frees it at the end.
     else:
         tex.bind_to_image(0, read=False, write=True)
-        prog.run(-(-w // 16), -(-h // 16))
+        n = glsl.GROUP_PIXELS[path]  # pixels per work group side
+        prog.run(-(-w // n), -(-h // n))
         ctx.memory_barrier()
     data = np.frombuffer(tex.read(), dtype=np.float32).reshape(h, w, 4)[::-1]
     return np.ascontiguousarray(data[:, :, : spec.out_channels])
@@ -100,13 +101,14 @@ def test_baked_fragment_matches_uniform_path_and_torch(ctx, fragment_renderer, a
     np.testing.assert_allclose(baked, ref, rtol=0, atol=1e-4)
 
 
-def test_baked_compute_matches_torch(ctx):
+@pytest.mark.parametrize("path", ["compute", "compute1"])
+def test_baked_compute_matches_torch(ctx, path):
     if ctx.version_code < 430:
         pytest.skip("compute shaders need OpenGL 4.3")
     net = CPPN(width=7, depth=2, activation="tanh", z_dim=8, out_channels=3, seed=5)
     z = np.linspace(-1, 1, 8)
-    size = (19, 13)  # not a multiple of the 16x16 pixels one work group covers
-    out = draw_baked(ctx, to_spec(net), z, size, path="compute")
+    size = (19, 13)  # not a multiple of the 16 (or 8) pixels one work group covers
+    out = draw_baked(ctx, to_spec(net), z, size, path=path)
     np.testing.assert_allclose(out, torch_outputs(net, z, size), rtol=0, atol=1e-4)
 
 
@@ -124,10 +126,10 @@ def test_latent_is_folded_into_the_constants(ctx):
     np.testing.assert_allclose(b, torch_outputs(net, zb, size), rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("path", ["fragment", "compute"])
+@pytest.mark.parametrize("path", ["fragment", "compute", "compute1"])
 def test_latent_uniform_program_serves_a_morph(ctx, path):
     """latent='uniform': one program, z changes by a uniform write, each frame matches torch."""
-    if path == "compute" and ctx.version_code < 430:
+    if path != "fragment" and ctx.version_code < 430:
         pytest.skip("compute shaders need OpenGL 4.3")
     net = CPPN(width=6, depth=2, z_dim=8, seed=4)
     spec = to_spec(net)

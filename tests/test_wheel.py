@@ -57,5 +57,8 @@ def test_wheel_installs_and_renders(tmp_path):
     assert Path(shader_dir).is_relative_to(site)
     shipped = sorted(p.name for p in (site / "realtime_cppn" / "shaders").glob("*.glsl"))
     assert "common.glsl" in shipped
-    for name in ("network.frag", "network.comp", "fullscreen.vert"):
+    # Every template in shaders/ ships (a new one must match the package-data globs).
+    templates = {p.name for p in (REPO / "shaders").iterdir() if p.is_file()}
+    assert templates >= {"network.frag", "network.comp", "pixel.comp", "fullscreen.vert"}
+    for name in templates:
         assert (site / "realtime_cppn" / "shaders" / name).is_file(), name

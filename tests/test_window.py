@@ -88,9 +88,16 @@ class App:
         self._x("xdotool", "key", "--delay", "150", *names)
 
     def shot(self) -> np.ndarray:
-        png = subprocess.run(["import", "-window", self.window, "png:-"], env=self.env,
-                             capture_output=True, timeout=20).stdout
-        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        # ImageMagick's import now and then returns nothing while a window is being resized or
+        # mapped: that is the screenshot tool's hiccup, not the app's, so ask again.
+        for _ in range(5):
+            png = subprocess.run(["import", "-window", self.window, "png:-"], env=self.env,
+                                 capture_output=True, timeout=20).stdout
+            try:
+                return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+            except OSError:  # PIL's UnidentifiedImageError
+                time.sleep(0.2)
+        pytest.fail("import took no screenshot of the window in 5 tries")
 
     def wait_for(self, expected: np.ndarray, timeout: float = 20.0) -> np.ndarray:
         """The window's pixels once they equal ``expected`` (fails with the last difference)."""
