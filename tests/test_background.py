@@ -121,8 +121,9 @@ while live.building is not None:
     live.update(); live.render(fbo, size); frames += 1
 shown = np.frombuffer(fbo.read(components=3), np.uint8).reshape(size[1], size[0], 3)[::-1]
 expect = np.clip(r.read(r.draw(size, live.view(), display=True), 3) * 255 + 0.5, 0, 255)
+diff = np.abs(shown.astype(int) - expect.astype(np.uint8).astype(int)).max()  # 8-bit levels
 report.update(frames=frames, after_width=r.spec.layers[0].weight.shape[0],
-              after_badge=live.rec_badge(), diff=float(np.abs(shown - expect).max()))
+              after_badge=live.rec_badge(), diff=int(diff))
 print(json.dumps(report))
 """
 
