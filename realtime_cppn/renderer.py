@@ -357,7 +357,29 @@ def _warm_main(state_json: str) -> int:
         vao.vertices = 3
         vao.render()
     ctx.finish()
+    _flush_shader_cache()
     return 0
+
+
+def _flush_shader_cache() -> None:
+    """Terminate this process's EGL display before it exits. Mesa writes its shader disk cache
+    from a background queue and waits for that queue only when the display goes; glcontext never
+    terminates it, so a child that just exited lost entries now and then (half the time on a busy
+    machine) and the render thread compiled the whole program again."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+    except OSError:
+        return  # not EGL (a GLX or CGL context): nothing known to flush
+    egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
+    egl.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
+    egl.eglTerminate.argtypes = [ctypes.c_void_p]
+    display = egl.eglGetCurrentDisplay()
+    if display:
+        egl.eglMakeCurrent(display, None, None, None)
+        egl.eglTerminate(display)
 
 
 class Renderer:

@@ -177,7 +177,7 @@ def test_a_new_architecture_compiles_while_the_current_one_plays(tmp_path, path)
     # No frame waited for the compile: each is far below what compiling in place costs.
     assert max(m["frames"]) < m["cold"] / 3, m
     # The render thread's own compile and first draw hit the cache the child filled.
-    assert m["background"] and m["takeover"] < HIT_BUDGET_S, m
+    assert m["background"] and m["takeover"] < HIT_BUDGET_S, {k: m[k] for k in m if k != "frames"}
     assert m["first_b"] < m["cold"] / 3, m
     assert m["err"] <= 1e-6
     assert m["background_compiles"] == 1
