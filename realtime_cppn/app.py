@@ -691,13 +691,18 @@ class Live:
         return (f"{text}   inputs {','.join(spec.inputs)}   z {spec.z_dim}   "
                 f"{spec.macs_per_pixel} MAC/px")
 
-    def building_text(self) -> str:
-        """'building 64x4 2.1 s': the architecture compiling in the background, for how long."""
+    def _building_label(self) -> str:
+        """'building 64x4': the architecture compiling in the background ('' when none)."""
         if self.building is None:
             return ""
-        net, since = self.building
-        full = {**actions.NETWORK_DEFAULTS, **net}
-        return f"building {full['width']}x{full['depth']} {self.state.time - since:.1f} s"
+        full = {**actions.NETWORK_DEFAULTS, **self.building[0]}
+        return f"building {full['width']}x{full['depth']}"
+
+    def building_text(self) -> str:
+        """'building 64x4 2.1 s': what compiles in the background and for how long."""
+        if self.building is None:
+            return ""
+        return f"{self._building_label()} {self.state.time - self.building[1]:.1f} s"
 
     def rec_badge(self) -> str | None:
         """The corner badge: REC while recording, 'building' while a network compiles; None
@@ -709,7 +714,7 @@ class Live:
             parts.append(f"REC {secs // 60}:{secs % 60:02d}"
                          + (f"  {rec.dropped} dropped" if rec.dropped else ""))
         if self.building is not None:
-            parts.append(" ".join(self.building_text().split()[:2]))  # no seconds: no redraws
+            parts.append(self._building_label())  # no seconds: the badge is not redrawn each frame
         return "   ".join(parts) or None
 
     def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:

@@ -243,8 +243,8 @@ class _Specializer:
             return None
         if status == "idle" and self.child.busy:
             self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
-        settled = time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
-        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER and settled
+        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER
+                and time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
                 and not r.building):  # a new architecture's compile comes first
             self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
         return None
