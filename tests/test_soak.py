@@ -44,6 +44,11 @@ def test_short_soak_stays_flat(tmp_path, background):
         assert result["background_compiles"] >= 10 and end["gl.arch_procs"] <= 1
         return
     assert result["takes"] >= 10 and result["compiles"] <= 12  # architectures compiled once
-    for key in warm:  # the script's verdict, restated: GL, fds and threads exactly equal
-        if key.startswith(("gl", "fds", "threads")):
+    # The script's verdict, restated: GL, fds and threads exactly equal, but for the baked
+    # programs a child may finish between the two snapshots (the verdict bounds those and
+    # compares the rest of the program counts less them).
+    baked = ("gl.special_programs", "gl_programs", "gl.special_procs", "gl.vaos",
+             "gl_vertex_arrays")
+    for key in warm:
+        if key.startswith(("gl", "fds", "threads")) and key not in baked:
             assert end[key] == warm[key], key
