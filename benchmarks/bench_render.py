@@ -3,8 +3,10 @@
 
 For the default network (CPPN(): width 32, depth 4) and a width x depth sweep, at 512x512 and
 1920x1080 (3840x2160 with --big), it measures
-  (a) our uniform-fed shader: Renderer(path='compute') and Renderer(path='fragment') (weights in
-      a texture; in a uniform block too where it fits),
+  (a) ours: the live renderer as the window and the render command run it (Renderer(): the
+      cpu path, numpy with a colour-pass shader, where OpenGL is a software rasterizer, else
+      the compute shader, specialised), and the uniform-fed shaders Renderer(path='compute')
+      and Renderer(path='fragment') (weights in a texture; a uniform block too where it fits),
   (b) the seed's way: the same torch module on the CPU (float32, no_grad, batched) on the coords
       grid, plus uploading the result as a texture (both timed),
   (c) the weights baked into the shader as constants (realtime_cppn.bake), fragment and compute,
@@ -191,6 +193,17 @@ class SpecializedPath(UniformPath):
         return time.perf_counter() - t0 if cold else None
 
 
+class LivePath(SpecializedPath):
+    """What the live window and the render command run: Renderer() with its automatic choice
+    (the cpu path, numpy, where OpenGL is a software rasterizer; else the compute shader) and
+    specialising on where that is a shader."""
+
+    def __init__(self, ctx) -> None:
+        self.renderer = Renderer(ctx, specialize="sync")
+        self.name = f"live-auto-{self.renderer.path}"
+        self.spec_id = None
+
+
 class BakedPath:
     """(c) A program per weight set, every weight a constant (realtime_cppn.bake). With
     latent='baked' z is folded into the constants too (a program per z, as exporters do);
@@ -350,11 +363,12 @@ def run(args: argparse.Namespace) -> dict:
     def peak_of(path_name: str, cpu_peak: float) -> float:
         """The peak of the device a path runs on: GL on the GPU (unless llvmpipe), torch where
         it was put."""
-        on_gpu = path_name == "torch-cuda+upload" or (gl_on_gpu and not path_name.startswith(
-            "torch-"))
+        on_gpu = path_name == "torch-cuda+upload" or (
+            gl_on_gpu and not path_name.startswith("torch-") and not path_name.endswith("-cpu"))
         return gpu_peak if on_gpu else cpu_peak
 
-    paths: list = [UniformPath(ctx, "compute", "texture"),
+    paths: list = [LivePath(ctx),
+                   UniformPath(ctx, "compute", "texture"),
                    UniformPath(ctx, "fragment", "texture"),
                    UniformPath(ctx, "fragment", "ubo"),
                    TorchPath(ctx),
@@ -443,11 +457,12 @@ def _line(r: Result) -> str:
 
 
 def _ratios(group: list[Result]) -> dict[str, dict[str, float]]:
-    by = {r.path: r for r in group}
     # The seed's way at its best: torch on the GPU where one exists, else on the CPU.
     torch_r = max((r for r in group if r.path.startswith("torch-")), key=lambda r: r.fps,
                   default=None)
-    baked = by.get("baked-fragment")
+    # The prior exporters' way at its best: the faster of the baked fragment and compute programs.
+    baked = max((r for r in group if r.path.startswith("baked-")), key=lambda r: r.fps,
+                default=None)
     out = {}
     for r in group:
         if r.path.startswith(("uniform-", "live-")):

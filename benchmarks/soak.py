@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> dict:
     scene = Scene(network={"seed": 3, "width": 8, "depth": 2, "activation": "tanh"},
                   path_seed=5)
     window = app.Window(SIZES[0], vsync=False)
-    renderer = Renderer.from_current_context(specialize=args.specialize,
+    renderer = Renderer.from_current_context(path=args.render_path, specialize=args.specialize,
                                              background=args.background == "on")
     tmp = Path(tempfile.mkdtemp(prefix="cppn-soak-"))
     live = app.Live(renderer, actions.initial_state(scene), clock=FixedClock(60),
@@ -328,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     # "on" soaks that churn instead (children started and killed): run both.
     p.add_argument("--background", choices=("on", "off"), default="off",
                    help="compile new architectures in a child process, as the live window does")
+    p.add_argument("--render-path", choices=("auto", "compute", "fragment", "cpu"),
+                   default="auto", help="where the network runs, as the live command's flag")
     p.add_argument("--json", type=Path, help="write every figure here")
     args = p.parse_args(argv)
     if args.short:

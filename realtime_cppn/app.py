@@ -655,8 +655,7 @@ class Live:
             ("render", f"scale {s.render_scale:.3g}"
                        + (f" (auto, {s.target_fps:g} fps: {1000 * self.frame_cost:.1f} ms/frame)"
                           if s.auto_scale else "")
-                       + f"   {r.path} path, {r.storage_for(spec) if spec else '?'}"
-                       f" weights   compiles {r.stats.compiles}"
+                       + f"   {r.path_text(spec)}   compiles {r.stats.compiles}"
                        + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
                           else "")),
             ("record", self.record_text()),
@@ -1142,8 +1141,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     w.add_argument("--no-vsync", action="store_true", help="do not wait for the display refresh")
     w.add_argument("--render-scale", type=_float, default=1.0,
                    help="evaluate the network at this fraction of the window (1, 0.5, 0.25)")
-    w.add_argument("--render-path", choices=("auto", "compute", "fragment"), default="auto",
-                   help="GPU path (default: compute where GL 4.3 exists)")
+    w.add_argument("--render-path", choices=("auto", "compute", "fragment", "cpu"),
+                   default="auto",
+                   help="where the network runs (default: compute where GL 4.3 exists; cpu, "
+                        "i.e. numpy, where OpenGL is a software rasterizer)")
     w.add_argument("--config", type=Path, help="TOML config file (a [keys] table rebinds keys)")
     w.add_argument("--screenshot-dir", type=Path, default=Path("."),
                    help="where the screenshot key writes PNGs (default: here)")

@@ -3,7 +3,8 @@
 It compiles one program per network architecture (cached; reseeds and morphs only upload data),
 keeps the packed weights in a float texture or a std140 uniform block, evaluates the network for
 every pixel of a target (a fragment pass over a full-screen triangle, or a compute pass that
-writes four pixels per invocation), and shows or reads back the result.
+writes four pixels per invocation), and shows or reads back the result. Where OpenGL is a
+software rasterizer, the "cpu" path evaluates with numpy instead (cpu.py) and only colours here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from . import bake, glsl
+from . import bake, cpu, glsl
 from .errors import CPPNError
 from .spec import PALETTES, NetworkSpec, View, check_size
 
@@ -29,6 +30,9 @@ _WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
 _OVERLAY_UNIT = 2
 _TEXTURE_UNIT = 3
+_OUTPUTS_UNIT = 4
+# Where a network can be evaluated: the two shader paths, or numpy on the host (cpu.py).
+PATHS = (*glsl.PATHS, "cpu")
 # Frame targets and readback pools kept per size. A window dragged through a hundred sizes (or
 # takes recorded at many sizes) must not keep a hundred of each: the least recently used go.
 # A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
@@ -402,11 +406,15 @@ class Renderer:
         self.max_ubo: int = int(info.get("GL_MAX_UNIFORM_BLOCK_SIZE", 16384))
         self.has_compute = self.ctx.version_code >= 430
         if path == "auto":
-            # Measured on llvmpipe and H200 (benchmarks/): four pixels per compute invocation
-            # amortise each weight fetch; GL < 4.3 (macOS) has only the fragment path.
-            path = "compute" if self.has_compute else "fragment"
-        if path not in glsl.PATHS:
-            raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(glsl.PATHS)}")
+            # Measured (benchmarks/): on a software rasterizer numpy's BLAS outruns the shader
+            # JIT on the same cores; on a GPU four pixels per compute invocation amortise each
+            # weight fetch; GL < 4.3 (macOS) has only the fragment path.
+            if cpu.is_software(self.gl_renderer):
+                path = "cpu"
+            else:
+                path = "compute" if self.has_compute else "fragment"
+        if path not in PATHS:
+            raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
         if path == "compute" and not self.has_compute:
             raise CPPNError(f"the compute path needs OpenGL 4.3; this context is {self.ctx.version_code}")
         self.path = path
@@ -433,13 +441,17 @@ class Renderer:
         self._overlay_src: np.ndarray | None = None
         if specialize not in ("off", "async", "sync"):
             raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
-        self._special = _Specializer(specialize)
+        # The cpu path compiles nothing per network: nothing to bake or build in the background.
+        self._special = _Specializer("off" if path == "cpu" else specialize)
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
         self._arch_child = _ChildCompile()
         self._texture_nearest = False
         self._last_size = (16, 16)
         self._z: np.ndarray | None = None
+        self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
+        self._outputs: dict[tuple, moderngl.Texture] = {}  # (w, h, channels) -> cpu outputs
+        self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
 
     @classmethod
     def from_current_context(cls, **kw) -> Renderer:
@@ -453,6 +465,8 @@ class Renderer:
     # --- network ------------------------------------------------------------------------------
 
     def storage_for(self, spec: NetworkSpec) -> str:
+        if self.path == "cpu":
+            return "host"  # numpy arrays in main memory: no GL weight storage
         if self.storage_pref != "auto":
             if self.storage_pref == "ubo" and 16 * glsl.layout(spec).size > self.max_ubo:
                 raise CPPNError(
@@ -466,6 +480,12 @@ class Renderer:
             return "texture"
         return "ubo"
 
+    def path_text(self, spec: NetworkSpec | None) -> str:
+        """Where the network runs, for the info overlay: 'compute path, texture weights'."""
+        if self._cpu is not None:
+            return f"cpu path (numpy, {self._cpu.threads} threads)"
+        return f"{self.path} path, {self.storage_for(spec) if spec else '?'} weights"
+
     def _check_fits(self, spec: NetworkSpec) -> None:
         rows = -(-glsl.layout(spec).size // glsl.TEXTURE_WIDTH)
         if rows > self.max_texture:
@@ -476,6 +496,8 @@ class Renderer:
 
     def ready(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
         """Whether ``spec``'s architecture is compiled: set_network then only uploads."""
+        if self.path == "cpu":
+            return True
         return self._program_key(spec, _DTYPES[dtype]) in self._programs
 
     @property
@@ -494,6 +516,8 @@ class Renderer:
         compiles here and now. A network too big for this GPU is refused at once.
         """
         self._check_fits(spec)
+        if self.path == "cpu":
+            return True
         fmt = _DTYPES[dtype]
         key = self._program_key(spec, fmt)
         if key in self._programs:
@@ -548,6 +572,12 @@ class Renderer:
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
         """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
         self._check_fits(spec)
+        if self._cpu is not None:
+            self._cpu.set_network(spec, z)  # checks z before touching state
+            self.spec = spec
+            self._z = spec.check_z(z) if spec.z_dim else None
+            self.stats.uploads += 1
+            return
         self._program(spec, "rgba32f")  # compile (or fetch) before touching state
         self.spec = spec
         self._z = spec.check_z(z) if spec.z_dim else None
@@ -560,6 +590,9 @@ class Renderer:
         """Fold a new z into the first layer's bias: a few texels, every frame."""
         spec = self._need_spec()
         self._z = spec.check_z(z) if spec.z_dim else None
+        if self._cpu is not None:
+            self._cpu.set_latent(z)
+            return
         block = glsl.first_bias_block(spec, z)
         if isinstance(self._weights, moderngl.Texture):
             self._weights.write(block.tobytes(), viewport=(0, 0, block.shape[0], 1))
@@ -711,7 +744,11 @@ class Renderer:
         tex = self.target(size, dtype)
         w, h = tex.size
         self._last_size = (w, h)  # background compiles warm a variant for sizes like it
-        prog = self._special.program(self, spec, _DTYPES[dtype]) or self._program(spec, _DTYPES[dtype])
+        if self._cpu is not None:
+            prog = self._evaluate_on_cpu(spec, (w, h), view)
+        else:
+            prog = (self._special.program(self, spec, _DTYPES[dtype])
+                    or self._program(spec, _DTYPES[dtype]))
         uniforms = {
             "u_resolution": (float(w), float(h)),
             "u_center": tuple(float(c) for c in view.center),
@@ -731,9 +768,33 @@ class Renderer:
             prog[bake.LATENT_UNIFORM].write(glsl.first_bias_block(spec, self._z).tobytes())
         if spec.out_channels == 2 and display:
             self._uv_texture().use(_TEXTURE_UNIT)
-        self._bind_weights()
+        if self._weights is not None:
+            self._bind_weights()
         self._execute(prog, tex, self._targets[(w, h, dtype)][1])
         return tex
+
+    def _evaluate_on_cpu(self, spec: NetworkSpec, size: tuple[int, int], view: View):
+        """The cpu path: numpy evaluates every pixel, the outputs go up as a float texture, and
+        the returned colour-pass program turns them into the frame."""
+        outputs = self._cpu.evaluate(size, view)  # (H * W, channels), bottom row first
+        c = spec.out_channels
+        key = (*size, c)
+        tex = self._outputs.pop(key, None)
+        if tex is None:
+            while len(self._outputs) >= MAX_READ_POOLS:  # a window resized many times
+                self._outputs.pop(next(iter(self._outputs))).release()
+            tex = self.ctx.texture(size, c, dtype="f4")
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._outputs[key] = tex  # most recently used last
+        tex.write(outputs)
+        tex.use(_OUTPUTS_UNIT)
+        prog = self._outputs_progs.get(c)
+        if prog is None:
+            prog = self._outputs_progs[c] = self.ctx.program(
+                vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.outputs_source(c))
+            self.stats.compiles += 1
+        prog["u_outputs"].value = _OUTPUTS_UNIT
+        return prog
 
     def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
         w, h = tex.size
@@ -882,9 +943,16 @@ class Renderer:
                                                     self._overlay_tex)),
             "special_procs": int(self._special.child.proc is not None),
             "arch_procs": int(self._arch_child.proc is not None),
+            "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
         }
 
     def release(self) -> None:
+        if self._cpu is not None:
+            self._cpu.release()
+        for obj in (*self._outputs.values(), *self._outputs_progs.values()):
+            obj.release()
+        self._outputs.clear()
+        self._outputs_progs.clear()
         self._special.release()
         self._arch_child.stop()
         self.forget_programs()

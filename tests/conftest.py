@@ -73,19 +73,41 @@ def _renderer(request):
 
 
 @pytest.fixture(scope="session")
+def _compute_renderer(request):
+    return _session_renderer(request, path="compute")
+
+
+@pytest.fixture(scope="session")
+def _cpu_renderer(request):
+    return _session_renderer(request, path="cpu")
+
+
+@pytest.fixture(scope="session")
 def _fragment_renderer(request):
     return _session_renderer(request, path="fragment")
 
 
 @pytest.fixture(scope="session")
 def _ubo_renderer(request):
-    return _session_renderer(request, storage="ubo")
+    return _session_renderer(request, path="compute", storage="ubo")
 
 
 @pytest.fixture
 def renderer(_renderer, gl_context):
-    """The default renderer (compute path where GL 4.3 exists; texture weights on llvmpipe)."""
+    """The default renderer: what users get (the cpu path on llvmpipe, compute on a GPU)."""
     return _renderer
+
+
+@pytest.fixture
+def compute_renderer(_compute_renderer, gl_context):
+    """The compute-shader path (four pixels per invocation; texture weights on llvmpipe)."""
+    return _compute_renderer
+
+
+@pytest.fixture
+def cpu_renderer(_cpu_renderer, gl_context):
+    """The cpu path: numpy evaluates the network, a shader colours the outputs."""
+    return _cpu_renderer
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ import numpy as np
 import realtime_cppn as rc
 from realtime_cppn.renderer import Renderer
 
-r = Renderer(specialize="async")
+r = Renderer(path="compute", specialize="async")
 spec = rc.to_spec(rc.CPPN(width=16, depth=3, seed=5))
 r.set_network(spec)
 size = (48, 32)
@@ -96,7 +96,7 @@ from realtime_cppn.clock import FixedClock
 from realtime_cppn.renderer import Renderer
 from realtime_cppn.scene import Scene
 
-r = Renderer(background=True)
+r = Renderer(path="compute", background=True)
 size = (64, 48)
 screen = r.ctx.texture(size, 4, dtype="f1")
 fbo = r.ctx.framebuffer(color_attachments=[screen])
@@ -133,7 +133,7 @@ import numpy as np
 import realtime_cppn as rc
 from realtime_cppn.renderer import Renderer
 
-r = Renderer(background=True, specialize="async")
+r = Renderer(path="compute", background=True, specialize="async")
 # From here on a child process finds no EGL driver (and has no display): every child fails.
 os.environ["__EGL_VENDOR_LIBRARY_FILENAMES"] = "/nonexistent/egl_vendor.json"
 os.environ.pop("DISPLAY", None)

@@ -1,7 +1,9 @@
 """Shader vs torch float64: the GPU evaluates exactly the network torch evaluates on ``coords``.
 
 Every comparison reads back a float32 target holding the raw network outputs and bounds the max
-abs error by 1e-4 (the issue's tolerance). Networks stay small: llvmpipe is slow.
+abs error by 1e-4 (the issue's tolerance). Networks stay small: llvmpipe is slow. Each test runs
+on the compute shader and on the cpu path (numpy, what llvmpipe machines get by default); the
+fragment path and the uniform-block storage have tests of their own below.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from realtime_cppn.spec import SYMMETRIES, Layer, NetworkSpec, View, coords
 
 ATOL = 1e-4
 SMOOTH = tuple(n for n in activations.NAMES if n != "tan")  # tan has its own tests below
+
+
+@pytest.fixture(params=["compute_renderer", "cpu_renderer"])
+def renderer(request):
+    return request.getfixturevalue(request.param)
 
 
 def draw(r, spec: NetworkSpec, size, z=None, view=None) -> np.ndarray:
@@ -104,7 +111,7 @@ def test_output_modes(renderer, channels, z_dim):
 
 
 @pytest.mark.parametrize("size", [(1, 1), (37, 23), (23, 37), (4096, 2), (3, 70)])
-@pytest.mark.parametrize("path", ["renderer", "fragment_renderer"])
+@pytest.mark.parametrize("path", ["compute_renderer", "cpu_renderer", "fragment_renderer"])
 def test_sizes(request, gl_context, path, size):
     r = request.getfixturevalue(path)
     # The short side spans [-1, 1], so a 4096x2 image reaches x = 4096: scale the network so the
@@ -176,7 +183,8 @@ def fragment_ubo_renderer(_fragment_ubo_renderer, gl_context):
 @pytest.mark.parametrize(
     "name, path, storage",
     [
-        ("renderer", "compute", "texture"),
+        ("compute_renderer", "compute", "texture"),
+        ("cpu_renderer", "cpu", "host"),
         ("fragment_renderer", "fragment", "texture"),
         ("ubo_renderer", "compute", "ubo"),
         ("fragment_ubo_renderer", "fragment", "ubo"),

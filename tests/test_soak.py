@@ -20,14 +20,17 @@ pytestmark = pytest.mark.window
 SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
 
 
-@pytest.mark.parametrize("background", ["off", "on"])
-def test_short_soak_stays_flat(tmp_path, background):
+# What llvmpipe machines run by default (the cpu path), and the compute shader as GPUs run it,
+# compiling in place and in the background.
+@pytest.mark.parametrize("path, background", [("auto", "off"), ("compute", "off"),
+                                              ("compute", "on")])
+def test_short_soak_stays_flat(tmp_path, path, background):
     if shutil.which("Xvfb") is None and not os.environ.get("DISPLAY"):
         pytest.skip("the soak needs Xvfb (apt-get install xvfb) or a display")
     out = tmp_path / "soak.json"
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # its own Xvfb, its own size
     done = subprocess.run([sys.executable, str(SOAK), "--short", "--rss-bound", "30",
-                           "--background", background, "--json", str(out)], env=env,
+                           "--render-path", path, "--background", background, "--json", str(out)], env=env,
                           capture_output=True, text=True, timeout=240)
     print(done.stdout[-3000:])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

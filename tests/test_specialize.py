@@ -52,7 +52,7 @@ def test_baked_program_draws_what_the_uniform_program_draws(_pair, gl_context, a
 
 
 def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_context):
-    r = Renderer(gl_context, specialize="async")
+    r = Renderer(gl_context, path="compute", specialize="async")
     try:
         a = rc.to_spec(rc.CPPN(width=6, depth=2, seed=1))
         b = rc.to_spec(rc.CPPN(width=6, depth=2, seed=2))
@@ -79,7 +79,7 @@ def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_contex
 def test_big_networks_on_llvmpipe_wait_for_the_weights_to_settle(gl_context):
     from realtime_cppn.renderer import LLVMPIPE_QUICK_MACS, _Specializer
 
-    r = Renderer(gl_context, specialize="async")
+    r = Renderer(gl_context, path="compute", specialize="async")
     try:
         if "llvmpipe" not in r.gl_renderer:
             pytest.skip("the settle time applies to llvmpipe's minute-long compiles only")

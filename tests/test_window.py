@@ -187,10 +187,12 @@ def test_reseed_key_shows_the_new_seed(app, renderer):
     a.wait_for(headless(renderer, 7))
 
 
-def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, renderer):
-    # The wall clock (no --fixed-fps) is the live default: new architectures compile in a
-    # child process. Paused, so the picture is exact once it arrives.
-    a = app(seed=7, clock=())
+@pytest.mark.parametrize("path", ["compute", "auto"])
+def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, renderer, path):
+    # The wall clock (no --fixed-fps) is the live default: a shader path compiles new
+    # architectures in a child process; the cpu path (auto on llvmpipe) compiles nothing.
+    # Paused, so the picture is exact once it arrives.
+    a = app(seed=7, clock=(), extra=["--render-path", path])
     a.wait_for(headless(renderer, 7))
     a.key("w")  # width 8 -> 16
     from realtime_cppn.renderer import Renderer
@@ -290,12 +292,14 @@ def live_show(renderer, gl_context, seed: int = 7, size=SIZE):
     return live, frame
 
 
-def test_reseed_and_morph_show_next_frame_and_compile_nothing(renderer, gl_context):
+@pytest.mark.parametrize("path", ["compute", "cpu"])
+def test_reseed_and_morph_show_next_frame_and_compile_nothing(request, gl_context, path):
     from realtime_cppn.animation import blend
     from realtime_cppn.build import scene_network, scene_z
     from realtime_cppn.images import to_uint8
     from realtime_cppn.scene import Scene
 
+    renderer = request.getfixturevalue(f"{path}_renderer")
     live, frame = live_show(renderer, gl_context)
     frame()
     compiles = renderer.stats.compiles
@@ -312,7 +316,8 @@ def test_reseed_and_morph_show_next_frame_and_compile_nothing(renderer, gl_conte
     final = frame()
     live.dispatch("width_up")
     frame()
-    assert renderer.stats.compiles == compiles + 1  # a new architecture compiles once
+    # A new architecture compiles once on a shader path; the cpu path has nothing to compile.
+    assert renderer.stats.compiles == compiles + (path != "cpu")
 
     def expect(spec, scene):
         renderer.set_network(spec, scene_z(scene, spec))

@@ -1,0 +1,169 @@
+"""The CPU path: the network evaluated with numpy on the host's cores, for software OpenGL.
+
+Where OpenGL is a software rasterizer (Mesa llvmpipe: no GPU), a shader runs on the same CPU
+cores this does, but its JIT reaches about a quarter of their float32 peak: it vectorises 8
+pixels wide with every weight a broadcast, and keeps no register blocking. Matrix products
+through BLAS reach more than half of it, and numpy's vectorised tanh, sin and exp are a few
+times cheaper than the shader's. So on such a machine the renderer evaluates the network here,
+chunk by chunk on a thread pool, uploads the raw outputs and colours them in a small shader
+(``shaders/outputs.frag``): 1.4-2.6x faster than even a constants-baked shader
+(benchmarks/README.md), with nothing to compile when the architecture changes.
+
+Plain numpy, no GL: the renderer owns the upload. Outputs come in OpenGL's row order (bottom
+row first), so they go to a texture as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import activations
+from .errors import CPPNError
+from .spec import NetworkSpec, View, check_size, coords
+
+# Floats per chunk activation array: 1 MiB each, so a chunk's working set stays in a core's L2
+# (W64: 4096 pixels; measured 3-10% faster than a half or double of it, W16-W64, 2 cores).
+CHUNK_FLOATS = 1 << 18
+MIN_CHUNK = 1024
+MAX_GRIDS = 3
+BIAS_ROW = 256  # floats per row when adding a bias (see _add_bias)
+
+# Names GL_RENDERER gives software rasterizers (Mesa, Windows' GDI fallback, Apple, SwiftShader).
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "gdi generic",
+                      "swiftshader", "apple software renderer")
+
+
+def is_software(gl_renderer: str) -> bool:
+    """Whether an OpenGL renderer string names a CPU rasterizer rather than a GPU."""
+    name = gl_renderer.lower()
+    return any(s in name for s in SOFTWARE_RENDERERS)
+
+
+def _threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _tiled(bias: np.ndarray) -> np.ndarray:
+    """A bias repeated to a row of at least BIAS_ROW floats (see ``_add_bias``)."""
+    reps = 1 << max(0, (BIAS_ROW // bias.size - 1).bit_length()) if bias.size < BIAS_ROW else 1
+    return np.tile(bias.astype(np.float32), reps)
+
+
+def _add_bias(h: np.ndarray, tiled: np.ndarray) -> None:
+    """h += bias, for h (n, width) contiguous. numpy broadcasts a row of 16-32 floats with a
+    short inner loop per row, 4-5x slower than adding one long row (measured: 227 vs 45 us for
+    32768 x 16), so h is viewed as rows of the tiled bias's length where that divides it."""
+    reps = tiled.size // h.shape[1]
+    if h.shape[0] % reps == 0:
+        rows = h.reshape(-1, tiled.size)  # a view: adding to it adds to h
+        rows += tiled
+    else:  # a last, odd-sized chunk
+        h += tiled[:h.shape[1]]
+
+
+class CpuEvaluator:
+    """Evaluates a NetworkSpec for every pixel of an image with numpy; reuses what it can.
+
+    The coordinate grid is kept per size and view, the transposed weights per network, and the
+    z-folded first bias is all a new latent changes. Not thread-safe itself: call it from one
+    thread (the renderer's).
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = max(1, threads or _threads())
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="cppn-cpu")
+        # Start every worker now (they meet at a barrier): a pool that grows on first use would
+        # add a thread mid-show, whenever a frame first has enough chunks to keep two busy.
+        barrier = threading.Barrier(self.threads)
+        for f in [self._pool.submit(barrier.wait) for _ in range(self.threads)]:
+            f.result()
+        self._blas = None  # threadpoolctl controller, made on first use
+        # (w, h, view...) -> (H * W, inputs) float32, bottom row first. A few, not one: the uv
+        # probe and the liveliness check draw other sizes between a window's frames.
+        self._grids: dict[tuple, np.ndarray] = {}
+        self._spec: NetworkSpec | None = None
+        self._layers: list[tuple[np.ndarray, np.ndarray, object]] = []  # (in, out) weight, bias, act
+        self._first_bias: np.ndarray | None = None
+
+    def set_network(self, spec: NetworkSpec, z: np.ndarray | None) -> None:
+        if spec is not self._spec:
+            self._spec = spec
+            n_in = len(spec.inputs)
+            self._layers = [
+                (np.ascontiguousarray(lay.weight[:, :n_in].T if i == 0 else lay.weight.T),
+                 _tiled(lay.bias), activations.get(lay.activation).numpy)
+                for i, lay in enumerate(spec.layers)
+            ]
+        self.set_latent(z)
+
+    def set_latent(self, z: np.ndarray | None) -> None:
+        self._first_bias = _tiled(self._need_spec().first_bias(z))
+
+    def _need_spec(self) -> NetworkSpec:
+        if self._spec is None:
+            raise CPPNError("no network set: call set_network first")
+        return self._spec
+
+    def grid(self, size: tuple[int, int], view: View) -> np.ndarray:
+        """The network's input features per pixel: (H * W, inputs) float32, bottom row first."""
+        spec = self._need_spec()
+        w, h = check_size(size)
+        key = (w, h, spec.inputs, spec.scale, view.zoom, tuple(view.center), view.symmetry)
+        grid = self._grids.pop(key, None)
+        if grid is None:
+            while len(self._grids) >= MAX_GRIDS:  # a 4K grid is 100 MB: old ones go first
+                self._grids.pop(next(iter(self._grids)))
+            g = coords((w, h), spec.inputs, spec.scale, view)[::-1]  # (H, W, inputs), GL order
+            grid = np.ascontiguousarray(g.reshape(-1, len(spec.inputs)), dtype=np.float32)
+        self._grids[key] = grid  # most recently used last
+        return grid
+
+    def evaluate(self, size: tuple[int, int], view: View | None = None) -> np.ndarray:
+        """The raw outputs of every pixel: (H * W, out_channels) float32, bottom row first."""
+        spec = self._need_spec()
+        grid = self.grid(size, view or View())
+        n = grid.shape[0]
+        out = np.empty((n, spec.out_channels), np.float32)
+        widest = max(lay.weight.shape[0] for lay in spec.layers)
+        chunk = max(MIN_CHUNK, CHUNK_FLOATS // widest)
+        layers, first_bias = self._layers, self._first_bias
+
+        def run(start: int) -> None:
+            h = grid[start:start + chunk] @ layers[0][0]  # (chunk, width)
+            _add_bias(h, first_bias)
+            layers[0][2](h)
+            for weight, bias, act in layers[1:]:
+                h = h @ weight
+                _add_bias(h, bias)
+                act(h)
+            out[start:start + chunk] = h
+
+        starts = range(0, n, chunk)
+        if self.threads == 1 or len(starts) == 1:
+            for s in starts:
+                run(s)
+            return out
+        # One BLAS thread per worker: the pool already uses every core, and a multi-threaded
+        # BLAS inside each worker oversubscribes them (measured 2x slower on 2 cores).
+        with self._blas_limit():
+            for f in [self._pool.submit(run, s) for s in starts]:
+                f.result()  # re-raises a worker's exception here
+        return out
+
+    def _blas_limit(self):
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
+
+    def release(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._grids.clear()

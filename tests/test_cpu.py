@@ -1,0 +1,122 @@
+"""The cpu path (cpu.py): numpy evaluation against torch float64, chunking, threads, and the
+renderer's choice of it on software OpenGL. Its pixels through the renderer (colour pass
+included) are checked with every shader path in test_parity.py."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import reference
+
+from realtime_cppn import activations, cpu
+from realtime_cppn.export import to_spec
+from realtime_cppn.model import CPPN
+from realtime_cppn.spec import View
+
+
+@pytest.mark.parametrize("name", activations.NAMES)
+def test_numpy_activation_matches_torch_float64(name):
+    import torch
+
+    x = np.concatenate([np.linspace(-60, 60, 4001), np.linspace(-3, 3, 4001), [0.0, -0.0]])
+    act = activations.get(name)
+    if name == "tan":  # float32 rounding of x is magnified near the poles: stay 0.1 away
+        x = x[np.abs(np.remainder(x, np.pi) - np.pi / 2) > 0.1]
+    if name == "sign":
+        x = x[x != 0]  # the sign of zero is 0 on every side; float32 keeps it
+    x32 = x.astype(np.float32)
+    out = act.numpy(x32.copy())
+    assert out.dtype == np.float32
+    ref = act.torch(torch.from_numpy(x32.astype(np.float64))).numpy()
+    scale = np.maximum(1.0, np.abs(ref))  # relative where values are large (tan, softplus)
+    assert (np.abs(out - ref) / scale).max() <= 2e-6, name
+    # In place: the array given is the array returned (the cpu path keeps no temporaries).
+    y = x32.copy()
+    assert act.numpy(y) is y
+
+
+@pytest.mark.parametrize("size", [(1, 1), (37, 23), (300, 200), (1031, 17)])
+@pytest.mark.parametrize("width", [3, 20, 64])
+def test_evaluator_matches_torch_across_chunks_and_odd_widths(size, width):
+    # 300x200 and 1031x17 are several chunks with a ragged last one; widths 3 and 20 exercise
+    # the tiled bias rows (a row of 256 floats is not a multiple of 20 or 3 of them).
+    spec = to_spec(CPPN(width=width, depth=2, seed=width, z_dim=4, sigma=0.5))
+    z = np.random.default_rng(1).normal(size=4)
+    view = View(zoom=1.3, center=(0.2, -0.1), symmetry="k5")
+    ev = cpu.CpuEvaluator(threads=2)
+    try:
+        ev.set_network(spec, z)
+        out = ev.evaluate(size, view)  # (H * W, C), bottom row first
+    finally:
+        ev.release()
+    ref, _ = reference(spec, size, z, view)
+    w, h = size
+    got = out.reshape(h, w, spec.out_channels)[::-1]
+    assert np.abs(got - ref).max() <= 1e-5
+
+
+def test_threads_give_identical_pixels_and_latent_changes_only_the_bias():
+    spec = to_spec(CPPN(width=16, depth=3, seed=2))
+    z0, z1 = np.zeros(8), np.random.default_rng(3).normal(size=8)
+    one, two = cpu.CpuEvaluator(threads=1), cpu.CpuEvaluator(threads=2)
+    try:
+        for ev in (one, two):
+            ev.set_network(spec, z0)
+            ev.set_latent(z1)
+        a, b = one.evaluate((257, 129)), two.evaluate((257, 129))
+        assert np.array_equal(a, b)  # each chunk is the same computation on either thread
+        one.set_network(spec, z1)  # from scratch with z1: the same as moving the latent
+        assert np.array_equal(one.evaluate((257, 129)), a)
+        one.set_latent(z0)
+        assert np.abs(one.evaluate((257, 129)) - a).max() > 1e-2, "z had no effect"
+    finally:
+        one.release()
+        two.release()
+
+
+def test_workers_start_at_once_and_stop_on_release():
+    before = threading.active_count()
+    ev = cpu.CpuEvaluator(threads=3)
+    assert threading.active_count() == before + 3  # no thread appears later, mid-show
+    spec = to_spec(CPPN(width=8, depth=2, seed=1))
+    ev.set_network(spec, None)
+    ev.evaluate((640, 480))
+    assert threading.active_count() == before + 3
+    ev.release()
+    assert threading.active_count() == before
+
+
+def test_software_renderers_are_recognised():
+    assert cpu.is_software("llvmpipe (LLVM 15.0.6, 256 bits)")
+    assert cpu.is_software("softpipe")
+    assert cpu.is_software("Google SwiftShader")
+    assert not cpu.is_software("NVIDIA H200/PCIe/SSE2")
+    assert not cpu.is_software("AMD Radeon RX 7900 XTX (radeonsi, navi31, LLVM 17.0.6)")
+    assert not cpu.is_software("Mesa Intel(R) Xe Graphics (TGL GT2)")
+
+
+def test_the_renderer_chooses_the_cpu_path_on_software_gl_only(gl_context):
+    from realtime_cppn.renderer import Renderer
+
+    r = Renderer(gl_context)
+    try:
+        assert (r.path == "cpu") == cpu.is_software(r.gl_renderer)
+        if r.path == "cpu":
+            assert "cpu path (numpy" in r.path_text(None)
+    finally:
+        r.release()
+
+
+def test_cpu_path_keeps_its_gl_objects_bounded(cpu_renderer):
+    from realtime_cppn.renderer import MAX_READ_POOLS
+
+    spec = to_spec(CPPN(width=4, depth=1, seed=5))
+    cpu_renderer.set_network(spec)
+    for i in range(12):  # a window dragged through many sizes
+        cpu_renderer.draw((40 + i, 30))
+    objs = cpu_renderer.gl_objects()
+    assert objs["cpu_outputs"] <= MAX_READ_POOLS + 3  # outputs textures + colour passes
+    assert objs["programs"] == 0 and objs["weights"] == 0  # nothing per network in GL
+    cpu_renderer.release_targets()
