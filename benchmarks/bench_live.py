@@ -11,8 +11,9 @@
    change compiles once (Mesa's shader cache is disabled here, so compiles are cold). Reported as
    that frame's time next to a normal frame's: the figure to beat is one frame.
 3. Building in the background (``--background``; each mode in a fresh process with an empty,
-   enabled shader cache): width_up with the new architecture compiled in place versus in a child
-   process (``Renderer(background=True)``, the live window's default), then 10 s more to catch
+   enabled shader cache; the compute shader, as a GPU runs it): width_up with the new
+   architecture compiled in place versus in a child process (``Renderer(background=True)``, the
+   live window's default on shader paths), then 10 s more to catch
    the baked program's takeover. Reported: the key press frame, the longest frame, frames shown
    while building, seconds until the new network shows, and the render thread's takeover cost.
 
@@ -126,7 +127,8 @@ def freezes(live: Live, fbo, size, repeats: int) -> list[tuple[str, float, float
 def building(size, network: dict, background: bool, action: str = "width_up",
              settle: float = 10.0) -> dict:
     """Part 3 in this process: frames around ``action`` with the given compile mode."""
-    r = Renderer(specialize="async", background=background)
+    # The compute shader: the cpu path (auto on llvmpipe) has nothing to build.
+    r = Renderer(path="compute", specialize="async", background=background)
     live = Live(r, initial_state(Scene(network=network, path_seed=1)), clock=FixedClock(30))
     fbo = r.ctx.simple_framebuffer(size)
     for _ in range(3):
@@ -199,7 +201,7 @@ def main() -> None:
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--frames", type=int, default=5000, help="frames for the host-work timing")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--path", default="auto", choices=("auto", "compute", "fragment"))
+    p.add_argument("--path", default="auto", choices=("auto", "compute", "fragment", "cpu"))
     p.add_argument("--background", action="store_true",
                    help="also part 3: width_up compiled in place vs in the background")
     args = p.parse_args()

@@ -125,12 +125,20 @@ class CpuEvaluator:
         self._grids[key] = grid  # most recently used last
         return grid
 
-    def evaluate(self, size: tuple[int, int], view: View | None = None) -> np.ndarray:
-        """The raw outputs of every pixel: (H * W, out_channels) float32, bottom row first."""
+    def evaluate(self, size: tuple[int, int], view: View | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """The raw outputs of every pixel: (H * W, out_channels) float32, bottom row first.
+
+        ``out``, if given, is filled and returned: a caller drawing every frame keeps one, since
+        a fresh 4K array is 100 MB of page faults a frame.
+        """
         spec = self._need_spec()
         grid = self.grid(size, view or View())
         n = grid.shape[0]
-        out = np.empty((n, spec.out_channels), np.float32)
+        if out is None:
+            out = np.empty((n, spec.out_channels), np.float32)
+        elif out.shape != (n, spec.out_channels) or out.dtype != np.float32:
+            raise CPPNError(f"out must be float32 {(n, spec.out_channels)}, got {out.dtype} {out.shape}")
         widest = max(lay.weight.shape[0] for lay in spec.layers)
         chunk = max(MIN_CHUNK, CHUNK_FLOATS // widest)
         layers, first_bias = self._layers, self._first_bias

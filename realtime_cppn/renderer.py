@@ -450,7 +450,8 @@ class Renderer:
         self._last_size = (16, 16)
         self._z: np.ndarray | None = None
         self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
-        self._outputs: dict[tuple, moderngl.Texture] = {}  # (w, h, channels) -> cpu outputs
+        # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
+        self._outputs: dict[tuple, tuple[moderngl.Texture, np.ndarray]] = {}
         self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
 
     @classmethod
@@ -776,16 +777,18 @@ class Renderer:
     def _evaluate_on_cpu(self, spec: NetworkSpec, size: tuple[int, int], view: View):
         """The cpu path: numpy evaluates every pixel, the outputs go up as a float texture, and
         the returned colour-pass program turns them into the frame."""
-        outputs = self._cpu.evaluate(size, view)  # (H * W, channels), bottom row first
         c = spec.out_channels
         key = (*size, c)
-        tex = self._outputs.pop(key, None)
-        if tex is None:
+        entry = self._outputs.pop(key, None)
+        if entry is None:
             while len(self._outputs) >= MAX_READ_POOLS:  # a window resized many times
-                self._outputs.pop(next(iter(self._outputs))).release()
+                self._outputs.pop(next(iter(self._outputs)))[0].release()
             tex = self.ctx.texture(size, c, dtype="f4")
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._outputs[key] = tex  # most recently used last
+            entry = (tex, np.empty((size[0] * size[1], c), np.float32))
+        self._outputs[key] = entry  # most recently used last
+        tex, outputs = entry
+        self._cpu.evaluate(size, view, out=outputs)  # (H * W, channels), bottom row first
         tex.write(outputs)
         tex.use(_OUTPUTS_UNIT)
         prog = self._outputs_progs.get(c)
@@ -949,7 +952,7 @@ class Renderer:
     def release(self) -> None:
         if self._cpu is not None:
             self._cpu.release()
-        for obj in (*self._outputs.values(), *self._outputs_progs.values()):
+        for obj in (*(tex for tex, _ in self._outputs.values()), *self._outputs_progs.values()):
             obj.release()
         self._outputs.clear()
         self._outputs_progs.clear()
