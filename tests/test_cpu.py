@@ -120,3 +120,19 @@ def test_cpu_path_keeps_its_gl_objects_bounded(cpu_renderer):
     assert objs["cpu_outputs"] <= MAX_READ_POOLS + 3  # outputs textures + colour passes
     assert objs["programs"] == 0 and objs["weights"] == 0  # nothing per network in GL
     cpu_renderer.release_targets()
+
+
+@pytest.mark.parametrize("channels, color", [(3, "rgb"), (3, "hsv"), (1, "palette"), (1, "rgb"),
+                                             (2, "rgb")])
+def test_cpu_colours_like_the_shader(cpu_renderer, compute_renderer, channels, color):
+    # The colour pass (outputs.frag) and the network shaders share colorize(): a displayed frame
+    # is the same picture on either path, uv networks sampling the texture included.
+    spec = to_spec(CPPN(width=6, depth=2, seed=channels, out_channels=channels, z_dim=3))
+    z = np.random.default_rng(4).normal(size=3)
+    view = View(zoom=0.8, symmetry="x", color=color, palette="fire", wrap="repeat")
+    frames = []
+    for r in (cpu_renderer, compute_renderer):
+        r.set_network(spec, z)
+        frames.append(r.read(r.draw((48, 36), view, dtype="f1", display=True), 3).astype(int))
+    assert np.abs(frames[0] - frames[1]).max() <= 1
+    assert frames[0].std() > 5, "a flat picture tests little"
