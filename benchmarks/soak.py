@@ -246,6 +246,10 @@ def run(args: argparse.Namespace) -> dict:
             "path": renderer.path, "baked_programs": renderer.stats.special_compiles,
             "background": args.background == "on",
             "background_compiles": renderer.stats.background_compiles,
+            # Still on at the end? A failed child or a missed takeover turns it off (why, below).
+            "background_left_on": renderer.background,
+            "last_takeover_s": renderer.stats.last_takeover_s,
+            "last_child_s": renderer._arch_child.seconds,
             "snapshots": show.snaps}
 
 

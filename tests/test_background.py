@@ -207,3 +207,17 @@ def test_a_child_that_cannot_compile_turns_background_compiles_off(tmp_path):
     assert m["special"] == "off" and m["background"] is False, m
     assert m["ok_c"] and m["children"] == 1, m  # one failed child, then compiles in place
     assert m["err"] <= 1e-6
+
+
+def test_two_slow_takeovers_in_a_row_mean_the_cache_is_not_shared():
+    # One slow takeover may be a busy moment; a cache that is not shared misses every time.
+    from realtime_cppn.renderer import MISS_FRACTION, MISSES_IN_A_ROW, _ChildCompile
+
+    child = _ChildCompile()
+    child.seconds = 10.0  # the child's build: a takeover above 3 s compiled it again
+    slow, fast = MISS_FRACTION * child.seconds + 0.1, HIT_BUDGET_S / 2
+    assert MISSES_IN_A_ROW == 2
+    assert not child.missed(slow)
+    assert not child.missed(fast)  # a hit in between starts the count again
+    assert not child.missed(slow)
+    assert child.missed(slow)
