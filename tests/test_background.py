@@ -17,6 +17,10 @@ import pytest
 
 from realtime_cppn.renderer import HIT_BUDGET_S
 
+# A takeover from the cache a child filled: link + one tiny draw, tens of ms on a quiet machine
+# (a compile again would take seconds). The renderer itself gives up only beyond HIT_BUDGET_S.
+TAKEOVER_S = 0.25
+
 pytestmark = pytest.mark.gl
 
 RENDERER = r"""
@@ -177,7 +181,7 @@ def test_a_new_architecture_compiles_while_the_current_one_plays(tmp_path, path)
     # No frame waited for the compile: each is far below what compiling in place costs.
     assert max(m["frames"]) < m["cold"] / 3, m
     # The render thread's own compile and first draw hit the cache the child filled.
-    assert m["background"] and m["takeover"] < HIT_BUDGET_S, {k: m[k] for k in m if k != "frames"}
+    assert m["background"] and m["takeover"] < TAKEOVER_S, {k: m[k] for k in m if k != "frames"}
     assert m["first_b"] < m["cold"] / 3, m
     assert m["err"] <= 1e-6
     assert m["background_compiles"] == 1
@@ -187,7 +191,7 @@ def test_the_baked_program_takes_over_without_a_hitch(tmp_path):
     m = _run(SPECIALIZER, tmp_path)
     # llvmpipe builds a variant per target format at the first draw: a child that warmed
     # another format left a 1.5-2.6 s frame here (measured before the fix).
-    assert m["mode"] == "async" and m["takeover"] < HIT_BUDGET_S, m
+    assert m["mode"] == "async" and m["takeover"] < TAKEOVER_S, m
     assert max(m["frames"]) < 0.5, m
     assert m["err"] <= 2e-5
 
