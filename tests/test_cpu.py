@@ -77,15 +77,19 @@ def test_threads_give_identical_pixels_and_latent_changes_only_the_bias():
 
 
 def test_workers_start_at_once_and_stop_on_release():
-    before = threading.active_count()
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("cppn-cpu")}
+
+    before = workers()  # other evaluators' (the session's cpu renderer)
     ev = cpu.CpuEvaluator(threads=3)
-    assert threading.active_count() == before + 3  # no thread appears later, mid-show
+    mine = workers() - before
+    assert len(mine) == 3  # every worker now: no thread appears later, mid-show
     spec = to_spec(CPPN(width=8, depth=2, seed=1))
     ev.set_network(spec, None)
     ev.evaluate((640, 480))
-    assert threading.active_count() == before + 3
+    assert workers() - before == mine
     ev.release()
-    assert threading.active_count() == before
+    assert not any(t.is_alive() for t in mine)
 
 
 def test_software_renderers_are_recognised():
