@@ -72,7 +72,7 @@ def main() -> int:
     path = LatentPath(1, spec.z_dim)
     r = Renderer()
     r.set_network(spec, path(0.0))
-    print(f"GL_RENDERER: {r.gl_renderer} ({r.path} path, {r.storage_for(spec)} weights)")
+    print(f"GL_RENDERER: {r.gl_renderer} ({r.path_text(spec)})")
     print(f"network: width {args.width}, depth {args.depth} ({spec.macs_per_pixel} MACs/pixel); "
           f"{size[0]}x{size[1]}; {args.frames} frames per pipeline; CPU cores: {os.cpu_count()}")
     warm = plan_clip(args.fps, 8.0, 0.0, duration=2 / args.fps)
