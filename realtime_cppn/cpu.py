@@ -32,9 +32,10 @@ MIN_CHUNK = 1024
 MAX_GRIDS = 3
 BIAS_ROW = 256  # floats per row when adding a bias (see _add_bias)
 
-# Names GL_RENDERER gives software rasterizers (Mesa, Windows' GDI fallback, Apple, SwiftShader).
+# Names GL_RENDERER gives software rasterizers (Mesa, Windows' GDI fallback and WARP through
+# Mesa's D3D12 driver, Apple, SwiftShader).
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "gdi generic",
-                      "swiftshader", "apple software renderer")
+                      "basic render driver", "swiftshader", "apple software renderer")
 
 
 def is_software(gl_renderer: str) -> bool:

@@ -96,6 +96,7 @@ def test_software_renderers_are_recognised():
     assert cpu.is_software("llvmpipe (LLVM 15.0.6, 256 bits)")
     assert cpu.is_software("softpipe")
     assert cpu.is_software("Google SwiftShader")
+    assert cpu.is_software("D3D12 (Microsoft Basic Render Driver)")
     assert not cpu.is_software("NVIDIA H200/PCIe/SSE2")
     assert not cpu.is_software("AMD Radeon RX 7900 XTX (radeonsi, navi31, LLVM 17.0.6)")
     assert not cpu.is_software("Mesa Intel(R) Xe Graphics (TGL GT2)")
