@@ -7,6 +7,7 @@ carries its weights across.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -36,6 +37,8 @@ class CPPNConfig:
     extra: dict = field(default_factory=dict, compare=False)
 
     def hidden_activations(self) -> tuple[str, ...]:
+        if not isinstance(self.activation, (str, list, tuple)):
+            raise CPPNError(f"activation must be a name or a list of names, got {self.activation!r}")
         acts = (self.activation,) * self.depth if isinstance(self.activation, str) else tuple(
             self.activation
         )
@@ -50,14 +53,17 @@ class CPPNConfig:
             raise CPPNError(f"depth must be an integer in 1..{MAX_DEPTH}, got {self.depth!r}")
         for name in (*self.hidden_activations(), self.output_activation):
             activations.get(name)
-        if not self.inputs or any(i not in INPUTS for i in self.inputs):
+        if (not isinstance(self.inputs, (list, tuple)) or not self.inputs
+                or any(i not in INPUTS for i in self.inputs)):
             raise CPPNError(f"inputs must be chosen from {', '.join(INPUTS)}, got {self.inputs!r}")
         if not isinstance(self.z_dim, int) or not 0 <= self.z_dim <= MAX_Z:
             raise CPPNError(f"z size must be an integer in 0..{MAX_Z}, got {self.z_dim!r}")
         if self.out_channels not in OUTPUT_CHANNELS:
             raise CPPNError(f"output channels must be 1, 2 or 3, got {self.out_channels!r}")
-        if not self.sigma > 0 or not self.scale > 0:
-            raise CPPNError("sigma and scale must be positive")
+        for name in ("sigma", "scale"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise CPPNError(f"{name} must be a positive number, got {v!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

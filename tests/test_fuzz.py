@@ -73,6 +73,9 @@ def test_scene_documents(doc):
 @example(doc=_mutate(_valid_scene(), "network", "tanh(x); } void main() { //", "activation"))
 @example(doc=_mutate(_valid_scene(), "network", 10**9, "width"))
 @example(doc=_mutate(_valid_scene(), "network", -3, "z_dim"))
+@example(doc=_mutate(_valid_scene(), "network", 1, "inputs"))  # found by hypothesis: a traceback
+@example(doc=_mutate(_valid_scene(), "network", 1, "activation"))  # likewise
+@example(doc=_mutate(_valid_scene(), "network", "big", "scale"))
 def test_scene_networks_are_validated_before_any_glsl(doc):
     """A scene names activations and sizes: they are checked against the registry and bounds
     before torch allocates or GLSL is generated (no shader injection, no huge allocations)."""
