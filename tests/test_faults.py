@@ -275,7 +275,15 @@ def test_png_folder_deleted_mid_take_stops_the_take_once_and_the_show_goes_on(
     s = show("png")
     s.live.dispatch(Action("record", True))
     s.frames(6)
-    shutil.rmtree(tmp_path / "takes")  # PNG frames are files of their own: gone with it
+    # PNG frames are files of their own: gone with the folder. The writer thread may add a
+    # frame while the folder is being emptied (rmtree then finds it not empty), as it would
+    # under a user's rm -rf: delete until it is gone.
+    for _ in range(50):
+        try:
+            shutil.rmtree(tmp_path / "takes")
+            break
+        except OSError:
+            time.sleep(0.01)
     until_stopped(s)
     assert s.live.recording is None and s.live.frames > 6 and s.showing_the_network()
     assert_told_once(s, caplog, "recording stopped")
