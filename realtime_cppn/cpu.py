@@ -6,8 +6,9 @@ pixels wide with every weight a broadcast, and keeps no register blocking. Matri
 through BLAS reach more than half of it, and numpy's vectorised tanh, sin and exp are a few
 times cheaper than the shader's. So on such a machine the renderer evaluates the network here,
 chunk by chunk on a thread pool, uploads the raw outputs and colours them in a small shader
-(``shaders/outputs.frag``): 1.4-2.6x faster than even a constants-baked shader
-(benchmarks/README.md), with nothing to compile when the architecture changes.
+(``shaders/outputs.frag``): 1.35-2.4x faster than even a constants-baked shader for the
+default network and wider ones, a tie at width 16 (benchmarks/README.md), with nothing to
+compile when the architecture changes.
 
 Plain numpy, no GL: the renderer owns the upload. Outputs come in OpenGL's row order (bottom
 row first), so they go to a texture as they are.
@@ -94,15 +95,16 @@ class CpuEvaluator:
         self._first_bias: np.ndarray | None = None
 
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None) -> None:
+        first_bias = _tiled(spec.first_bias(z))  # a bad z raises before anything changes
         if spec is not self._spec:
-            self._spec = spec
             n_in = len(spec.inputs)
             self._layers = [
                 (np.ascontiguousarray(lay.weight[:, :n_in].T if i == 0 else lay.weight.T),
                  _tiled(lay.bias), activations.get(lay.activation).numpy)
                 for i, lay in enumerate(spec.layers)
             ]
-        self.set_latent(z)
+            self._spec = spec
+        self._first_bias = first_bias
 
     def set_latent(self, z: np.ndarray | None) -> None:
         self._first_bias = _tiled(self._need_spec().first_bias(z))
@@ -167,7 +169,7 @@ class CpuEvaluator:
         return out
 
     def _blas_limit(self):
-        if self._blas is None:
+        if self._blas is None:  # imported here: a GPU machine never needs it
             from threadpoolctl import ThreadpoolController
 
             self._blas = ThreadpoolController()

@@ -584,7 +584,7 @@ class Renderer:
         """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
         self._check_fits(spec)
         if self._cpu is not None:
-            self._cpu.set_network(spec, z)  # checks z before touching state
+            self._cpu.set_network(spec, z)  # raises on a bad z before changing anything
             self.spec = spec
             self._z = spec.check_z(z) if spec.z_dim else None
             self.stats.uploads += 1

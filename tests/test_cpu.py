@@ -141,3 +141,19 @@ def test_cpu_colours_like_the_shader(cpu_renderer, compute_renderer, channels, c
         frames.append(r.read(r.draw((48, 36), view, dtype="f1", display=True), 3).astype(int))
     assert np.abs(frames[0] - frames[1]).max() <= 1
     assert frames[0].std() > 5, "a flat picture tests little"
+
+
+def test_a_bad_latent_leaves_the_current_network_drawing(cpu_renderer):
+    from realtime_cppn.errors import CPPNError
+
+    a = to_spec(CPPN(width=6, depth=2, seed=1, z_dim=3))
+    b = to_spec(CPPN(width=6, depth=2, seed=2, z_dim=3))
+    z = np.zeros(3)
+    cpu_renderer.set_network(a, z)
+    before = cpu_renderer.read(cpu_renderer.draw((20, 10)))
+    with pytest.raises(CPPNError, match="z must have 3 values"):
+        cpu_renderer.set_network(b, np.zeros(5))
+    with pytest.raises(CPPNError, match="non-finite"):
+        cpu_renderer.set_latent(np.array([0.0, np.nan, 0.0]))
+    assert cpu_renderer.spec is a
+    assert np.array_equal(cpu_renderer.read(cpu_renderer.draw((20, 10))), before)
