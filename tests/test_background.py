@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -225,3 +226,62 @@ def test_two_slow_takeovers_in_a_row_mean_the_cache_is_not_shared():
     assert not child.missed(fast)  # a hit in between starts the count again
     assert not child.missed(slow)
     assert child.missed(slow)
+
+
+def test_a_network_the_driver_refuses_after_its_build_reverts_to_the_one_on_screen(
+        gl_context, monkeypatch):
+    # No network compiles in a child yet fails in the render thread on llvmpipe, but a driver
+    # whose limits differ between the two contexts could refuse one then: the driver's refusal
+    # is injected at the renderer's compile call; the show's handling of it is what is tested.
+    from realtime_cppn import actions
+    from realtime_cppn.app import Live
+    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.errors import CPPNError
+    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.scene import Scene
+
+    real = Renderer._program
+
+    def refuse_width_16(self, spec, fmt):
+        if spec.layers[0].weight.shape[0] == 16:
+            raise CPPNError("the GPU could not compile this network (compute path): too big")
+        return real(self, spec, fmt)
+
+    r = Renderer(gl_context, path="compute", background=True)
+    size = (48, 32)
+    fbo = gl_context.simple_framebuffer(size)
+    live = Live(r, actions.initial_state(Scene(network={"seed": 7, "width": 8, "depth": 2},
+                                               path_seed=7), paused=True),
+                clock=FixedClock(30))
+    try:
+        live.update()
+        live.render(fbo, size)
+        before = fbo.read(components=3)
+        monkeypatch.setattr(Renderer, "_program", refuse_width_16)
+        live.dispatch("width_up")
+        live.update()
+        assert live.building is not None and live.state.net("width") == 16  # the child builds
+        deadline = time.monotonic() + 120
+        while live.building is not None:
+            assert time.monotonic() < deadline, "the background compile never finished"
+            live.update()
+            live.render(fbo, size)
+        # Back to the network on screen, with the driver's reason; the show goes on.
+        assert live.state.net("width") == 8 and r.spec.layers[0].weight.shape[0] == 8
+        assert live.error.startswith("network refused: the GPU could not compile"), live.error
+        assert "too big" in dict(live.info_rows()).get("error", ""), live.info_rows()
+        live.update()
+        live.render(fbo, size)
+        assert fbo.read(components=3) == before  # paused: exactly the picture before the key
+        assert r.background  # one refused network does not turn background builds off
+        monkeypatch.setattr(Renderer, "_program", real)
+        live.dispatch("width_up")  # a driver that accepts it: built and shown
+        deadline = time.monotonic() + 120
+        live.update()
+        while live.building is not None:
+            assert time.monotonic() < deadline, "the background compile never finished"
+            live.update()
+        assert r.spec.layers[0].weight.shape[0] == 16
+    finally:
+        live.close()
+        r.release()
