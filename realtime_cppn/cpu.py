@@ -91,7 +91,8 @@ class CpuEvaluator:
         # probe and the liveliness check draw other sizes between a window's frames.
         self._grids: dict[tuple, np.ndarray] = {}
         self._spec: NetworkSpec | None = None
-        self._layers: list[tuple[np.ndarray, np.ndarray, object]] = []  # (in, out) weight, bias, act
+        # (in, out) weight, tiled bias, activation; layer 0's bias is _first_bias (z folded in)
+        self._layers: list[tuple[np.ndarray, np.ndarray | None, object]] = []
         self._first_bias: np.ndarray | None = None
 
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None) -> None:
@@ -100,7 +101,7 @@ class CpuEvaluator:
             n_in = len(spec.inputs)
             self._layers = [
                 (np.ascontiguousarray(lay.weight[:, :n_in].T if i == 0 else lay.weight.T),
-                 _tiled(lay.bias), activations.get(lay.activation).numpy)
+                 _tiled(lay.bias) if i else None, activations.get(lay.activation).numpy)
                 for i, lay in enumerate(spec.layers)
             ]
             self._spec = spec

@@ -58,6 +58,13 @@ def create_headless_context() -> moderngl.Context:
             ) from None
 
 
+def _link(ctx: moderngl.Context, source: str, compute: bool = False):
+    """A compute shader, or a fragment program drawn over the full-screen triangle."""
+    if compute:
+        return ctx.compute_shader(source)
+    return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+
+
 def default_texture(size: int = 256) -> np.ndarray:
     """A colourful grid to remap when the user gave no texture: uint8 (size, size, 3)."""
     t = (np.arange(size) + 0.5) / size
@@ -220,7 +227,6 @@ class _Specializer:
         self.stable_since = 0.0
         self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
         self.child = _ChildCompile()
-        self.switches = 0  # times a baked program took over (the info overlay can show it)
 
     def weights_changed(self, data: bytes) -> None:
         wid = hashlib.blake2b(data, digest_size=16).digest()
@@ -230,10 +236,6 @@ class _Specializer:
             # Wall time, not the show's clock: it only schedules a build that draws the same
             # pixels, so frame-exact takes are unaffected.
             self.stable_since = time.monotonic()
-
-    @property
-    def active(self) -> bool:
-        return self.mode != "off"
 
     def program(self, r: Renderer, spec: NetworkSpec, fmt: str):
         """The baked program for the current weights if ready, else None (use the uniform one)."""
@@ -301,12 +303,9 @@ class _Specializer:
     def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str, fmt: str):
         t0 = time.perf_counter()
         try:
+            prog = _link(r.ctx, source, compute=key[2] != "fragment")
             if key[2] != "fragment":
-                prog = r.ctx.compute_shader(source)
                 prog.extra = glsl.GROUP_PIXELS[key[2]]  # how _execute dispatches it
-            else:
-                prog = r.ctx.program(vertex_shader=glsl.load("fullscreen.vert"),
-                                     fragment_shader=source)
             if self.mode == "async":  # the variant too, so the takeover is timed whole
                 r._warm_up(prog, spec, fmt)
         except Exception:  # a driver that rejects the baked text keeps the uniform program
@@ -323,7 +322,6 @@ class _Specializer:
                 vao.release()
             old.release()
         self.programs[key] = prog
-        self.switches += 1
         r.stats.special_compiles += 1  # apart from stats.compiles: those are the hitches
         return prog
 
@@ -354,10 +352,7 @@ def _warm_main(state_json: str) -> int:
         image.use(_TEXTURE_UNIT)
     target = ctx.texture(tuple(state["size"]), 4,
                          dtype="f4" if state["target"] == "rgba32f" else "f1")
-    if state["path"] != "fragment":
-        prog = ctx.compute_shader(source)
-    else:
-        prog = ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+    prog = _link(ctx, source, compute=state["path"] != "fragment")
     for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
         if name in prog:
             prog[name].value = unit
@@ -440,9 +435,7 @@ class Renderer:
         self._vao_cache: dict[int, moderngl.VertexArray] = {}
         self._texture: moderngl.Texture | None = None
         self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
-        self._blit = self.ctx.program(
-            vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.load("blit.frag")
-        )
+        self._blit = _link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
         self._default_fbo = self.ctx.detect_framebuffer(0)  # the window's, or none (headless)
         self._overlay: moderngl.Program | None = None  # built on first draw_overlay
@@ -476,7 +469,7 @@ class Renderer:
     # --- network ------------------------------------------------------------------------------
 
     def storage_for(self, spec: NetworkSpec) -> str:
-        if self.path == "cpu":
+        if self._cpu is not None:
             return "host"  # numpy arrays in main memory: no GL weight storage
         if self.storage_pref != "auto":
             if self.storage_pref == "ubo" and 16 * glsl.layout(spec).size > self.max_ubo:
@@ -507,7 +500,7 @@ class Renderer:
 
     def ready(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
         """Whether ``spec``'s architecture is compiled: set_network then only uploads."""
-        if self.path == "cpu":
+        if self._cpu is not None:
             return True
         return self._program_key(spec, _DTYPES[dtype]) in self._programs
 
@@ -527,7 +520,7 @@ class Renderer:
         compiles here and now. A network too big for this GPU is refused at once.
         """
         self._check_fits(spec)
-        if self.path == "cpu":
+        if self._cpu is not None:
             return True
         fmt = _DTYPES[dtype]
         key = self._program_key(spec, fmt)
@@ -585,13 +578,13 @@ class Renderer:
         self._check_fits(spec)
         if self._cpu is not None:
             self._cpu.set_network(spec, z)  # raises on a bad z before changing anything
-            self.spec = spec
-            self._z = spec.check_z(z) if spec.z_dim else None
-            self.stats.uploads += 1
-            return
-        self._program(spec, "rgba32f")  # compile (or fetch) before touching state
+        else:
+            self._program(spec, "rgba32f")  # compile (or fetch) before touching state
         self.spec = spec
         self._z = spec.check_z(z) if spec.z_dim else None
+        if self._cpu is not None:
+            self.stats.uploads += 1
+            return
         data = glsl.pack(spec, z)
         self._upload(data)
         # Everything but the z-folded first bias identifies the weights a baked program holds.
@@ -662,12 +655,7 @@ class Renderer:
         source = glsl.source(spec, self.path, storage, image_format)
         t0 = time.perf_counter()
         try:
-            if self.path == "compute":
-                prog = self.ctx.compute_shader(source)
-            else:
-                prog = self.ctx.program(
-                    vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source
-                )
+            prog = _link(self.ctx, source, compute=self.path == "compute")
         except Exception as exc:  # moderngl reports compile and link errors as plain Exception
             first = str(exc).strip().splitlines()
             raise CPPNError(
@@ -803,8 +791,7 @@ class Renderer:
         tex.use(_OUTPUTS_UNIT)
         prog = self._outputs_progs.get(c)
         if prog is None:
-            prog = self._outputs_progs[c] = self.ctx.program(
-                vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.outputs_source(c))
+            prog = self._outputs_progs[c] = _link(self.ctx, glsl.outputs_source(c))
             self.stats.compiles += 1
         prog["u_outputs"].value = _OUTPUTS_UNIT
         return prog
@@ -916,9 +903,7 @@ class Renderer:
         """Blend an RGBA uint8 image ((H, W, 4), top row first, straight alpha) over ``fbo``
         inside ``viewport``. Uploads only when given a different array object than last time."""
         if self._overlay is None:
-            self._overlay = self.ctx.program(
-                vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=glsl.load("overlay.frag")
-            )
+            self._overlay = _link(self.ctx, glsl.load("overlay.frag"))
             self._overlay_vao = self._fullscreen(self._overlay)
         h, w = rgba.shape[:2]
         if self._overlay_tex is None or self._overlay_tex.size != (w, h):
