@@ -5,18 +5,20 @@ cores this does, but its JIT reaches about a quarter of their float32 peak: it v
 pixels wide with every weight a broadcast, and keeps no register blocking. Matrix products
 through BLAS reach more than half of it, and numpy's vectorised tanh, sin and exp are a few
 times cheaper than the shader's. So on such a machine the renderer evaluates the network here,
-chunk by chunk on a thread pool, uploads the raw outputs and colours them in a small shader
-(``shaders/outputs.frag``): 1.35-2.4x faster than even a constants-baked shader for the
-default network and wider ones, a tie at width 16 (benchmarks/README.md), with nothing to
-compile when the architecture changes.
+chunk by chunk on a thread pool: 1.35-2.4x faster than even a constants-baked shader for the
+default network and wider ones (benchmarks/README.md), with nothing to compile when the
+architecture changes. Frames in the raw and rgb colour modes are finished here too (``frame``)
+and uploaded as they are; the other modes upload the raw outputs (``evaluate``) for a small
+colour pass, ``shaders/outputs.frag``.
 
-Plain numpy, no GL: the renderer owns the upload. Outputs come in OpenGL's row order (bottom
-row first), so they go to a texture as they are.
+Plain numpy, no GL: the renderer owns the upload. Rows come in OpenGL's order (bottom row
+first), so they go to a texture as they are.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,6 +72,22 @@ def _add_bias(h: np.ndarray, tiled: np.ndarray) -> None:
         h += tiled[:h.shape[1]]
 
 
+def _frame_columns(channels: int, mode: str) -> tuple[int | None, ...] | None:
+    """Which output feeds each of a frame's r, g, b (None: 0), as colorize() picks them; None
+    where frame() does not make that picture."""
+    if mode == "rgb" and channels != 2:  # uv networks sample a texture: the colour pass's job
+        return (0, 0, 0) if channels == 1 else (0, 1, 2)
+    if mode == "raw":  # a texel fetch fills the channels a texture lacks with 0
+        return 0, (1 if channels > 1 else None), (2 if channels > 2 else None)
+    return None
+
+
+def can_frame(channels: int, mode: str) -> bool:
+    """Whether CpuEvaluator.frame makes the picture of colour mode ``mode`` (else: evaluate
+    and the colour pass)."""
+    return _frame_columns(channels, mode) is not None
+
+
 class CpuEvaluator:
     """Evaluates a NetworkSpec for every pixel of an image with numpy; reuses what it can.
 
@@ -94,6 +112,10 @@ class CpuEvaluator:
         # (in, out) weight, tiled bias, activation; layer 0's bias is _first_bias (z folded in)
         self._layers: list[tuple[np.ndarray, np.ndarray | None, object]] = []
         self._first_bias: np.ndarray | None = None
+        # Two hidden-layer buffers per worker, reused every frame: allocating them per chunk
+        # costs page faults (measured 3-25% of a frame). Keyed by their size in floats.
+        self._buffers: queue.SimpleQueue = queue.SimpleQueue()
+        self._buffer_floats = 0
 
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None) -> None:
         first_bias = _tiled(spec.first_bias(z))  # a bad z raises before anything changes
@@ -137,25 +159,75 @@ class CpuEvaluator:
         a fresh 4K array is 100 MB of page faults a frame.
         """
         spec = self._need_spec()
+        return self._run(size, view, out, spec.out_channels, self._output_layer(), ())
+
+    def frame(self, size: tuple[int, int], view: View | None = None, mode: str = "rgb",
+              out: np.ndarray | None = None) -> np.ndarray:
+        """The picture colorize() makes in colour mode ``mode`` ("raw": outputs as they are,
+        "rgb": clamped to 0..1, mono as grey): (H * W, 4) RGBA float32, bottom row first.
+
+        The last layer is widened to the four channels (a picked or zero column each), so the
+        workers finish each chunk in place. On llvmpipe this saves the colour pass: a full-screen
+        pass writing rgba32f costs more than the whole network's last layer (9.7 vs 2.5 ms of
+        upload at 1080p); uploading the finished frame is a copy.
+        """
+        channels = self._need_spec().out_channels
+        cols = _frame_columns(channels, mode)
+        if cols is None:
+            raise CPPNError(f"no cpu frame for colour mode {mode!r} with {channels} outputs")
+        weight, bias, act = self._output_layer()
+        n_out = weight.shape[1]
+        pick = [n_out if c is None else c for c in cols] + [n_out]  # n_out: a zero column
+        weight = np.pad(weight, ((0, 0), (0, 1)))[:, pick]
+        bias = _tiled(np.append(bias[:n_out], 0.0)[pick])
+        zeros = tuple(i for i, c in enumerate(cols) if c is None)
+
+        def finish(rgba: np.ndarray) -> None:
+            if mode == "rgb":
+                np.clip(rgba, 0.0, 1.0, out=rgba)
+            for i in zeros:
+                rgba[:, i] = 0.0
+            rgba[:, 3] = 1.0
+
+        return self._run(size, view, out, 4, (weight, bias, act), (finish,))
+
+    def _output_layer(self) -> tuple[np.ndarray, np.ndarray, object]:
+        weight, bias, act = self._layers[-1]
+        return weight, (self._first_bias if len(self._layers) == 1 else bias), act
+
+    def _run(self, size, view, out, channels, last, finish) -> np.ndarray:
+        spec = self._need_spec()
         grid = self.grid(size, view or View())
         n = grid.shape[0]
         if out is None:
-            out = np.empty((n, spec.out_channels), np.float32)
-        elif out.shape != (n, spec.out_channels) or out.dtype != np.float32:
-            raise CPPNError(f"out must be float32 {(n, spec.out_channels)}, got {out.dtype} {out.shape}")
+            out = np.empty((n, channels), np.float32)
+        elif out.shape != (n, channels) or out.dtype != np.float32:
+            raise CPPNError(f"out must be float32 {(n, channels)}, got {out.dtype} {out.shape}")
         widest = max(lay.weight.shape[0] for lay in spec.layers)
         chunk = max(MIN_CHUNK, CHUNK_FLOATS // widest)
-        layers, first_bias = self._layers, self._first_bias
+        layers = [(self._layers[0][0], self._first_bias, self._layers[0][2]),
+                  *self._layers[1:]][:-1] + [last]
+        buffers = self._take_buffers(chunk * widest)
 
         def run(start: int) -> None:
-            h = grid[start:start + chunk] @ layers[0][0]  # (chunk, width)
-            _add_bias(h, first_bias)
-            layers[0][2](h)
-            for weight, bias, act in layers[1:]:
-                h = h @ weight
-                _add_bias(h, bias)
-                act(h)
-            out[start:start + chunk] = h
+            a, b = buffers.get()
+            try:
+                h = grid[start:start + chunk]
+                m = h.shape[0]
+                for i, (weight, bias, act) in enumerate(layers):
+                    if i == len(layers) - 1:
+                        dst = out[start:start + m]
+                    else:
+                        dst = a[:m * weight.shape[1]].reshape(m, weight.shape[1])
+                        a, b = b, a
+                    np.matmul(h, weight, out=dst)
+                    _add_bias(dst, bias)
+                    act(dst)
+                    h = dst
+                for step in finish:
+                    step(h)
+            finally:
+                buffers.put((a, b))
 
         starts = range(0, n, chunk)
         if self.threads == 1 or len(starts) == 1:
@@ -169,6 +241,14 @@ class CpuEvaluator:
                 f.result()  # re-raises a worker's exception here
         return out
 
+    def _take_buffers(self, floats: int) -> queue.SimpleQueue:
+        if floats != self._buffer_floats:  # another widest layer or chunk: new buffers
+            self._buffers = queue.SimpleQueue()
+            for _ in range(self.threads):  # one pair per worker: a chunk never waits for one
+                self._buffers.put((np.empty(floats, np.float32), np.empty(floats, np.float32)))
+            self._buffer_floats = floats
+        return self._buffers
+
     def _blas_limit(self):
         if self._blas is None:  # imported here: a GPU machine never needs it
             from threadpoolctl import ThreadpoolController
@@ -179,3 +259,4 @@ class CpuEvaluator:
     def release(self) -> None:
         self._pool.shutdown(wait=True)
         self._grids.clear()
+        self._buffers, self._buffer_floats = queue.SimpleQueue(), 0

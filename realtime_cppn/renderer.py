@@ -456,6 +456,7 @@ class Renderer:
         # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
         self._outputs: dict[tuple, tuple[moderngl.Texture, np.ndarray]] = {}
         self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
+        self._frames: dict[tuple[int, int], np.ndarray] = {}  # (w, h) -> the cpu path's RGBA
 
     @classmethod
     def from_current_context(cls, **kw) -> Renderer:
@@ -744,6 +745,11 @@ class Renderer:
         w, h = tex.size
         self._last_size = (w, h)  # background compiles warm a variant for sizes like it
         if self._cpu is not None:
+            mode = view.color if display else "raw"
+            if dtype == "f4" and cpu.can_frame(spec.out_channels, mode):
+                # Coloured by the workers (cpu.CpuEvaluator.frame): an upload, no colour pass.
+                tex.write(self._cpu.frame((w, h), view, mode, out=self._cpu_frame((w, h))))
+                return tex
             prog = self._evaluate_on_cpu(spec, (w, h), view)
         else:
             prog = (self._special.program(self, spec, _DTYPES[dtype])
@@ -795,6 +801,16 @@ class Renderer:
             self.stats.compiles += 1
         prog["u_outputs"].value = _OUTPUTS_UNIT
         return prog
+
+    def _cpu_frame(self, size: tuple[int, int]) -> np.ndarray:
+        """The cpu path's RGBA array for frames of ``size``: kept, a 4K one is 133 MB."""
+        frame = self._frames.pop(size, None)
+        if frame is None:
+            while len(self._frames) >= MAX_READ_POOLS:  # a window resized many times
+                self._frames.pop(next(iter(self._frames)))
+            frame = np.empty((size[0] * size[1], 4), np.float32)
+        self._frames[size] = frame  # most recently used last
+        return frame
 
     def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
         w, h = tex.size
@@ -951,6 +967,7 @@ class Renderer:
             obj.release()
         self._outputs.clear()
         self._outputs_progs.clear()
+        self._frames.clear()
         self._special.release()
         self._arch_child.stop()
         self.forget_programs()

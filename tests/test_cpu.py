@@ -4,6 +4,7 @@ included) are checked with every shader path in test_parity.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -55,6 +56,55 @@ def test_evaluator_matches_torch_across_chunks_and_odd_widths(size, width):
     w, h = size
     got = out.reshape(h, w, spec.out_channels)[::-1]
     assert np.abs(got - ref).max() <= 1e-5
+
+
+@pytest.mark.parametrize("channels, mode", [(3, "rgb"), (1, "rgb"), (3, "raw"), (2, "raw"),
+                                           (1, "raw")])
+@pytest.mark.parametrize("depth", [0, 2])
+def test_frames_are_the_outputs_coloured_as_colorize_does(channels, mode, depth):
+    # frame() widens the last layer to RGBA and finishes each chunk in place. An identity
+    # output layer puts values outside 0..1, so the clamp of "rgb" is tested; depth 0 is a
+    # network whose only layer is both the first (z folded into its bias) and the last.
+    if depth:
+        spec = to_spec(CPPN(width=20, depth=depth, seed=channels, z_dim=4,
+                            out_channels=channels, output_activation="identity"))
+    else:
+        spec = to_spec(CPPN(width=5, depth=1, seed=channels, z_dim=4, out_channels=channels))
+        first = spec.layers[0]  # the rest goes; its first outputs become the network's
+        spec = dataclasses.replace(spec, layers=[dataclasses.replace(
+            first, weight=first.weight[:channels], bias=first.bias[:channels],
+            activation="identity")])
+    z = np.random.default_rng(2).normal(size=4)
+    size = (301, 200)  # several chunks, a ragged last one, rows not a multiple of 64 pixels
+    ev = cpu.CpuEvaluator(threads=2)
+    try:
+        ev.set_network(spec, z)
+        got = ev.frame(size, mode=mode).reshape(size[1], size[0], 4)[::-1]
+    finally:
+        ev.release()
+    ref, _ = reference(spec, size, z)
+    assert (ref < 0).any() and (ref > 1).any(), "nothing to clamp"
+    want = np.zeros(got.shape)
+    want[..., 3] = 1.0
+    if mode == "rgb":
+        want[..., :3] = np.clip(ref if channels == 3 else ref[..., :1], 0.0, 1.0)
+    else:
+        want[..., :channels] = ref
+    assert np.abs(got - want).max() <= 1e-5
+
+
+def test_frames_are_made_for_raw_and_rgb_only():
+    from realtime_cppn.errors import CPPNError
+
+    assert cpu.can_frame(2, "raw") and not cpu.can_frame(2, "rgb")  # uv samples a texture
+    assert not cpu.can_frame(3, "hsv") and not cpu.can_frame(1, "palette")
+    ev = cpu.CpuEvaluator(threads=1)
+    try:
+        ev.set_network(to_spec(CPPN(width=4, depth=1, seed=1)), None)
+        with pytest.raises(CPPNError, match="no cpu frame for colour mode 'hsv'"):
+            ev.frame((8, 8), mode="hsv")
+    finally:
+        ev.release()
 
 
 def test_threads_give_identical_pixels_and_latent_changes_only_the_bias():
@@ -125,6 +175,23 @@ def test_cpu_path_keeps_its_gl_objects_bounded(cpu_renderer):
     assert objs["cpu_outputs"] <= MAX_READ_POOLS + 3  # outputs textures + colour passes
     assert objs["programs"] == 0 and objs["weights"] == 0  # nothing per network in GL
     cpu_renderer.release_targets()
+
+
+@pytest.mark.parametrize("channels, color", [(3, "rgb"), (1, "rgb"), (3, None), (2, None)])
+def test_cpu_frames_equal_the_shader_in_float(cpu_renderer, compute_renderer, channels, color):
+    # rgba32f frames in raw and rgb mode come from the workers (CpuEvaluator.frame) with no
+    # colour pass: the same floats as the shader draws, alpha included.
+    spec = to_spec(CPPN(width=6, depth=2, seed=channels, out_channels=channels, z_dim=3,
+                        output_activation="identity"))
+    z = np.random.default_rng(5).normal(size=3)
+    view = View(zoom=0.8, symmetry="x", color=color or "rgb")
+    frames = []
+    for r in (cpu_renderer, compute_renderer):
+        r.set_network(spec, z)
+        frames.append(r.read(r.draw((48, 36), view, display=color is not None), 4))
+    assert (48, 36) in cpu_renderer._frames, "drawn by the colour pass, not by frame()"
+    assert np.abs(frames[0] - frames[1]).max() <= 1e-5
+    assert frames[0][..., :channels].std() > 0.05, "a flat picture tests little"
 
 
 @pytest.mark.parametrize("channels, color", [(3, "rgb"), (3, "hsv"), (1, "palette"), (1, "rgb"),
