@@ -5,9 +5,9 @@ cores this does, but its JIT reaches about a quarter of their float32 peak: it v
 pixels wide with every weight a broadcast, and keeps no register blocking. Matrix products
 through BLAS reach more than half of it, and numpy's vectorised tanh, sin and exp are a few
 times cheaper than the shader's. So on such a machine the renderer evaluates the network here,
-chunk by chunk on a thread pool: 1.35-2.4x faster than even a constants-baked shader for the
-default network and wider ones (benchmarks/README.md), with nothing to compile when the
-architecture changes. Frames in the raw and rgb colour modes are finished here too (``frame``)
+chunk by chunk on a thread pool: 1.06-3x faster than even a constants-baked shader across
+the width/depth sweep (benchmarks/README.md), with nothing to compile when the architecture
+changes. Frames in the raw and rgb colour modes are finished here too (``frame``)
 and uploaded as they are; the other modes upload the raw outputs (``evaluate``) for a small
 colour pass, ``shaders/outputs.frag``.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -159,7 +160,7 @@ class CpuEvaluator:
         a fresh 4K array is 100 MB of page faults a frame.
         """
         spec = self._need_spec()
-        return self._run(size, view, out, spec.out_channels, self._output_layer(), ())
+        return self._run(size, view, out, spec.out_channels, self._output_layer())
 
     def frame(self, size: tuple[int, int], view: View | None = None, mode: str = "rgb",
               out: np.ndarray | None = None) -> np.ndarray:
@@ -168,8 +169,8 @@ class CpuEvaluator:
 
         The last layer is widened to the four channels (a picked or zero column each), so the
         workers finish each chunk in place. On llvmpipe this saves the colour pass: a full-screen
-        pass writing rgba32f costs more than the whole network's last layer (9.7 vs 2.5 ms of
-        upload at 1080p); uploading the finished frame is a copy.
+        pass writing rgba32f costs 9.7 ms at 1080p before it colours anything, and uploading the
+        finished frame is a 2.5 ms copy.
         """
         channels = self._need_spec().out_channels
         cols = _frame_columns(channels, mode)
@@ -189,13 +190,17 @@ class CpuEvaluator:
                 rgba[:, i] = 0.0
             rgba[:, 3] = 1.0
 
-        return self._run(size, view, out, 4, (weight, bias, act), (finish,))
+        return self._run(size, view, out, 4, (weight, bias, act), finish)
 
     def _output_layer(self) -> tuple[np.ndarray, np.ndarray, object]:
         weight, bias, act = self._layers[-1]
         return weight, (self._first_bias if len(self._layers) == 1 else bias), act
 
-    def _run(self, size, view, out, channels, last, finish) -> np.ndarray:
+    def _run(self, size: tuple[int, int], view: View | None, out: np.ndarray | None,
+             channels: int, last: tuple, finish: Callable[[np.ndarray], None] | None = None,
+             ) -> np.ndarray:
+        """Every chunk through the layers, ``last`` in place of the output layer, into ``out``
+        (n, channels); ``finish`` then runs on each chunk's rows of ``out``."""
         spec = self._need_spec()
         grid = self.grid(size, view or View())
         n = grid.shape[0]
@@ -224,8 +229,8 @@ class CpuEvaluator:
                     _add_bias(dst, bias)
                     act(dst)
                     h = dst
-                for step in finish:
-                    step(h)
+                if finish is not None:
+                    finish(h)
             finally:
                 buffers.put((a, b))
 

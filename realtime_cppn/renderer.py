@@ -943,7 +943,8 @@ class Renderer:
         self.ctx.disable(moderngl.BLEND)
 
     def gl_objects(self) -> dict[str, int]:
-        """Counts of the GL objects this renderer holds (for soak tests: they must stay flat)."""
+        """Counts of the GL objects this renderer holds, and of the cpu path's per-size frame
+        arrays (for soak tests: they must stay flat)."""
         return {
             "programs": len(self._programs),
             "special_programs": len(self._special.programs),
@@ -958,6 +959,7 @@ class Renderer:
             "special_procs": int(self._special.child.proc is not None),
             "arch_procs": int(self._arch_child.proc is not None),
             "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
+            "cpu_frames": len(self._frames),
         }
 
     def release(self) -> None:

@@ -169,10 +169,12 @@ def test_cpu_path_keeps_its_gl_objects_bounded(cpu_renderer):
 
     spec = to_spec(CPPN(width=4, depth=1, seed=5))
     cpu_renderer.set_network(spec)
-    for i in range(12):  # a window dragged through many sizes
-        cpu_renderer.draw((40 + i, 30))
+    for i in range(12):  # a window dragged through many sizes, in either kind of frame
+        cpu_renderer.draw((40 + i, 30))  # coloured by the workers
+        cpu_renderer.draw((40 + i, 30), View(color="hsv"), display=True)  # by the colour pass
     objs = cpu_renderer.gl_objects()
     assert objs["cpu_outputs"] <= MAX_READ_POOLS + 3  # outputs textures + colour passes
+    assert objs["cpu_frames"] == MAX_READ_POOLS  # the frames' arrays, kept per size
     assert objs["programs"] == 0 and objs["weights"] == 0  # nothing per network in GL
     cpu_renderer.release_targets()
 
