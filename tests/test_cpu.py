@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -194,6 +195,35 @@ def test_cpu_frames_equal_the_shader_in_float(cpu_renderer, compute_renderer, ch
     assert (48, 36) in cpu_renderer._frames, "drawn by the colour pass, not by frame()"
     assert np.abs(frames[0] - frames[1]).max() <= 1e-5
     assert frames[0][..., :channels].std() > 0.05, "a flat picture tests little"
+
+
+def test_an_overflowing_network_draws_like_the_shader_without_warnings(cpu_renderer,
+                                                                      compute_renderer):
+    # Weights near float32's limit: where |x| > 1.13 the first layer overflows to inf in two
+    # units and the second subtracts them, inf - inf = NaN. A shader computes that silently
+    # and clamp() shows NaN as 0 on llvmpipe; the cpu path must too, with no numpy warning.
+    spec = to_spec(CPPN(width=4, depth=2, seed=1, z_dim=0, activation="identity",
+                        output_activation="identity"))
+    first, second, last = spec.layers
+    w0 = np.zeros_like(first.weight)
+    w0[:2, 0] = 3e38  # x * 3e38: +-inf for |x| > 1.13
+    w1 = np.zeros_like(second.weight)
+    w1[:, 0], w1[:, 1] = 1.0, -1.0
+    spec = dataclasses.replace(spec, layers=[
+        dataclasses.replace(first, weight=w0, bias=np.zeros_like(first.bias)),
+        dataclasses.replace(second, weight=w1, bias=np.full_like(second.bias, 0.25)),
+        last])
+    frames = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # global: a warning in a worker raises there
+        for r in (cpu_renderer, compute_renderer):
+            r.set_network(spec)
+            frames.append(r.read(r.draw((64, 8), View(), display=True), 3))
+    cpu_frame, shader_frame = frames
+    assert np.isfinite(cpu_frame).all()
+    assert np.abs(cpu_frame - shader_frame).max() <= 1e-5
+    raw = cpu_renderer.read(cpu_renderer.draw((64, 8)), 3)
+    assert np.isnan(raw).any() and np.isfinite(raw).any(), "nothing overflowed, or everything"
 
 
 @pytest.mark.parametrize("channels, color", [(3, "rgb"), (3, "hsv"), (1, "palette"), (1, "rgb"),
