@@ -61,13 +61,13 @@ def test_evaluator_matches_torch_across_chunks_and_odd_widths(size, width):
 
 @pytest.mark.parametrize("channels, mode", [(3, "rgb"), (1, "rgb"), (3, "raw"), (2, "raw"),
                                            (1, "raw")])
-@pytest.mark.parametrize("depth", [0, 2])
-def test_frames_are_the_outputs_coloured_as_colorize_does(channels, mode, depth):
+@pytest.mark.parametrize("one_layer", [False, True])
+def test_frames_are_the_outputs_coloured_as_colorize_does(channels, mode, one_layer):
     # frame() widens the last layer to RGBA and finishes each chunk in place. An identity
-    # output layer puts values outside 0..1, so the clamp of "rgb" is tested; depth 0 is a
-    # network whose only layer is both the first (z folded into its bias) and the last.
-    if depth:
-        spec = to_spec(CPPN(width=20, depth=depth, seed=channels, z_dim=4,
+    # output layer puts values outside 0..1, so the clamp of "rgb" is tested; a one-layer
+    # network's only layer is both the first (z folded into its bias) and the last.
+    if not one_layer:
+        spec = to_spec(CPPN(width=20, depth=2, seed=channels, z_dim=4,
                             out_channels=channels, output_activation="identity"))
     else:
         spec = to_spec(CPPN(width=5, depth=1, seed=channels, z_dim=4, out_channels=channels))
@@ -188,6 +188,7 @@ def test_cpu_frames_equal_the_shader_in_float(cpu_renderer, compute_renderer, ch
                         output_activation="identity"))
     z = np.random.default_rng(5).normal(size=3)
     view = View(zoom=0.8, symmetry="x", color=color or "rgb")
+    cpu_renderer._frames.pop((48, 36), None)  # an earlier test's
     frames = []
     for r in (cpu_renderer, compute_renderer):
         r.set_network(spec, z)
