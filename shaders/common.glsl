@@ -47,6 +47,8 @@ vec2 wrap_uv(vec2 uv) {
     return clamp(uv, 0.0, 1.0);
 }
 
+// Modes 0 and 1 are also made in numpy by realtime_cppn.cpu (CpuEvaluator.frame);
+// tests/test_cpu.py holds the two to the same floats.
 vec4 colorize(vec4 o) {
     if (u_color_mode == 0) return vec4(o.xyz, 1.0);
 #if N_OUT == 2

@@ -1,6 +1,6 @@
-"""The cpu path (cpu.py): numpy evaluation against torch float64, chunking, threads, and the
-renderer's choice of it on software OpenGL. Its pixels through the renderer (colour pass
-included) are checked with every shader path in test_parity.py."""
+"""The cpu path (cpu.py): numpy evaluation and frames against torch float64, chunking, threads,
+the renderer's choice of it on software OpenGL, and its colours against the shader's. Its raw
+frames through the renderer are checked with every shader path in test_parity.py."""
 
 from __future__ import annotations
 
