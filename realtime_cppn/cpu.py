@@ -161,7 +161,7 @@ class CpuEvaluator:
         a fresh 4K array is 100 MB of page faults a frame.
         """
         spec = self._need_spec()
-        return self._run(size, view, out, spec.out_channels, self._output_layer())
+        return self._run(size, view, out, spec.out_channels, self._current_layers())
 
     def frame(self, size: tuple[int, int], view: View | None = None, mode: str = "rgb",
               out: np.ndarray | None = None) -> np.ndarray:
@@ -177,7 +177,8 @@ class CpuEvaluator:
         cols = _frame_columns(channels, mode)
         if cols is None:
             raise CPPNError(f"no cpu frame for colour mode {mode!r} with {channels} outputs")
-        weight, bias, act = self._output_layer()
+        layers = self._current_layers()
+        weight, bias, act = layers[-1]
         n_out = weight.shape[1]
         pick = [n_out if c is None else c for c in cols] + [n_out]  # n_out: a zero column
         weight = np.pad(weight, ((0, 0), (0, 1)))[:, pick]
@@ -193,17 +194,19 @@ class CpuEvaluator:
                 rgba[:, i] = 0.0
             rgba[:, 3] = 1.0
 
-        return self._run(size, view, out, 4, (weight, bias, act), finish)
+        layers[-1] = (weight, bias, act)
+        return self._run(size, view, out, 4, layers, finish)
 
-    def _output_layer(self) -> tuple[np.ndarray, np.ndarray, object]:
-        weight, bias, act = self._layers[-1]
-        return weight, (self._first_bias if len(self._layers) == 1 else bias), act
+    def _current_layers(self) -> list[tuple[np.ndarray, np.ndarray, object]]:
+        """(weight, tiled bias, activation) per layer, layer 0's bias with the latent folded in."""
+        weight, _, act = self._layers[0]
+        return [(weight, self._first_bias, act), *self._layers[1:]]
 
     def _run(self, size: tuple[int, int], view: View | None, out: np.ndarray | None,
-             channels: int, last: tuple, finish: Callable[[np.ndarray], None] | None = None,
+             channels: int, layers: list, finish: Callable[[np.ndarray], None] | None = None,
              ) -> np.ndarray:
-        """Every chunk through the layers, ``last`` in place of the output layer, into ``out``
-        (n, channels); ``finish`` then runs on each chunk's rows of ``out``."""
+        """Every chunk through ``layers`` into ``out`` (n, channels), the last layer writing
+        there directly; ``finish`` then runs on each chunk's rows of ``out``."""
         spec = self._need_spec()
         grid = self.grid(size, view or View())
         n = grid.shape[0]
@@ -213,8 +216,6 @@ class CpuEvaluator:
             raise CPPNError(f"out must be float32 {(n, channels)}, got {out.dtype} {out.shape}")
         widest = max(lay.weight.shape[0] for lay in spec.layers)
         chunk = max(MIN_CHUNK, CHUNK_FLOATS // widest)
-        layers = [(self._layers[0][0], self._first_bias, self._layers[0][2]),
-                  *self._layers[1:]][:-1] + [last]
         buffers = self._take_buffers(chunk * widest)
 
         def run(start: int) -> None:

@@ -65,6 +65,20 @@ def _link(ctx: moderngl.Context, source: str, compute: bool = False):
     return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
 
 
+def _recent(cache: dict, key, make, limit: int, drop=None):
+    """``cache[key]``, made by ``make()`` when missing, kept most recently used last; beyond
+    ``limit`` entries the least recently used go (``drop`` releases what it holds)."""
+    value = cache.pop(key, None)
+    if value is None:
+        while len(cache) >= limit:
+            old = cache.pop(next(iter(cache)))
+            if drop is not None:
+                drop(old)
+        value = make()
+    cache[key] = value
+    return value
+
+
 def default_texture(size: int = 256) -> np.ndarray:
     """A colourful grid to remap when the user gave no texture: uint8 (size, size, 3)."""
     t = (np.arange(size) + 0.5) / size
@@ -699,19 +713,16 @@ class Renderer:
         w, h = check_size(size, self.max_size)
         if dtype not in _DTYPES:
             raise CPPNError(f"unknown target dtype {dtype!r}; valid: {', '.join(_DTYPES)}")
-        key = (w, h, dtype)
-        if key in self._targets:
-            self._targets[key] = self._targets.pop(key)  # most recently used last
-        else:
-            while len(self._targets) >= MAX_TARGETS:  # drop the least recently used
-                self._release_target(*self._targets.pop(next(iter(self._targets))))
+        def make() -> tuple[moderngl.Texture, moderngl.Framebuffer]:
             tex = self.ctx.texture((w, h), 4, dtype=dtype)
             tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
             # Every target is also a framebuffer: specialised programs may be fragment programs
             # even when the uniform-fed one is a compute shader (see _Specializer.path_for).
-            fbo = self.ctx.framebuffer(color_attachments=[tex])
-            self._targets[key] = (tex, fbo)
-        return self._targets[key][0]
+            return tex, self.ctx.framebuffer(color_attachments=[tex])
+
+        entry = _recent(self._targets, (w, h, dtype), make, MAX_TARGETS,
+                        lambda old: self._release_target(*old))
+        return entry[0]
 
     def release_targets(self, keep: tuple[int, int] | None = None) -> None:
         """Free cached frame textures (all, or all but those of size ``keep``)."""
@@ -782,16 +793,15 @@ class Renderer:
         """The cpu path: numpy evaluates every pixel, the outputs go up as a float texture, and
         the returned colour-pass program turns them into the frame."""
         c = spec.out_channels
-        key = (*size, c)
-        entry = self._outputs.pop(key, None)
-        if entry is None:
-            while len(self._outputs) >= MAX_READ_POOLS:  # a window resized many times
-                self._outputs.pop(next(iter(self._outputs)))[0].release()
+
+        def make() -> tuple[moderngl.Texture, np.ndarray]:
             tex = self.ctx.texture(size, c, dtype="f4")
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            entry = (tex, np.empty((size[0] * size[1], c), np.float32))
-        self._outputs[key] = entry  # most recently used last
-        tex, outputs = entry
+            return tex, np.empty((size[0] * size[1], c), np.float32)
+
+        # Bounded: a window resized many times.
+        tex, outputs = _recent(self._outputs, (*size, c), make, MAX_READ_POOLS,
+                               lambda old: old[0].release())
         self._cpu.evaluate(size, view, out=outputs)  # (H * W, channels), bottom row first
         tex.write(outputs)
         tex.use(_OUTPUTS_UNIT)
@@ -804,13 +814,8 @@ class Renderer:
 
     def _cpu_frame(self, size: tuple[int, int]) -> np.ndarray:
         """The cpu path's RGBA array for frames of ``size``: kept, a 4K one is 133 MB."""
-        frame = self._frames.pop(size, None)
-        if frame is None:
-            while len(self._frames) >= MAX_READ_POOLS:  # a window resized many times
-                self._frames.pop(next(iter(self._frames)))
-            frame = np.empty((size[0] * size[1], 4), np.float32)
-        self._frames[size] = frame  # most recently used last
-        return frame
+        return _recent(self._frames, size, lambda: np.empty((size[0] * size[1], 4), np.float32),
+                       MAX_READ_POOLS)
 
     def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
         w, h = tex.size

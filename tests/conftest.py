@@ -106,7 +106,7 @@ def compute_renderer(_compute_renderer, gl_context):
 
 @pytest.fixture
 def cpu_renderer(_cpu_renderer, gl_context):
-    """The cpu path: numpy evaluates the network, a shader colours the outputs."""
+    """The cpu path: numpy evaluates the network (and colours raw and rgb frames)."""
     return _cpu_renderer
 
 
