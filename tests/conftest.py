@@ -23,7 +23,7 @@ GL_FIXTURES = {"_session_context", "gl_context", "renderer", "fragment_renderer"
 def pytest_configure(config: pytest.Config) -> None:
     # Mesa compiles every shader with LLVM; a persistent cache makes the second run fast. Set it
     # before any context exists (subprocesses inherit it).
-    if not os.environ.get("MESA_SHADER_CACHE_DIR") and config.cache is not None:
+    if not os.environ.get("MESA_SHADER_CACHE_DIR") and getattr(config, "cache", None) is not None:
         os.environ["MESA_SHADER_CACHE_DIR"] = str(config.cache.mkdir("mesa-shader-cache"))
 
 
