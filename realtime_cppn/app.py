@@ -780,6 +780,27 @@ def _no_window(why: str) -> CPPNError:
     )
 
 
+def display_problem() -> str | None:
+    """Why no live window can open here (one line), or None when glfw finds a display."""
+    if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display (DISPLAY is not set)"
+    try:
+        import glfw
+    except (ImportError, OSError) as exc:  # OSError: the wheel's bundled library did not load
+        return f"glfw did not load: {exc}"
+    errors: list[str] = []
+    glfw.set_error_callback(lambda code, msg: errors.append(
+        msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)))
+    try:
+        if not glfw.init():
+            return errors[-1] if errors else "glfw could not initialise"
+        return None
+    finally:
+        glfw.terminate()
+        glfw.set_error_callback(None)
+
+
 class Window:
     """A glfw window with a GL context (4.3 core where possible for the compute path, else 3.3)."""
 

@@ -8,6 +8,7 @@ Subcommands live in their own modules and register here in COMMANDS: each has
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from dataclasses import replace
@@ -28,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("realtime_cppn.render_cmd", "render a clip offline"),
     "replay": ("realtime_cppn.replay_cmd", "render a recorded performance log again, frame-exact"),
     "export": ("realtime_cppn.export_cmd", "export a scene as a Shadertoy, ISF or glslViewer shader"),
+    "doctor": ("realtime_cppn.doctor_cmd", "say what this machine can run (OpenGL, display, codecs, "
+                                           "OSC, MIDI, audio, video out) and why not"),
 }
 
 
@@ -221,6 +224,8 @@ def _still_size(scene_path: Path | None) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Random CPPN art, live on the GPU.")
+    parser.add_argument("--version", action="store_true",
+                        help="print the version, the libraries' versions and the OpenGL renderer")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -228,12 +233,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: list[str]) -> list[str]:
+    """``argv`` with its command first: none given means the live window; a word that names no
+    command is refused with the nearest one (``stil`` -> ``still``)."""
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        return [next(iter(COMMANDS)), *argv]
+    if argv[0] in COMMANDS or argv[0] in ("-h", "--help"):
+        return argv
+    near = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise CPPNError(f"unknown command {argv[0]!r}; {hint}commands: {', '.join(COMMANDS)}")
+
+
+def _version() -> int:
+    from . import doctor_cmd
+
+    print(doctor_cmd.versions())
+    _, ok, detail = doctor_cmd.gl_check()
+    print(f"OpenGL: {detail}" if ok else f"OpenGL: unavailable: {detail}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
-        argv = [next(iter(COMMANDS)), *argv]
     try:
-        args = build_parser().parse_args(argv)
+        if argv[:1] == ["--version"]:
+            return _version()
+        args = build_parser().parse_args(_command(argv))
         module = importlib.import_module(COMMANDS[args.command][0])
         return int(module.run(args) or 0)
     except CPPNError as exc:

@@ -242,15 +242,17 @@ class CpuEvaluator:
                 buffers.put((a, b))
 
         starts = range(0, n, chunk)
-        if self.threads == 1 or len(starts) == 1:
-            for s in starts:
-                run(s)
-            return out
         # One BLAS thread per worker: the pool already uses every core, and a multi-threaded
-        # BLAS inside each worker oversubscribes them (measured 2x slower on 2 cores).
+        # BLAS inside each worker oversubscribes them (measured 2x slower on 2 cores). Also with
+        # one worker: OpenBLAS splits a product over its threads with other edge tiles, so a
+        # chunk would not be the same computation (the same bits) on every evaluator.
         with self._blas_limit():
-            for f in [self._pool.submit(run, s) for s in starts]:
-                f.result()  # re-raises a worker's exception here
+            if self.threads == 1 or len(starts) == 1:
+                for s in starts:
+                    run(s)
+            else:
+                for f in [self._pool.submit(run, s) for s in starts]:
+                    f.result()  # re-raises a worker's exception here
         return out
 
     def _take_buffers(self, floats: int) -> queue.SimpleQueue:

@@ -58,6 +58,18 @@ def create_headless_context() -> moderngl.Context:
             ) from None
 
 
+def auto_path(gl_renderer: str, has_compute: bool) -> str:
+    """The render path ``path="auto"`` picks for a context.
+
+    Measured (benchmarks/): on a software rasterizer numpy's BLAS outruns the shader JIT on the
+    same cores; on a GPU four pixels per compute invocation amortise each weight fetch; GL < 4.3
+    (macOS) has only the fragment path.
+    """
+    if cpu.is_software(gl_renderer):
+        return "cpu"
+    return "compute" if has_compute else "fragment"
+
+
 def _link(ctx: moderngl.Context, source: str, compute: bool = False):
     """A compute shader, or a fragment program drawn over the full-screen triangle."""
     if compute:
@@ -425,13 +437,7 @@ class Renderer:
         self.max_ubo: int = int(info.get("GL_MAX_UNIFORM_BLOCK_SIZE", 16384))
         self.has_compute = self.ctx.version_code >= 430
         if path == "auto":
-            # Measured (benchmarks/): on a software rasterizer numpy's BLAS outruns the shader
-            # JIT on the same cores; on a GPU four pixels per compute invocation amortise each
-            # weight fetch; GL < 4.3 (macOS) has only the fragment path.
-            if cpu.is_software(self.gl_renderer):
-                path = "cpu"
-            else:
-                path = "compute" if self.has_compute else "fragment"
+            path = auto_path(self.gl_renderer, self.has_compute)
         if path not in PATHS:
             raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
         if path == "compute" and not self.has_compute:

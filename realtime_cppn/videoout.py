@@ -106,6 +106,15 @@ def _import(route: Route, platform: str) -> list[ModuleType]:
         ) from None
 
 
+def unavailable(name: str, platform: str | None = None) -> str | None:
+    """Why the route ``name`` cannot send here (a one-line reason), or None when it can."""
+    try:
+        _import(ROUTES[name], platform or sys.platform)
+    except CPPNError as exc:
+        return str(exc)
+    return None
+
+
 Sender = tuple[Callable[[np.ndarray], None], Callable[[], None]]  # (send, close)
 
 

@@ -1,9 +1,11 @@
 """A new architecture compiles in a child process while the current network plays on: no frame
-waits for the compile, the render thread's takeover is a driver-cache hit, and the pixels are
-the new network's. Also for the baked program swapped in after a reseed (the specialiser).
+waits for the compile (the render thread compiles nothing while frames are drawn), and the pixels
+are the new network's. Also for the baked program swapped in after a reseed (the specialiser).
 
 Each case runs in a fresh process with an empty shader cache, so the compiles being avoided
-are really cold ones (the suite's shared cache would hide them).
+are really cold ones (the suite's shared cache would hide them). The assertions count compiles
+and frames, never seconds: how long a takeover from the driver's cache takes is measured in
+benchmarks/bench_live.py.
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ import time
 import pytest
 
 from realtime_cppn.renderer import HIT_BUDGET_S
-
-# A takeover from the cache a child filled: link + one tiny draw, tens of ms on a quiet machine
-# (a compile again would take seconds). The renderer itself gives up only beyond HIT_BUDGET_S.
-TAKEOVER_S = 0.25
 
 pytestmark = pytest.mark.gl
 
@@ -38,33 +36,32 @@ c = rc.to_spec(rc.CPPN(width=20, depth=4, activation="gaussian", seed=3))
 size = (48, 32)
 r.set_network(a)
 shown_a = r.read(r.draw(size))
-t = time.perf_counter()
-r.set_network(c)  # what a width/depth/activation change costs in place: a cold compile
+r.set_network(c)  # a width/depth/activation change in place: one compile
 r.read(r.draw(size))
-cold = time.perf_counter() - t
+in_place = r.stats.compiles
 r.set_network(a)
 assert r.prepare(a)  # compiled already: nothing to wait for
-frames, same = [], True
-deadline = time.monotonic() + 300
+frames, same, during = 0, True, 0
+deadline = time.monotonic() + 300  # a hang guard, not a budget
 while True:
-    t = time.perf_counter()
+    before = r.stats.compiles
     if r.prepare(b):
         break
     img = r.read(r.draw(size))  # the current network plays on meanwhile
-    frames.append(time.perf_counter() - t)
+    frames += 1
+    during += r.stats.compiles - before  # a compile on the render thread: that frame waited
     same = same and bool(np.array_equal(img, shown_a))
     assert time.monotonic() < deadline, "the background compile never finished"
-takeover = r.stats.last_takeover_s
+taken = r.stats.compiles
 r.set_network(b)
-t = time.perf_counter()
 img_b = r.read(r.draw(size))
-first_b = time.perf_counter() - t
+after = r.stats.compiles - taken  # the takeover linked b already: its first frame compiles nothing
 ref = Renderer(r.ctx, path=path)
 ref.set_network(b)
 err = float(np.abs(img_b - ref.read(ref.draw(size))).max())
-print(json.dumps({"cold": cold, "frames": frames, "same": same, "takeover": takeover,
-                  "first_b": first_b, "background": r.background, "err": err,
-                  "compiles": r.stats.compiles, "background_compiles": r.stats.background_compiles}))
+print(json.dumps({"in_place": in_place, "frames": frames, "during": during, "after": after,
+                  "same": same, "takeover": r.stats.last_takeover_s, "background": r.background,
+                  "err": err, "background_compiles": r.stats.background_compiles}))
 """
 
 SPECIALIZER = r"""
@@ -78,17 +75,17 @@ spec = rc.to_spec(rc.CPPN(width=16, depth=3, seed=5))
 r.set_network(spec)
 size = (48, 32)
 first = r.read(r.draw(size))
-frames = []
-deadline = time.monotonic() + 300
+compiled = r.stats.compiles
+frames = 0
+deadline = time.monotonic() + 300  # a hang guard, not a budget
 while r.stats.special_compiles == 0:
     assert time.monotonic() < deadline, "the baked program never arrived"
-    t = time.perf_counter()
     r.read(r.draw(size))
-    frames.append(time.perf_counter() - t)
+    frames += 1
     time.sleep(0.01)
 err = float(np.abs(r.read(r.draw(size)) - first).max())
 print(json.dumps({"frames": frames, "takeover": r.stats.last_takeover_s,
-                  "mode": r._special.mode, "err": err}))
+                  "in_place": r.stats.compiles - compiled, "mode": r._special.mode, "err": err}))
 """
 
 LIVE = r"""
@@ -105,18 +102,13 @@ r = Renderer(path="compute", background=True)
 size = (64, 48)
 screen = r.ctx.texture(size, 4, dtype="f1")
 fbo = r.ctx.framebuffer(color_attachments=[screen])
-t = time.perf_counter()  # an architecture as big as the one the key asks for, in place
-probe = Renderer(r.ctx)
-probe.set_network(rc.to_spec(rc.CPPN(width=16, depth=2, activation="sin")))
-probe.read(probe.draw(size))
-cold = time.perf_counter() - t
-probe.release()
 live = Live(r, actions.initial_state(Scene(network={"seed": 7, "width": 8, "depth": 2})),
             clock=FixedClock(30))
 live.update(); live.render(fbo, size)
+compiled = r.stats.compiles
 live.dispatch("width_up")
-t = time.perf_counter(); live.update(); live.render(fbo, size); first = time.perf_counter() - t
-report = {"first": first, "cold": cold, "state_width": live.state.net("width"),
+live.update(); live.render(fbo, size)
+report = {"key_frame_compiles": r.stats.compiles - compiled, "state_width": live.state.net("width"),
           "shown_width": r.spec.layers[0].weight.shape[0], "badge": live.rec_badge(),
           "info": dict(live.info_rows())["network"]}
 frames = 0
@@ -147,10 +139,13 @@ b = rc.to_spec(rc.CPPN(width=10, depth=2, seed=2))
 c = rc.to_spec(rc.CPPN(width=14, depth=2, seed=3))
 size = (24, 16)
 r.set_network(a)
-for _ in range(10):  # the specialiser's child fails: it must stop trying, not respawn
+deadline = time.monotonic() + 120  # a hang guard, not a budget
+while r._special.mode != "off":  # the specialiser's child fails: it must stop trying
     r.read(r.draw(size))
-    time.sleep(0.2)
-deadline = time.monotonic() + 120
+    time.sleep(0.05)
+    assert time.monotonic() < deadline, "the specialiser never gave up"
+for _ in range(5):  # and never respawns one
+    r.read(r.draw(size))
 while not r.prepare(b):
     assert time.monotonic() < deadline
     time.sleep(0.05)
@@ -177,30 +172,27 @@ def _run(script: str, tmp_path, *args: str) -> dict:
 @pytest.mark.parametrize("path", ["compute", "fragment"])
 def test_a_new_architecture_compiles_while_the_current_one_plays(tmp_path, path):
     m = _run(RENDERER, tmp_path, path)
-    assert m["frames"], "prepare() compiled in place: the show would have frozen"
+    assert m["in_place"] >= 1, m  # the counter sees a compile in place
+    assert m["frames"] >= 1, "prepare() compiled in place: the show would have frozen"
+    assert m["during"] == 0, m  # no frame drawn meanwhile compiled anything: none waited
     assert m["same"], "frames drawn while building must show the current network"
-    # No frame waited for the compile: each is far below what compiling in place costs.
-    assert max(m["frames"]) < m["cold"] / 3, m
-    # The render thread's own compile and first draw hit the cache the child filled.
-    assert m["background"] and m["takeover"] < TAKEOVER_S, {k: m[k] for k in m if k != "frames"}
-    assert m["first_b"] < m["cold"] / 3, m
+    assert m["after"] == 0, m  # the takeover's program is b's: its first frame compiles nothing
+    assert m["background"] and m["background_compiles"] == 1, m
     assert m["err"] <= 1e-6
-    assert m["background_compiles"] == 1
 
 
 def test_the_baked_program_takes_over_without_a_hitch(tmp_path):
     m = _run(SPECIALIZER, tmp_path)
-    # llvmpipe builds a variant per target format at the first draw: a child that warmed
-    # another format left a 1.5-2.6 s frame here (measured before the fix).
-    assert m["mode"] == "async" and m["takeover"] < TAKEOVER_S, m
-    assert max(m["frames"]) < 0.5, m
+    # The uniform program drew every frame while the child compiled; the render thread compiled
+    # nothing in place, and the baked program draws the same picture.
+    assert m["mode"] == "async" and m["frames"] >= 1 and m["in_place"] == 0, m
     assert m["err"] <= 2e-5
 
 
 def test_the_live_show_plays_on_while_a_wider_network_builds(tmp_path):
     m = _run(LIVE, tmp_path)
     assert m["state_width"] == 16 and m["shown_width"] == 8  # the state moved; the GPU catches up
-    assert m["first"] < m["cold"] / 3, m  # the key press frame did not compile in place
+    assert m["key_frame_compiles"] == 0, m  # the key press frame did not compile in place
     assert m["badge"] == "building 16x2", m
     assert m["info"].startswith("16 x 2   building 16x2 ") and "showing 8 x 2" in m["info"], m
     assert m["frames"] >= 1 and m["after_width"] == 16 and m["after_badge"] is None, m

@@ -1,8 +1,9 @@
 """A wheel built from the repo, installed (not editable) in a fresh venv, renders a still.
 
-The venv sees the machine's site-packages (torch, moderngl: no download) but the package itself
-comes from the wheel, run from a directory outside the repo, so the shaders must be the ones
-shipped inside the wheel.
+The venv sees the test environment's packages (torch, moderngl: no download), wherever pytest
+runs (a venv, pyenv, the system Python), through a .pth file naming the site directories this
+interpreter imports from. The package itself comes from the wheel, run from a directory outside
+the repo, so the shaders must be the ones shipped inside the wheel.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ def test_wheel_installs_and_renders(tmp_path):
     (wheel,) = wheels.glob("realtime_cppn-*.whl")
 
     venv = tmp_path / "venv"
-    sh(sys.executable, "-m", "venv", "--system-site-packages", venv)
+    sh(sys.executable, "-m", "venv", venv)
     py = venv / "bin" / "python"
+    site = Path(sh(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    # `venv --system-site-packages` would see the base interpreter's packages, not those of a
+    # venv pytest runs in. A .pth line adds a directory without running the .pth files in it,
+    # so the test environment's editable install of this package stays out.
+    ours = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (site / "test-environment.pth").write_text("\n".join(ours) + "\n")
     # --ignore-installed: the machine's editable install must not stand in for the wheel.
     sh(py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", wheel)
 
@@ -54,7 +61,6 @@ def test_wheel_installs_and_renders(tmp_path):
     where = sh(py, "-c", "import realtime_cppn, realtime_cppn.glsl as g; "
                          "print(realtime_cppn.__file__); print(g._shader_dir())", cwd=outside)
     package_file, shader_dir = where.split("\n")[:2]
-    site = Path(sh(py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
     assert Path(package_file).is_relative_to(site)
     assert Path(shader_dir).is_relative_to(site)
     shipped = sorted(p.name for p in (site / "realtime_cppn" / "shaders").glob("*.glsl"))
