@@ -397,6 +397,17 @@ def set_wm_state(display_name: str, window: int, state: int) -> None:
         x11.XCloseDisplay(dpy)
 
 
+def _until(condition, what: str, timeout: float = 120.0):
+    """Poll ``condition()`` until it returns something truthy (a hang guard, not a budget)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"never: {what}")
+
+
 @pytest.mark.window
 def test_minimised_window_waits_for_events_instead_of_spinning(request, tmp_path):
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
@@ -404,34 +415,35 @@ def test_minimised_window_waits_for_events_instead_of_spinning(request, tmp_path
     from test_window import App
 
     xvfb = request.getfixturevalue("display")
-    # No vsync, wall clock: a visible window draws as fast as it can (the CPU is busy).
+    # No vsync, wall clock: a visible window animates as fast as it can. What is counted: whether
+    # the picture moves (screenshots from outside), and the CPU a minimised window burns. Load
+    # from other work only lowers that, so its bound holds on a busy machine too.
     a = App(xvfb, ["--seed", "7", "--width", "8", "--depth", "2", "--size", "160x120",
                       "--no-vsync"], tmp_path)
+
+    def moves() -> bool:
+        first = a.shot()
+        time.sleep(0.3)
+        return bool(np.abs(a.shot().astype(int) - first).max() > 0)
+
     try:
-        time.sleep(1.0)
-        pid = a.proc.pid
-        c0 = cpu_seconds(pid)
-        time.sleep(2.0)
-        busy = cpu_seconds(pid) - c0
+        _until(moves, "the visible window animated")
         set_wm_state(xvfb, int(a.window), 3)
-        time.sleep(0.5)
+        _until(lambda: not moves() and not moves(), "the minimised window stopped drawing")
+        still = a.shot()
+        pid = a.proc.pid
         c0 = cpu_seconds(pid)
         time.sleep(3.0)
         idle = cpu_seconds(pid) - c0
+        assert np.array_equal(a.shot(), still), "a minimised window drew frames"
         set_wm_state(xvfb, int(a.window), 1)
-        time.sleep(0.5)
-        c0 = cpu_seconds(pid)
-        time.sleep(2.0)
-        again = cpu_seconds(pid) - c0
+        _until(moves, "the restored window animated again")
         assert a.proc.poll() is None
         a.proc.send_signal(signal.SIGINT)
-        a.proc.wait(15)
+        a.proc.wait(60)
     finally:
         if a.proc.poll() is None:
             a.proc.kill()
             a.proc.wait()
-    print(f"CPU seconds per second: visible {busy / 2:.2f}, minimised {idle / 3:.3f}, "
-          f"restored {again / 2:.2f}")
-    assert busy / 2 > 0.5  # drawing flat out: the measure can tell
-    assert idle / 3 < 0.1  # minimised: waiting on events, a few wake-ups a second
-    assert again / 2 > 0.5  # restored: drawing again
+    print(f"CPU seconds per second minimised: {idle / 3:.3f}")
+    assert idle / 3 < 0.1  # waiting on events, a few wake-ups a second

@@ -46,7 +46,10 @@ def test_short_soak_stays_flat(tmp_path, path, background):
         # Children started for new architectures, most cancelled by the next change: none left.
         why = {k: result[k] for k in ("background_compiles", "compiles", "background_left_on",
                                       "last_takeover_s", "last_child_s")}
-        assert result["background_compiles"] >= 10 and end["gl.arch_procs"] <= 1, why
+        # Two slow takeovers in a row (a loaded machine reads as a driver cache that missed)
+        # turn children off for the rest of the soak: then fewer started, and none may be left.
+        started = 10 if result["background_left_on"] else 1
+        assert result["background_compiles"] >= started and end["gl.arch_procs"] <= 1, why
         return
     assert result["takes"] >= 10 and result["compiles"] <= 12  # architectures compiled once
     # The script's verdict, restated: GL, fds and threads exactly equal, but for the baked
