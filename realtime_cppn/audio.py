@@ -181,7 +181,7 @@ class FileSource:
         try:
             import av
         except ImportError:
-            raise CPPNError("audio files need PyAV: pip install 'realtime-cppn[video]'") from None
+            raise CPPNError("audio files need PyAV: pip install av") from None
         self.path = Path(path)
         self.rate, self.block = int(rate), int(block)
         if not self.path.is_file():
