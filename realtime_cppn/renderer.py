@@ -9,13 +9,14 @@ software rasterizer, the "cpu" path evaluates with numpy instead (cpu.py) and on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import moderngl
@@ -50,12 +51,32 @@ def create_headless_context() -> moderngl.Context:
         return moderngl.create_standalone_context(backend="egl")
     except Exception as exc:  # moderngl raises bare Exception for a missing libEGL or driver
         try:
-            return moderngl.create_standalone_context()
+            with _native_stderr_silenced():  # Mesa's libGL prints its own failure lines
+                return moderngl.create_standalone_context()
         except Exception:
             raise CPPNError(
                 f"no headless OpenGL context (EGL): {exc}; install Mesa "
                 "(apt-get install libegl1 libgl1) or a GPU driver"
             ) from None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the block: drivers write their diagnostics
+    there from C, where Python's sys.stderr cannot catch them."""
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def auto_path(gl_renderer: str, has_compute: bool) -> str:

@@ -19,21 +19,16 @@ def rows(stdout: str) -> dict[str, str]:
     return {line[6:].split("  ")[0].strip(): line for line in stdout.splitlines()[1:]}
 
 
-@pytest.mark.gl
-def test_doctor_names_the_renderer_the_path_and_every_optional_feature():
-    from realtime_cppn.renderer import Renderer
-
+def test_doctor_names_the_renderer_the_path_and_every_optional_feature(renderer):
     out = cli("doctor")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("realtime-cppn ") and "torch " in lines[0]
     report = rows(out.stdout)
     assert {"OpenGL", "display", "video", "OSC", "MIDI", "audio"} <= set(report), report
-    r = Renderer()
-    try:  # the path doctor names is the one a live renderer takes on this machine
-        assert r.gl_renderer in report["OpenGL"] and f"render path {r.path} " in report["OpenGL"]
-    finally:
-        r.release()
+    # The path doctor names is the one the default renderer takes on this machine.
+    assert renderer.gl_renderer in report["OpenGL"]
+    assert f"render path {renderer.path} " in report["OpenGL"]
     assert report["video"].lstrip().startswith("ok") and "H.264" in report["video"]
     assert report["OSC"].lstrip().startswith("ok")
     for name in ("virtualcam", "syphon", "spout", "ndi"):
