@@ -126,8 +126,10 @@ def open_regular(path: str | Path, what: str = "file") -> BinaryIO:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise CPPNError(f"{path} is {kind}, not a {what}")
+        if stat.S_ISDIR(mode):
+            raise CPPNError(f"{path} is a folder, not a {what}")
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise CPPNError(f"{path} is {kind}: a {what} must be a regular file")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")

@@ -81,7 +81,7 @@ def test_a_file_where_the_folder_should_be_is_one_clear_error(tmp_path):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "weights.npz"
     os.mkfifo(fifo)
-    with pytest.raises(CPPNError, match="not a regular file"):
+    with pytest.raises(CPPNError, match="must be a regular file"):
         read_limited(fifo, 1000, "weights file")
 
 
@@ -89,7 +89,7 @@ def test_a_device_and_a_link_to_it_are_refused(tmp_path):
     link = tmp_path / "bank.json"
     link.symlink_to("/dev/zero")
     for path in ("/dev/zero", link):
-        with pytest.raises(CPPNError, match="not a regular file"):
+        with pytest.raises(CPPNError, match="must be a regular file"):
             read_limited(path, 1000, "bank")
 
 
