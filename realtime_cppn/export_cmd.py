@@ -50,7 +50,7 @@ def check_output(out: Path, scene: Path, fmt: str) -> Path:
     out = check_name(out)
     suffix = exports.SUFFIXES[fmt]
     if out.suffix.lower() != suffix:
-        raise CPPNError(f"a {fmt} export is written to a {suffix} file, not {out.name!r}")
+        raise CPPNError(f"{fmt} exports are written to {suffix} files, not {out.name!r}")
     inputs = (scene, scene.with_suffix(".npz"))
     for src in inputs:
         same = out.resolve() == src.resolve()
@@ -67,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
         raise CPPNError(f"unknown export format {args.format!r}; valid: {', '.join(exports.FORMATS)}")
     if not (math.isfinite(args.speed) and args.speed >= 0):
         raise CPPNError(f"--speed must be a non-negative number, got {args.speed}")
-    out = check_output(args.output or args.scene.with_suffix(exports.SUFFIXES[fmt]), args.scene,
-                       fmt)
     sf = scenefile.load(args.scene)
     if sf.spec is None:
         # Refuse a huge config before drawing millions of weights only to refuse them after.
         exports.check_weight_count(_config_weights(sf.scene), fmt)
     spec = scenefile.network(sf)
     text = exports.export(sf.scene, spec, fmt, speed=args.speed)
+    out = check_output(args.output or args.scene.with_suffix(exports.SUFFIXES[fmt]), args.scene,
+                       fmt)
     write_atomic(out, text)
     print(f"wrote {out} ({fmt}, {exports.weight_count(spec)} weights)")
     return 0
