@@ -151,9 +151,14 @@ def _decode(f, path: Path, what: str) -> np.ndarray:
     if os.fstat(f.fileno()).st_size > MAX_IMAGE_BYTES:
         raise CPPNError(f"{what} {path} is over {MAX_IMAGE_BYTES >> 20} MiB")
     with warnings.catch_warnings():
-        # Pillow only warns between its own pixel limits: here that is an error like any other.
+        # Pillow's warnings about a damaged file are noise on a show's console; the pixel-count
+        # warning between its own limits is an error here like any other.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(f)
+        return _pixels(Image.open(f), path, what)
+
+
+def _pixels(im: Image.Image, path: Path, what: str) -> np.ndarray:
     with im:
         w, h = im.size
         if w * h > MAX_TEXTURE_PIXELS:
