@@ -25,10 +25,11 @@ import pytest
 
 from realtime_cppn import bank, cli, scenefile
 from realtime_cppn.errors import CPPNError
-from realtime_cppn.images import PNG_MAGIC, load_texture, read_png_scene, read_scene, save_png
+from realtime_cppn.images import load_texture, read_scene, save_png
 from realtime_cppn.scene import Scene
 from realtime_cppn.spec import Layer, NetworkSpec
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SHAPES = [(8, 5), (3, 8)]  # inputs x, y, r and z_dim 2
 
 
@@ -451,6 +452,8 @@ def test_png_scene_chunks_beyond_the_text_limit_or_bombs_are_one_line(tmp_path):
 
 def test_a_png_scene_claiming_9000x9000_renders_at_4096_by_default(tmp_path):
     """The pixels are never decoded to read the scene or the size; the default is capped."""
+    from realtime_cppn.images import read_png_scene
+
     path = tmp_path / "huge.png"
     path.write_bytes(_png_with_chunk(b"tEXt", Scene().to_json().encode(), (9000, 6000)))
     assert read_png_scene(path)[1] == (9000, 6000)
