@@ -176,7 +176,7 @@ def check_network(network: dict, where: str) -> dict:
             raise CPPNError(f"{where} {key} must be a positive number, got {network[key]!r}")
     for key in ("activation", "inputs"):
         v = network.get(key)
-        names = v if isinstance(v, list) else [v]
+        names = list(v) if isinstance(v, (list, tuple)) else [v]
         if key in network and (not names or not all(isinstance(n, str) for n in names)):
             raise CPPNError(f"{where} {key} must be a name or a list of names, got {_show(v)}")
     if "output_activation" in network and not isinstance(network["output_activation"], str):
