@@ -514,3 +514,26 @@ def test_textures_of_every_format_load_and_refuse_like_pngs(tmp_path):
         with pytest.raises(CPPNError) as info:
             load_texture(path)
         one_line(info)
+
+
+def test_config_files_that_are_fifos_devices_or_deeply_nested_are_one_line(tmp_path):
+    os.mkfifo(tmp_path / "fifo.toml")
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    (tmp_path / "deep.toml").write_text("[keys]\nr = " + DEEP)
+    (tmp_path / "big.toml").write_bytes(b"#" * (2 << 20))
+    names = ["fifo.toml", "zero.toml", "deep.toml", "big.toml"]
+    out = run_python(f"""
+        from realtime_cppn import keys
+        from realtime_cppn.errors import CPPNError
+        for name in {names!r}:
+            try:
+                keys.load_config({str(tmp_path)!r} + "/" + name)
+                print("loaded")
+            except CPPNError as exc:
+                print("refused:", exc)
+    """)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for line, match in zip(lines, ("not a regular file", "not a regular file", "nested",
+                                   "at most"), strict=True):
+        assert line.startswith("refused:") and match in line, line
