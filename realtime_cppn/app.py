@@ -267,7 +267,7 @@ class Live:
         self.state = state
         self.keymap = keymap
         self.clock = clock or WallClock()
-        self.screenshot_dir = Path(screenshot_dir)
+        self.screenshot_dir = check_screenshot_dir(screenshot_dir)
         self.font_size = font_size
         overlay.font(font_size)  # loaded before the show, not on the frame of the first badge
         self.listeners: list[Listener] = []  # called with (time, action, new state): the log
@@ -509,11 +509,8 @@ class Live:
         s = self.state
         spec = self.spec_for(s.scene.network)
         text = exports.export(s.scene, spec, fmt, speed=s.speed)
-        try:
-            path = _free_path(self.screenshot_dir, f"cppn-{s.seed}", exports.SUFFIXES[fmt])
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise CPPNError(f"cannot write the export: {exc.strerror or exc}") from None
+        path = _free_path(self.screenshot_dir, f"cppn-{s.seed}", exports.SUFFIXES[fmt])
+        _write_claimed(path, text)
         self.last_export = path
         print(f"exported {path}", flush=True)
         return path
@@ -751,7 +748,11 @@ class Live:
         tex = self.renderer.draw(fb_size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
         path = _free_path(self.screenshot_dir, f"cppn-{self.state.seed}", ".png")
-        self.last_screenshot = save_png(path, frame, self.state.scene)
+        try:
+            self.last_screenshot = save_png(path, frame, self.state.scene)
+        except BaseException:
+            _remove_claim(path)
+            raise
         print(f"saved {path}", flush=True)
         return path
 
@@ -765,12 +766,39 @@ class Live:
 
 
 def _free_path(folder: Path, stem: str, suffix: str) -> Path:
-    """``folder/stem-NNN.suffix`` with the first number not taken (the folder is made)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    n = 0
-    while (folder / f"{stem}-{n:03d}{suffix}").exists():
-        n += 1
-    return folder / f"{stem}-{n:03d}{suffix}"
+    """``folder/stem-NNN.suffix`` with the first free number, claimed with exclusive creation
+    (the folder is made; a dangling link holds its number and is never followed)."""
+    from .safeio import claim_numbered
+
+    return claim_numbered(folder, stem, suffix)
+
+
+def _write_claimed(path: Path, data: str | bytes) -> None:
+    """Fill a claimed name whole (atomically); a failed write gives the number back."""
+    from .safeio import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except BaseException:
+        _remove_claim(path)
+        raise
+
+
+def _remove_claim(path: Path) -> None:
+    """Remove the empty placeholder of a name that was claimed but never written."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def check_screenshot_dir(folder: Path | str) -> Path:
+    """The screenshot folder, refused at startup when it names something other than a folder."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CPPNError(f"--screenshot-dir {folder} is a file, not a folder")
+    return folder
 
 
 def _no_window(why: str) -> CPPNError:
@@ -1210,6 +1238,7 @@ def run(args: argparse.Namespace) -> int:
     start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
     if not 0.0 < args.render_scale <= 1.0:
         raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
+    check_screenshot_dir(args.screenshot_dir)  # a file there fails before a window opens
     record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
                             args.record_fps)
     if args.record_fps is not None:

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .actions import DEPTH_RANGE, NETWORK_DEFAULTS, WIDTH_RANGE
+from .actions import NETWORK_DEFAULTS
 from .errors import CPPNError
-from .scene import Scene
+from .safeio import read_limited, write_atomic
+from .scene import Scene, check_network, parse_json
 
 FORMAT = "realtime-cppn/bank"
 VERSION = 1
@@ -38,10 +39,7 @@ def _check_slot(slot: Any) -> int:
 
 def _check_network(network: dict, where: str) -> None:
     """The fields a bank scene must get right to be playable (the rest is checked at build)."""
-    for key, (lo, hi) in (("width", WIDTH_RANGE), ("depth", DEPTH_RANGE), ("seed", (0, 2**63))):
-        v = network.get(key, NETWORK_DEFAULTS.get(key))
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise CPPNError(f"{where}: network {key} must be an integer in {lo}..{hi}, got {v!r}")
+    check_network({**NETWORK_DEFAULTS, **network}, f"{where}: network")
 
 
 @dataclass(frozen=True)
@@ -102,33 +100,22 @@ def can_morph(a: Scene, b: Scene) -> bool:
 
 def save(bank: Bank, path: str | Path) -> Path:
     """Write ``bank`` to ``path`` through a temporary file, so a failure leaves the old one."""
-    from .scenefile import atomic_write
-
     path = Path(path)
-    data = (json.dumps(bank.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+    data = json.dumps(bank.to_dict(), indent=2, sort_keys=True) + "\n"
     try:
-        atomic_write(path, data)
+        write_atomic(path, data)
     except CPPNError as exc:
         raise CPPNError(f"bank: {exc}") from None
     return path
 
 
 def load(path: str | Path) -> Bank:
-    """The bank in ``path``; any problem with the file is one CPPNError line."""
+    """The bank in ``path``; any problem with the file is one CPPNError line. A FIFO, a device
+    or a file over MAX_BYTES is refused before it is read."""
     path = Path(path)
     where = f"bank {path.name}"
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise CPPNError(f"{where} is larger than {MAX_BYTES >> 20} MiB: not a bank")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CPPNError(f"no such bank file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CPPNError(f"cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CPPNError(f"{where} is not valid JSON: {str(exc).splitlines()[0]}") from None
+    data = read_limited(path, MAX_BYTES, "bank file")
+    doc = parse_json(data, where)
     try:
         return Bank.from_dict(doc, where)
     except CPPNError:

@@ -6,14 +6,15 @@ import numpy as np
 
 from .animation import LatentPath
 from .errors import CPPNError
-from .scene import Scene
+from .scene import Scene, check_network
 from .spec import NetworkSpec
 
 
 def scene_config(scene: Scene):
+    """The model config a scene names, checked (a bad value is one CPPNError line)."""
     from .model import CPPNConfig
 
-    net = dict(scene.network)
+    net = check_network(scene.network, "network")  # types and ranges before torch sees them
     for key in ("inputs", "activation"):
         if isinstance(net.get(key), list):
             net[key] = tuple(net[key])

@@ -8,13 +8,16 @@ text comes from ``exports``; this module only reads the scene, checks sizes and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 from pathlib import Path
 
 from . import exports, scenefile
 from .animation import HARMONICS
 from .cli import _float
 from .errors import CPPNError
+from .safeio import check_name, write_atomic
 from .scene import Scene
 
 
@@ -41,6 +44,23 @@ def _config_weights(scene: Scene) -> int:
     return n
 
 
+def check_output(out: Path, scene: Path, fmt: str) -> Path:
+    """The export's output path: the format's suffix, a name within the OS limits, and never
+    the scene itself or its weights (an export must not overwrite what it reads)."""
+    out = check_name(out)
+    suffix = exports.SUFFIXES[fmt]
+    if out.suffix.lower() != suffix:
+        raise CPPNError(f"{fmt} exports are written to {suffix} files, not {out.name!r}")
+    inputs = (scene, scene.with_suffix(".npz"))
+    for src in inputs:
+        same = out.resolve() == src.resolve()
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(out, src)
+        if same:
+            raise CPPNError(f"the export would overwrite its own input {src}: choose another -o")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     fmt = str(args.format).lower()
     if fmt not in exports.FORMATS:
@@ -53,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
         exports.check_weight_count(_config_weights(sf.scene), fmt)
     spec = scenefile.network(sf)
     text = exports.export(sf.scene, spec, fmt, speed=args.speed)
-    out = args.output or args.scene.with_suffix(exports.SUFFIXES[fmt])
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CPPNError(f"cannot write {out}: {exc.strerror or exc}") from None
+    out = check_output(args.output or args.scene.with_suffix(exports.SUFFIXES[fmt]), args.scene,
+                       fmt)
+    write_atomic(out, text)
     print(f"wrote {out} ({fmt}, {exports.weight_count(spec)} weights)")
     return 0

@@ -54,7 +54,7 @@ def load_target(path: Path, side: int) -> np.ndarray:
 
     if not 8 <= side <= MAX_TRAIN_SIDE:
         raise CPPNError(f"--train-size must be in 8..{MAX_TRAIN_SIDE}, got {side}")
-    rgba = load_texture(path)  # bounds, decoding errors, 16-bit and alpha are handled there
+    rgba = load_texture(path, "image")  # bounds, decoding errors, 16-bit and alpha: there
     h, w = rgba.shape[:2]
     k = side / max(w, h)
     im = Image.fromarray(rgba[..., :3])
@@ -68,12 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
     from . import scenefile
     from .api import default_renderer
-    from .images import save_png
+    from .images import check_png_output, save_png
     from .recorder import Progress
     from .scene import Scene
     from .spec import View
     from .train import FitConfig, fit, psnr
 
+    # Output names are checked before minutes of training, not after.
+    scenefile.check_output(args.save, "--save scene file")
+    if args.output:
+        check_png_output(args.output)
     target = load_target(args.image, args.train_size)
     cfg = FitConfig(width=args.width, depth=args.depth, activation=args.activation,
                     fourier=args.fourier, batch_norm=args.batch_norm, steps=args.steps,

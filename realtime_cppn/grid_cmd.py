@@ -75,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     from .build import scene_network
     from .cli import scene_from_args
     from .images import save_png
+    from .safeio import check_name
 
     if len(args.widths) * len(args.depths) > MAX_CELLS:
         raise CPPNError(f"at most {MAX_CELLS} cells")
+    if args.output is not None:
+        check_name(args.output)  # before any rendering
     scene = scene_from_args(args)
     net = dict(scene.network)
     if isinstance(net.get("activation"), list):

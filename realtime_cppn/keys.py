@@ -241,15 +241,18 @@ DEFAULT = KeyMap.from_table(DEFAULT_KEYS)
 
 def read_config(path: str | Path) -> dict:
     """The config file (TOML) as a dict: ``[keys]`` is read here, ``[midi.*]`` by midi.py."""
+    from .safeio import read_limited
+
     path = Path(path)
+    data = read_limited(path, 1 << 20, "config file")  # a FIFO or a device is refused unread
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CPPNError(f"no such config file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise CPPNError(f"cannot read config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CPPNError(f"config {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise CPPNError(f"config {path} is nested too deeply to be a config") from None
 
 
 def load_config(path: str | Path, base: KeyMap = DEFAULT) -> KeyMap:

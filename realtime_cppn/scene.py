@@ -12,11 +12,13 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import CPPNError
-from .spec import View
+from .spec import MAX_Z, View
 
 FORMAT = "realtime-cppn/scene"
 VERSION = 1
 PNG_KEY = "realtime-cppn"
+SEED_MAX = 2**64 - 1  # what torch's generator takes; the app's own draws stay below 2**31
+MAX_NESTING = 32  # a scene is four levels deep; deeper JSON is hostile, not a scene
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,17 @@ class Scene:
             raise CPPNError("not a realtime-cppn scene")
         if d.get("version") != VERSION:
             raise CPPNError(f"unsupported scene version {d.get('version')!r}")
+        check_nesting(d, "scene")
         try:
             v = d.get("view", {})
             if not isinstance(v, dict):
                 raise CPPNError("scene view must be an object")
+            center = v.get("center", (0.0, 0.0))
+            if not isinstance(center, (list, tuple)):
+                raise CPPNError(f"scene view center must be two numbers, got {center!r}")
             view = View(
-                zoom=float(v.get("zoom", 1.0)),
-                center=tuple(float(c) for c in v.get("center", (0.0, 0.0))),
+                zoom=_number(v.get("zoom", 1.0), "zoom"),
+                center=tuple(_number(c, "view center") for c in center),
                 symmetry=str(v.get("symmetry", "none")),
                 color=str(v.get("color", "rgb")),
                 palette=str(v.get("palette", "rainbow")),
@@ -77,22 +83,103 @@ class Scene:
             network = d.get("network", {})
             if not isinstance(network, dict):
                 raise CPPNError("scene network must be an object")
+            network = check_network(network, "scene network")
             return cls(
                 network=network,
                 view=view,
-                loop=float(d.get("loop", 8.0)),
-                path_seed=int(d.get("path_seed", 0)),
-                phase=float(d.get("phase", 0.0)),
+                loop=_number(d.get("loop", 8.0), "loop"),
+                path_seed=_integer(d.get("path_seed", 0), "path_seed", 0, SEED_MAX),
+                phase=_number(d.get("phase", 0.0), "phase"),
                 texture=str(d.get("texture", "")),
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, CPPNError):
                 raise
             raise CPPNError(f"malformed scene: {exc}") from None
 
     @classmethod
     def from_json(cls, text: str) -> Scene:
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise CPPNError(f"scene is not valid JSON: {exc}") from None
+        return cls.from_dict(parse_json(text, "scene"))
+
+
+def parse_json(text: str | bytes, what: str) -> object:
+    """JSON from an untrusted file: malformed or absurdly nested text is one CPPNError."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CPPNError(f"{what} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise CPPNError(f"{what} is not UTF-8 text") from None
+    except RecursionError:
+        raise CPPNError(f"{what} is nested deeper than {MAX_NESTING} levels") from None
+    check_nesting(doc, what)
+    return doc
+
+
+def check_nesting(doc: object, what: str, limit: int | None = None) -> None:
+    """Refuse documents nested deeper than ``limit`` (a scene is about four levels deep), so
+    nothing downstream recurses into a hostile file. Iterative: no recursion of its own."""
+    limit = MAX_NESTING if limit is None else limit
+    stack = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise CPPNError(f"{what} is nested deeper than {limit} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _number(v: object, what: str) -> float:
+    """A finite JSON number (not a bool, not a string)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise CPPNError(f"{what} must be a number, got {_show(v)}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise CPPNError(f"{what} must be a finite number, got {_show(v)}") from None
+    if not math.isfinite(f):
+        raise CPPNError(f"{what} must be a finite number, got {_show(v)}")
+    return f
+
+
+def _integer(v: object, what: str, lo: int, hi: int) -> int:
+    """An integer in lo..hi (an integral float such as 3.0 counts; bools and strings do not)."""
+    if isinstance(v, float) and math.isfinite(v) and v == int(v):
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise CPPNError(f"{what} must be an integer in {lo}..{hi}, got {_show(v)}")
+    return v
+
+
+def _show(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_network(network: dict, where: str) -> dict:
+    """``network`` with the fields a file may set checked by type and range before anything is
+    built (torch would take ``width: true`` as 1 and fail on a seed of 2**64 with a traceback),
+    integral floats made ints. Absent fields take the model's defaults; unknown ones are refused
+    when the network is built (a fitted scene names its fit there instead)."""
+    from .actions import DEPTH_RANGE, WIDTH_RANGE
+
+    ranges = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "z_dim": (0, MAX_Z),
+              "out_channels": (1, 3), "seed": (0, SEED_MAX)}
+    network = dict(network)
+    for key, (lo, hi) in ranges.items():
+        if key in network:
+            network[key] = _integer(network[key], f"{where} {key}", lo, hi)
+    for key in ("sigma", "scale"):
+        if key in network and not _number(network[key], f"{where} {key}") > 0:
+            raise CPPNError(f"{where} {key} must be a positive number, got {network[key]!r}")
+    for key in ("activation", "inputs"):
+        v = network.get(key)
+        names = list(v) if isinstance(v, (list, tuple)) else [v]
+        if key in network and (not names or not all(isinstance(n, str) for n in names)):
+            raise CPPNError(f"{where} {key} must be a name or a list of names, got {_show(v)}")
+    if "output_activation" in network and not isinstance(network["output_activation"], str):
+        raise CPPNError(f"{where} output_activation must be a name, "
+                        f"got {_show(network['output_activation'])}")
+    return network

@@ -7,6 +7,8 @@ Cases that once failed stay here as explicit ``@example``s.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from realtime_cppn import perflog, scenefile
 from realtime_cppn.errors import CPPNError
 from realtime_cppn.scene import Scene
+from realtime_cppn.spec import View
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -205,3 +208,153 @@ def test_osc_messages_are_actions_or_one_clear_error(address, args):
             state = actions.apply(state, action)
         except CPPNError:
             pass  # host-level actions (latent, record) are the app's; the reducer may refuse
+
+
+# --- round trips, architecture bounds, hostile images ----------------------------------------
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+scenes = st.builds(
+    lambda net, zoom, center, sym, color, loop, path_seed, phase, texture: Scene(
+        network=net, view=View(zoom=zoom, center=center, symmetry=sym, color=color),
+        loop=loop, path_seed=path_seed, phase=phase, texture=texture),
+    st.fixed_dictionaries({}, optional={
+        "seed": st.integers(0, 2**64 - 1), "width": st.integers(1, 1024),
+        "depth": st.integers(1, 64), "z_dim": st.integers(0, 256),
+        "activation": st.sampled_from(["tanh", "sin"]) | st.lists(st.sampled_from(["tanh", "relu"]),
+                                                                  min_size=1, max_size=4),
+        "sigma": st.floats(1e-3, 10.0)}),
+    st.floats(1e-3, 1e3), st.tuples(finite, finite), st.sampled_from(["none", "x", "k5"]),
+    st.sampled_from(["rgb", "hsv"]), st.floats(1e-3, 1e4), st.integers(0, 2**64 - 1), finite,
+    st.text(max_size=30))
+
+
+@FUZZ
+@given(scene=scenes)
+def test_scenes_round_trip_through_json_and_png_chunks(tmp_path_factory, scene):
+    from realtime_cppn.images import read_scene, save_png
+
+    assert Scene.from_json(scene.to_json()) == scene
+    path = tmp_path_factory.mktemp("png") / "s.png"
+    save_png(path, np.zeros((2, 2, 3)), scene)
+    assert read_scene(path) == scene
+
+
+@FUZZ
+@given(slots=st.dictionaries(st.integers(1, 9), scenes, max_size=9))
+def test_banks_round_trip(tmp_path_factory, slots):
+    from realtime_cppn import bank
+
+    path = bank.save(bank.Bank(slots), tmp_path_factory.mktemp("bank") / "b.json")
+    assert dict(bank.load(path).slots) == slots
+
+
+sizes = st.integers(-2, 3000) | st.sampled_from([0, 1024, 1025, 2**31, 2**64]) | st.floats() \
+    | st.booleans() | st.none()
+
+
+@FUZZ
+@given(shapes=st.lists(st.lists(sizes, min_size=0, max_size=3), min_size=0, max_size=70),
+       z_dim=sizes)
+@example(shapes=[[8, 5]] + [[8, 8]] * 64 + [[3, 8]], z_dim=2)  # depth 65: one too many
+@example(shapes=[[1025, 5], [3, 1025]], z_dim=2)
+def test_no_scene_file_declaring_too_big_a_network_loads(tmp_path_factory, shapes, z_dim):
+    """Whatever the weights entry declares, a file that loads holds a network within the
+    model's limits (width <= 1024, depth <= 64, z <= 256); nothing else escapes."""
+    from realtime_cppn.actions import DEPTH_RANGE, WIDTH_RANGE
+
+    d = tmp_path_factory.mktemp("arch")
+    arrays, fan_in = {}, 3 + (z_dim if isinstance(z_dim, int) and 0 <= z_dim < 300 else 0)
+    for i, s in enumerate(shapes):
+        if len(s) == 2 and all(type(n) is int and 0 < n <= 1100 for n in s):
+            arrays[f"layer{i}.weight"] = np.zeros(s, np.float32)
+            arrays[f"layer{i}.bias"] = np.zeros(s[0], np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (d / "w.npz").write_bytes(buf.getvalue())
+    doc = _valid_scene()
+    doc["weights"] = {"file": "w.npz", "inputs": ["x", "y", "r"], "z_dim": z_dim, "scale": 1.0,
+                      "activations": ["tanh"] * len(shapes), "shapes": shapes,
+                      "sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
+    (d / "s.json").write_text(json.dumps(doc))
+    try:
+        spec = scenefile.load(d / "s.json").spec
+    except CPPNError:
+        return
+    assert fan_in and len(spec.layers) <= DEPTH_RANGE[1] + 1 and spec.z_dim <= 256
+    assert all(layer.weight.shape[0] <= WIDTH_RANGE[1] for layer in spec.layers)
+
+
+@FUZZ
+@given(doc=_mutations(_valid_scene()))
+@example(doc=_mutate(_valid_scene(), "network", 2**64, "seed"))
+@example(doc=_mutate(_valid_scene(), "network", float("nan"), "seed"))
+@example(doc=_mutate(_valid_scene(), "path_seed", float("inf"), "seed"))
+@example(doc=_mutate(_valid_scene(), "path_seed", 2**64, "seed"))
+@example(doc=_mutate(_valid_scene(), "network", 1025, "width"))
+def test_loaded_scenes_and_banks_stay_within_the_ranges(tmp_path_factory, doc):
+    """A scene that loads (alone or in a bank) declares a network within the model's ranges."""
+    from realtime_cppn import bank
+
+    d = tmp_path_factory.mktemp("range")
+    (d / "s.json").write_text(json.dumps(doc))
+    (d / "b.json").write_text(json.dumps({"format": bank.FORMAT, "version": bank.VERSION,
+                                          "slots": {"1": doc}}))
+    for load in (lambda: scenefile.load(d / "s.json").scene,
+                 lambda: bank.load(d / "b.json").slots[1]):
+        try:
+            scene = load()
+        except CPPNError:
+            continue
+        net = scene.network
+        assert 1 <= net.get("width", 1) <= 1024 and 1 <= net.get("depth", 1) <= 64
+        assert 0 <= net.get("seed", 0) < 2**64 and 0 <= scene.path_seed < 2**64
+        assert 0 <= net.get("z_dim", 0) <= 256
+
+
+def _image_files() -> dict[str, bytes]:
+    """Small real files of each format Pillow reads (and writes) here."""
+    from PIL import Image
+
+    rgb = (np.arange(12 * 10 * 3).reshape(10, 12, 3) * 7 % 256).astype(np.uint8)
+    out = {}
+    for fmt in ("QOI", "SGI", "PPM", "ICO", "DDS", "PNG", "BMP", "GIF", "TIFF", "TGA"):
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format=fmt)
+        out[fmt] = buf.getvalue()
+    return out
+
+
+IMAGES = _image_files()
+
+
+@settings(max_examples=600, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(fmt=st.sampled_from(sorted(IMAGES)), edits=st.lists(
+    st.tuples(st.sampled_from(["flip", "cut", "insert", "set"]), st.integers(0, 4000),
+              st.integers(0, 255)), min_size=1, max_size=4))
+def test_mutated_images_as_texture_or_fit_input_are_one_line(tmp_path_factory, fmt, edits):
+    """Pillow's decoders raise ValueError, SyntaxError, struct.error, IndexError, EOFError...
+    on corrupt files: each becomes one CPPNError line; an image that decodes is RGBA uint8."""
+    from realtime_cppn.fit_cmd import load_target
+    from realtime_cppn.images import load_texture
+
+    data = bytearray(IMAGES[fmt])
+    for op, at, value in edits:
+        at %= max(1, len(data))
+        if op == "flip" and data:
+            data[at] ^= 1 << (value % 8)
+        elif op == "cut":
+            del data[at:]
+        elif op == "insert":
+            data[at:at] = bytes([value]) * (value % 17 + 1)
+        elif data:
+            data[at] = value
+    path = tmp_path_factory.mktemp("img") / f"t.{fmt.lower()}"
+    path.write_bytes(bytes(data))
+    for load in (load_texture, lambda p: load_target(p, 16)):
+        try:
+            out = load(path)
+        except CPPNError as exc:
+            assert "\n" not in str(exc)
+            continue
+        assert out.ndim == 3 and out.shape[2] in (3, 4)

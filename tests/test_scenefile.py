@@ -124,7 +124,7 @@ def test_missing_file(tmp_path):
 def test_missing_weights(tmp_path):
     path, _ = saved(tmp_path)
     (tmp_path / "s.npz").unlink()
-    expect_error(path, "cannot read its weights")
+    expect_error(path, "no such weights file")
 
 
 def test_corrupt_weights_fail_the_hash(tmp_path):
@@ -140,7 +140,7 @@ def test_truncated_archive_with_matching_hash(tmp_path):
     (tmp_path / "s.npz").write_bytes(blob)
     doc["weights"]["sha256"] = hashlib.sha256(blob).hexdigest()
     path.write_text(json.dumps(doc))
-    expect_error(path, "cannot read weights")
+    expect_error(path, "cannot be read")
 
 
 def test_pickled_arrays_are_never_loaded(tmp_path):
@@ -148,7 +148,7 @@ def test_pickled_arrays_are_never_loaded(tmp_path):
     arrays = arrays_of(make_spec())
     arrays["layer0.bias"] = np.array([{"evil": 1}] * 8, dtype=object)
     rewrite_npz(tmp_path, doc, arrays)
-    expect_error(path, "cannot read weights")
+    expect_error(path, "holds object, not floats")
 
 
 def test_shape_mismatch(tmp_path):
@@ -156,7 +156,7 @@ def test_shape_mismatch(tmp_path):
     arrays = arrays_of(make_spec())
     arrays["layer1.weight"] = np.zeros((8, 7), np.float32)
     rewrite_npz(tmp_path, doc, arrays)
-    expect_error(path, "layer 1")
+    expect_error(path, "layer1.weight")
 
 
 def test_extra_or_missing_arrays(tmp_path):
