@@ -329,7 +329,7 @@ def test_fifos_and_devices_are_refused_without_blocking(tmp_path):
     """, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert len(lines) == 12 and all("not a regular file" in s for s in lines), out.stdout
+    assert len(lines) == 12 and all("must be a regular file" in s for s in lines), out.stdout
     assert path.exists()
 
 
@@ -534,6 +534,6 @@ def test_config_files_that_are_fifos_devices_or_deeply_nested_are_one_line(tmp_p
     """)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    for line, match in zip(lines, ("not a regular file", "not a regular file", "nested",
+    for line, match in zip(lines, ("must be a regular file", "must be a regular file", "nested",
                                    "at most"), strict=True):
         assert line.startswith("refused:") and match in line, line
