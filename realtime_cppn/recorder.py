@@ -589,7 +589,9 @@ class Interrupts:
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+            # After a stop signal the run is ending: later ones are ignored, also while the
+            # interpreter shuts down (a Python handler is reset to the default there).
+            signal.signal(sig, handler if self.signum is None else signal.SIG_IGN)
 
 
 def _umask() -> int:
