@@ -124,7 +124,11 @@ def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path,
     assert np.abs(replayed[-1].astype(int) - last).mean() > 5  # the symmetry key took effect
 
 
-def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, tmp_path,
+                                                                         signame):
+    """Ctrl-C, SIGTERM (a service stopping) and SIGHUP (the terminal closed) all finish the
+    take and its log."""
     import signal
 
     takes = tmp_path / "takes"
@@ -134,7 +138,7 @@ def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, 
     try:
         wait_title(a, r"\| REC")
         time.sleep(1.0)
-        a.proc.send_signal(signal.SIGINT)
+        a.proc.send_signal(getattr(signal, signame))
         assert a.stop() == 130
     finally:
         if a.proc.poll() is None:
