@@ -703,6 +703,7 @@ class PyAVWriter(Writer):
             ) from None
         self._av = av
         self._converted: tuple[np.ndarray, object] | None = None  # (source, encoder's frame)
+        self._packet: tuple | None = None  # (source, bytes, time base, key): see _keep_packet
         # A file object of ours, not a path: FFmpeg's own file I/O fails once the folder is
         # deleted, while writes to our open file go on (``_place`` brings the file back).
         # Unbuffered: FFmpeg buffers already, and a Python buffer would fail again on close.
@@ -772,14 +773,39 @@ class PyAVWriter(Writer):
 
     def _write(self, frame: np.ndarray, text: str | None) -> None:
         av = self._av
-        vf = self._convert(frame)
-        vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
         try:
-            self._container.mux(self._stream.encode(vf))
+            if self._packet is not None and self._packet[0] is frame:
+                self._container.mux(self._repeat_packet())
+            else:
+                vf = self._convert(frame)
+                vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
+                packets = self._stream.encode(vf)
+                self._keep_packet(frame, packets)
+                self._container.mux(packets)
             if self._audio is not None:  # interleaved: the audio up to the end of this frame
                 self._audio.feed(self.audio_samples(self.frames + 1))
         except (OSError, av.FFmpegError) as exc:
             raise _os_error(self.path, exc) from None
+
+    def _keep_packet(self, frame: np.ndarray, packets: list) -> None:
+        """An intra-only codec's packet for ``frame``, kept (before muxing rebases it) so a
+        repeat of the picture is muxed again instead of encoded again (ProRes: the cost of a
+        whole frame each time)."""
+        self._packet = None
+        if self.codec.encoder != "libx264" and len(packets) == 1 and \
+                packets[0].pts == self.frames:
+            pkt = packets[0]
+            self._packet = (frame, bytes(pkt), pkt.time_base, pkt.is_keyframe)
+
+    def _repeat_packet(self):
+        _, data, time_base, key = self._packet
+        pkt = self._av.Packet(data)
+        pkt.stream = self._stream
+        pkt.time_base = time_base
+        pkt.pts = pkt.dts = self.frames
+        pkt.duration = 1
+        pkt.is_keyframe = key
+        return pkt
 
     def _close(self) -> None:
         av = self._av
