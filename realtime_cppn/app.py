@@ -217,6 +217,7 @@ class Recording:
                                                  size, self.fps, maxsize=queue,
                                                  gop=self.settings.gop)
                 self.rec.encoder.block = self.settings.wait
+                self.rec.encoder.gaps = not self.settings.wait  # waiting: every copy encoded
                 if self.rec.note:
                     print(f"recording: {self.rec.note}", flush=True)
             else:
@@ -542,7 +543,9 @@ class Live:
         print(f"recorded {summary['path']}: {summary['seconds']:.2f} s at {rec.fps:g} fps, "
               f"{summary['drawn']} frames drawn, {summary['frames']} written "
               f"({summary['duplicated']} duplicated, {summary['skipped']} skipped, "
-              f"{summary['dropped']} dropped); performance log {summary['log']}", flush=True)
+              f"{summary['dropped']} dropped"
+              + (f", {summary['held']} held by longer frames" if summary.get("held") else "")
+              + f"); performance log {summary['log']}", flush=True)
         return summary
 
     def recording_failed(self, exc: Exception) -> None:

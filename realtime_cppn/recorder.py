@@ -397,7 +397,9 @@ class Writer:
         self.rate = _rate(fps)
         self.gop = keyframe_interval(self.rate, gop)
         self.grow = grow  # written in place, fragmented: playable while it grows (a live take)
-        self.frames = 0
+        self.frames = 0  # frames in the file
+        self.position = 0  # the next frame's place on the file's time grid (frames + skipped)
+        self.skipped = 0  # grid places covered by the frame before them lasting longer
         self.closed = False
         self.failed = False
         self._held: int | None = None  # our own handle on the temporary file (see _hold)
@@ -419,6 +421,7 @@ class Writer:
             for _ in range(repeat):
                 self._write(frame, text)
                 self.frames += 1
+                self.position += 1
                 if self.grow and self.frames % self._sync_every == 0:
                     self._sync()
         except BaseException:
@@ -430,6 +433,17 @@ class Writer:
         """The latest frame ``n`` more times (nothing before the first frame)."""
         if self._last is not None and n > 0:
             self.write(*self._last, repeat=n)
+
+    can_skip = False  # whether the container takes a gap in the timestamps (``skip``)
+
+    def skip(self, n: int) -> None:
+        """Leave ``n`` places of the time grid to the frame before (it lasts that much longer:
+        its timestamps say so). Only where ``can_skip``; the next frame must follow."""
+        if not self.can_skip:
+            raise CPPNError(f"{self.codec.title} frames are written at a constant rate")
+        if self._last is not None and n > 0:
+            self.position += n
+            self.skipped += n
 
     def _sync(self) -> None:
         """What the encoder has handed the OS goes to disk (a power cut keeps it)."""
@@ -691,6 +705,8 @@ def _os_error(path: Path, exc: BaseException) -> CPPNError:
 class PyAVWriter(Writer):
     """H.264 and ProRes in-process through PyAV."""
 
+    can_skip = True  # MP4 and MOV store each frame's duration
+
     def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
                  audio: Path | None = None, audio_codec: str | None = None,
                  gop: int | None = None, grow: bool = False) -> None:
@@ -778,7 +794,7 @@ class PyAVWriter(Writer):
                 self._container.mux(self._repeat_packet())
             else:
                 vf = self._convert(frame)
-                vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
+                vf.pts = self.position  # frame n at n / fps exactly: the time base is 1 / fps
                 packets = self._stream.encode(vf)
                 self._keep_packet(frame, packets)
                 self._container.mux(packets)
@@ -793,7 +809,7 @@ class PyAVWriter(Writer):
         whole frame each time)."""
         self._packet = None
         if self.codec.encoder != "libx264" and len(packets) == 1 and \
-                packets[0].pts == self.frames:
+                packets[0].pts == self.position:
             pkt = packets[0]
             self._packet = (frame, bytes(pkt), pkt.time_base, pkt.is_keyframe)
 
@@ -802,7 +818,7 @@ class PyAVWriter(Writer):
         pkt = self._av.Packet(data)
         pkt.stream = self._stream
         pkt.time_base = time_base
-        pkt.pts = pkt.dts = self.frames
+        pkt.pts = pkt.dts = self.position
         pkt.duration = 1
         pkt.is_keyframe = key
         return pkt
@@ -1041,6 +1057,8 @@ class ThreadedWriter:
         self.kept: Path | None = None  # the partial file finished after an encoder error
         self.submitted = 0
         self.dropped = 0
+        self.gaps = False  # a live take: copies left to timestamps while behind (see _fill)
+        self._closing = False
         self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="cppn-encoder", daemon=True)
@@ -1058,11 +1076,31 @@ class ThreadedWriter:
             if self._error is None:
                 frame, text, repeat, hold = item
                 try:
-                    self.writer.repeat_last(hold)
+                    self._fill(None, None, hold)
                     if repeat:
-                        self.writer.write(frame, text, repeat)
+                        self._fill(frame, text, repeat)
                 except BaseException as exc:  # kept and re-raised on the caller's thread
                     self._error = exc
+
+    def _behind(self) -> bool:
+        return self._closing or self._queue.qsize() >= max(1, self._queue.maxsize // 2)
+
+    def _fill(self, frame: np.ndarray | None, text: str | None, n: int) -> None:
+        """``n`` places of the time grid with ``frame`` (None: the latest one again): a copy
+        each, or, with ``gaps`` while the encoder is behind, its first and last copy only, the
+        first lasting over the places between (no backlog of copies to encode at the end)."""
+        w = self.writer
+        first = frame is not None
+        while n > 0:
+            if self.gaps and w.can_skip and not first and n > 1 and self._behind():
+                w.skip(n - 1)
+                n = 1
+            if frame is None:
+                w.repeat_last(1)
+            else:
+                w.write(frame, text)
+            n -= 1
+            first = False
 
     def _raise(self) -> None:
         """Re-raise an encoder error here, after dropping the unfinished file."""
@@ -1112,6 +1150,7 @@ class ThreadedWriter:
     def close(self, keep_empty: bool = True) -> Path | None:
         """Encode what is queued, finish the file and return its path; with ``keep_empty``
         False a clip that holds no frame is dropped instead (None)."""
+        self._closing = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
             while self._thread.is_alive():  # short joins: Ctrl-C stays responsive
@@ -1162,7 +1201,11 @@ class LiveRecorder:
     show time between the first frame and ``stop(end)``, within a frame. The readback of each
     frame is started asynchronously and collected on the next call, a frame later, when the
     copy is done; the pixels then go to a ThreadedWriter that drops a frame rather than wait
-    (its time is filled by repeating the previous picture, so the length stays right).
+    (its time is filled by repeating the previous picture, so the length stays right). While
+    the encoder is behind (its queue half full, or the take stopping), an H.264 or ProRes
+    picture's copies are left to the timestamps instead: its first and last copy are encoded
+    and the first lasts over the places between (``held``), so a slow machine never builds a
+    backlog of copies that would hold the show still at the stop; the length stays right.
 
     A texture the codec cannot take (odd size for H.264, not a multiple of 4 for HAP) is
     cropped by at most a few pixels at the right and bottom, never scaled; ``note`` says so.
@@ -1187,6 +1230,7 @@ class LiveRecorder:
         self.rate = self.writer.rate
         self.encoder = ThreadedWriter(self.writer, maxsize=maxsize, block=False,
                                       keep_partial=True)
+        self.encoder.gaps = True  # the show never waits for copies of a held picture
         self._pending = None  # (readback handle, its frame's time)
         self.shown = 0  # frames handed to ``frame``: drawn
         self.skipped = 0  # drawn between two output frames (the window outran the take)
@@ -1269,7 +1313,8 @@ class LiveRecorder:
         written = self.writer.frames
         return {"path": str(path), "frames": written, "drawn": self.shown, "shown": self.shown,
                 "duplicated": max(0, written - self.distinct), "skipped": self.skipped,
-                "dropped": self.dropped, "seconds": end - self.t0}
+                "dropped": self.dropped, "held": self.writer.skipped,
+                "seconds": end - self.t0}
 
     def abort(self) -> None:
         if self._pending is not None:

@@ -442,6 +442,7 @@ def test_live_recorder_keeps_the_length_when_the_encoder_drops(renderer, tmp_pat
 
     monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
     rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=10, maxsize=1)
+    rec.encoder.gaps = False  # every place of the grid a frame of its own (see the next test)
     for n in range(20):  # 0.1 s of show per frame: one output frame each
         renderer.set_latent(np.array([n / 5]))
         rec.frame(renderer.draw(SIZE, dtype="f1", display=True), n / 10)
@@ -453,3 +454,33 @@ def test_live_recorder_keeps_the_length_when_the_encoder_drops(renderer, tmp_pat
     images, info = decode(tmp_path / "a.mp4", "h264")
     assert len(images) == 20 and info["times"] == pytest.approx([n / 10 for n in range(20)])
     assert summary["duplicated"] == summary["dropped"]  # their time: the previous picture
+
+
+def test_live_recorder_behind_leaves_copies_to_timestamps(renderer, tmp_path, monkeypatch):
+    """An encoder that cannot keep up with the copies of slow pictures encodes each picture's
+    first and last copy and lets the first last over the places between: the take keeps its
+    length, its timestamps stay on the 30 fps grid, and the stop has no backlog of copies."""
+    renderer.set_network(_spec_z(), np.array([0.0]))
+    go = threading.Event()
+    original = recorder.PyAVWriter._write
+
+    def stalled(self, frame, text):
+        assert go.wait(20)
+        original(self, frame, text)
+
+    monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
+    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=30, maxsize=2)
+    for n in range(6):  # a picture every 0.5 s: 15 places of the grid each
+        renderer.set_latent(np.array([n / 5]))
+        rec.frame(renderer.draw(SIZE, dtype="f1", display=True), n / 2)
+    go.set()
+    summary = rec.stop(end=3.0)
+    assert summary["held"] > 0 and summary["frames"] + summary["held"] == 90
+    with av.open(str(tmp_path / "a.mp4")) as c:
+        times = [f.time for f in c.decode(video=0)]
+        seconds = c.duration / 1e6
+    assert len(times) == summary["frames"] < 90
+    assert seconds == pytest.approx(3.0, abs=1 / 30)  # as long as the show
+    assert all(abs(t * 30 - round(t * 30)) < 1e-6 for t in times)  # on the grid
+    # Pictures start at their own time (the last one is never dropped: the stop waits for it).
+    assert times[0] == 0 and pytest.approx(2.5) in times
