@@ -495,8 +495,8 @@ class Writer:
 
     def _drop(self) -> None:
         """Remove the unfinished file: a temporary always; a take written in place only when
-        it holds no frame (its fragments up to a fault are a playable file, and kept)."""
-        if self._tmp != self.path or self.frames == 0:
+        no whole fragment reached it (the fragments before a fault are a playable file)."""
+        if self._tmp != self.path or not _has_fragment(self.path):
             with suppress(OSError):
                 self._tmp.unlink(missing_ok=True)
 
@@ -680,6 +680,30 @@ def remove_stale_partials(folder: str | Path) -> list[Path]:
     for path in removed:
         log.warning("removed %s, left by a render that was killed", path)
     return removed
+
+
+def _has_fragment(path: Path) -> bool:
+    """Whether a fragmented MP4/MOV holds at least one whole fragment (a ``moof`` box and the
+    ``mdat`` after it, complete): walks the top-level box headers only."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            at, moof = 0, False
+            while at + 8 <= size:
+                f.seek(at)
+                head = f.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1 and len(head) == 16:
+                    length = int.from_bytes(head[8:16], "big")
+                if length < 8 or at + length > size:
+                    return False
+                if kind == b"mdat" and moof:
+                    return True
+                moof = kind == b"moof"
+                at += length
+    except OSError:
+        return False
+    return False
 
 
 def _open_in_place(path: Path) -> int:
