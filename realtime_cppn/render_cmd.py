@@ -62,9 +62,9 @@ def plan_clip(fps: float, loop: float, phase: float, duration: float | None = No
         exact = duration * fps
         frames = round(exact)
         if frames < 1:
-            raise CPPNError(f"--duration {duration} s is shorter than one frame at {fps} fps")
+            raise CPPNError(f"--duration {duration} s is shorter than one frame at {fps:g} fps")
         note = "" if abs(frames - exact) < 1e-6 else (
-            f"{duration} s is {exact:.3f} frames at {fps} fps: rendering {frames} frames "
+            f"{duration} s is {exact:.3f} frames at {fps:g} fps: rendering {frames} frames "
             f"({frames / fps:.4f} s)")
         return ClipPlan(frames, fps, phase, step, note)
     loops = 1 if loops is None else loops
@@ -73,13 +73,13 @@ def plan_clip(fps: float, loop: float, phase: float, duration: float | None = No
     exact = fps * loops * loop
     frames = round(exact)
     if frames < 1:
-        raise CPPNError(f"a {loop} s loop is shorter than one frame at {fps} fps")
+        raise CPPNError(f"a {loop} s loop is shorter than one frame at {fps:g} fps")
     if abs(frames - exact) < 1e-6:
         return ClipPlan(frames, fps, phase, step)
     # Not a whole number of frames per loop: a seamless clip needs the loop stretched slightly,
     # so frame `frames` lands exactly on phase + loops. Said, never done silently.
     return ClipPlan(frames, fps, phase, loops / frames, (
-        f"{loops} x {loop} s is {exact:.3f} frames at {fps} fps: the loop is stretched to "
+        f"{loops} x {loop} s is {exact:.3f} frames at {fps:g} fps: the loop is stretched to "
         f"{frames / fps / loops:.4f} s ({frames} frames) so the clip loops seamlessly"))
 
 
