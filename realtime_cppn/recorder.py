@@ -981,16 +981,22 @@ class FFmpegWriter(Writer):
 
 
 class PngSequenceWriter(Writer):
-    """frame_000000.png, ... in a folder; the folder replaces the old one only when closed."""
+    """frame_000000.png, ... in a folder; the folder replaces the old one only when closed. A
+    live take (``grow``) makes its new folder at once and each frame appears in it whole (a
+    hidden name, then a rename), so a killed take is the frames it wrote."""
 
     def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
                  audio: Path | None = None, audio_codec: str | None = None,
                  gop: int | None = None, grow: bool = False) -> None:
-        super().__init__(path, codec, size, fps, None, None, gop, False)
+        super().__init__(path, codec, size, fps, None, None, gop, grow)
         try:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
-                                              dir=path.absolute().parent))
-            os.chmod(self._tmp, 0o777 & ~_UMASK)
+            if grow:
+                os.mkdir(path, 0o777)  # exclusive: an existing folder or a link is refused
+                self._tmp = path
+            else:
+                self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                                  dir=path.absolute().parent))
+                os.chmod(self._tmp, 0o777 & ~_UMASK)
         except OSError as exc:
             raise _os_error(path, exc) from None
         self._hold()
@@ -1004,16 +1010,21 @@ class PngSequenceWriter(Writer):
         if text is not None:
             info.add_text(PNG_KEY, text)
         mode = "RGBA" if frame.shape[2] == 4 else "RGB"
+        name = self._tmp / FRAME_PATTERN.format(self.frames)
+        part = name.with_name(f".{name.name}.part") if self.grow else name
         try:
             # compress_level 1: PNG sequences are intermediates; speed matters more than size.
-            Image.fromarray(frame, mode).save(self._tmp / FRAME_PATTERN.format(self.frames),
-                                              format="PNG", compress_level=1, pnginfo=info)
+            Image.fromarray(frame, mode).save(part, format="PNG", compress_level=1, pnginfo=info)
+            if part != name:
+                os.replace(part, name)
         except OSError as exc:
             # A frame cut short (disk full) must not end a sequence that is kept as playable.
-            (self._tmp / FRAME_PATTERN.format(self.frames)).unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
 
     def _close(self) -> None:
+        if self.grow:
+            return  # already in place, frame by frame
         old = None
         try:
             if self.path.exists():
@@ -1029,7 +1040,8 @@ class PngSequenceWriter(Writer):
             shutil.rmtree(old, ignore_errors=True)
 
     def _abort(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if not self.grow or self.frames == 0:  # a take keeps the whole frames it has
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 _WRITERS = {"pyav": PyAVWriter, "ffmpeg": FFmpegWriter, "png": PngSequenceWriter}
@@ -1042,8 +1054,8 @@ def open_writer(path: str | Path, codec: str | Codec, size: tuple[int, int],
     """A writer for ``codec`` (a name or Codec) at ``path``; checks size and path first.
     ``audio``: a file muxed beside the frames (``audio_codec`` "aac" or "pcm"; default by
     container). ``gop``: H.264 keyframe interval in frames (default one second). ``grow``: a
-    live take, written fragmented under its visible name (a new or freshly claimed empty file;
-    PNG sequences keep their temporary folder)."""
+    live take, written under its visible name as it grows (a fragmented file, new or the empty
+    file its name was claimed with; a PNG sequence: a new folder)."""
     codec = codec if isinstance(codec, Codec) else get_codec(codec)
     path = check_output(codec, path)
     size = check_size(codec, size)

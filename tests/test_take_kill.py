@@ -54,7 +54,7 @@ def probe(path) -> subprocess.CompletedProcess:
                            "-of", "compact", str(path)], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("codec", ["h264", "prores", "hap-q"])
+@pytest.mark.parametrize("codec", ["h264", "prores", "hap-q", "png"])
 def test_a_take_killed_with_sigkill_plays(tmp_path, codec):
     if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
         pytest.skip(recorder.hap_available())
@@ -77,7 +77,11 @@ def test_a_take_killed_with_sigkill_plays(tmp_path, codec):
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     video = folder / f"cppn-rec-000{recorder.CODECS[codec].suffix}"
-    assert sorted(p.name for p in folder.iterdir()) == ["cppn-rec-000.jsonl", video.name]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["cppn-rec-000.jsonl", video.name])
+    if codec == "png":  # a folder of whole frames, numbered from 0 without a gap
+        names = sorted(p.name for p in video.iterdir())
+        assert names == [recorder.FRAME_PATTERN.format(n) for n in range(len(names))]
+        video = video / "frame_%06d.png"
     with av.open(str(video)) as c:
         frames = sum(1 for _ in c.decode(video=0))
     # All but the last second or two of what was written: every complete fragment.
