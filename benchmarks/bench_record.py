@@ -10,8 +10,9 @@ handful of frames through three pipelines and prints frames/s for each and their
   + encode <codec>  the whole ``realtime-cppn render`` pipeline: frames handed to a
                     ThreadedWriter(block=True) that encodes to a temporary file
 
-and then the live loop recording through LiveRecorder (drops instead of waiting): its frame
-rate and how many frames it dropped (target: none).
+and then the live loop recording a constant-rate take through LiveRecorder on the wall clock:
+its frame rate, the take's length against the wall time (target 1.000x), the pictures drawn,
+written, duplicated and dropped, and how long the stop waited for the encoder.
 
     python3 benchmarks/bench_record.py                       # llvmpipe: a few frames, ~1 min
     python3 benchmarks/bench_record.py --frames 120 --codecs h264,prores,hap-q   # on a GPU
@@ -26,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 
 from realtime_cppn import CPPN, recorder, to_spec
@@ -41,20 +43,37 @@ def timed(fn, frames: int) -> float:
     return frames / (time.perf_counter() - t0)
 
 
-def live_recording(r: Renderer, path, plan, size, fps: float) -> dict:
-    """The live loop (draw + present-sized work, no vsync) recording H.264 via LiveRecorder:
-    its frame rate with and without recording, and the frames the recorder dropped."""
+def live_recording(r: Renderer, path, plan, size, take_fps: float, codec: str = "h264") -> dict:
+    """The live loop (draw, no vsync, as fast as it goes) recording a constant-rate take through
+    LiveRecorder on the wall clock: the loop's frame rate, the take's length against the wall
+    time it covered (they must match: the take repeats or skips pictures to fill its rate),
+    drawn / written / duplicated / dropped, and how long ``stop`` waited for the encoder to
+    catch up (the backlog a slow encoder leaves: the window holds still that long)."""
     with tempfile.TemporaryDirectory() as tmp:
-        rec = recorder.LiveRecorder(r, Path(tmp) / "live.mp4", "h264", size, fps)
+        rec = recorder.LiveRecorder(r, Path(tmp) / f"live{recorder.CODECS[codec].suffix}", codec,
+                                    size, take_fps)
         t0 = time.perf_counter()
+        first = None
         for n in range(plan.frames):
             r.set_latent(path(plan.phase(n)))
-            rec.frame(r.draw(size, dtype="f1", display=True))
+            tex = r.draw(size, dtype="f1", display=True)
+            now = time.perf_counter() - t0
+            first = now if first is None else first
+            rec.frame(tex, now)
             r.ctx.finish()
-        loop_fps = plan.frames / (time.perf_counter() - t0)
-        summary = rec.stop()
-    print(f"live recording (h264, queue 8): {summary['shown']} frames shown at {loop_fps:.2f} "
-          f"frames/s, {summary['frames']} recorded, {summary['dropped']} dropped")
+        end = time.perf_counter() - t0
+        loop_fps = plan.frames / end
+        t1 = time.perf_counter()
+        summary = rec.stop(end)
+        stop_wait = time.perf_counter() - t1
+        with av.open(summary["path"]) as c:
+            video = c.duration / 1e6
+    wall = end - first
+    print(f"live take ({codec}, {take_fps:g} fps, queue 8): loop {loop_fps:.2f} frames/s; "
+          f"{wall:.2f} s of wall time -> {video:.2f} s of video ({video / wall:.3f}x); "
+          f"{summary['drawn']} drawn, {summary['frames']} written, {summary['duplicated']} "
+          f"duplicated, {summary['held']} held by longer frames, {summary['skipped']} skipped, "
+          f"{summary['dropped']} dropped; stop waited {stop_wait:.2f} s")
     return summary
 
 
@@ -66,6 +85,8 @@ def main() -> int:
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--fps", type=float, default=30.0, help="clip rate (only the file's time base)")
     ap.add_argument("--codecs", default="h264", help=f"comma list of {', '.join(recorder.CODECS)}")
+    ap.add_argument("--take-fps", type=float, default=60.0,
+                    help="rate of the live take (default 60, the window's default)")
     args = ap.parse_args()
     size = parse_size(args.size)
     spec = to_spec(CPPN(width=args.width, depth=args.depth, seed=1))
@@ -113,7 +134,9 @@ def main() -> int:
             mb = sum(p.stat().st_size for p in out.rglob("*")) if out.is_dir() else \
                 out.stat().st_size
             print(f"  {codec.name}: {mb / plan.frames / 1e6:.2f} MB/frame")
-    live_recording(r, path, plan, size, args.fps)
+    for name in args.codecs.split(","):
+        if recorder.CODECS[name.strip()].route != "ffmpeg" or not recorder.hap_available():
+            live_recording(r, path, plan, size, args.take_fps, name.strip())
     base = results["render"]
     print(f"{'pipeline':<24}{'frames/s':>10}{'ms/frame':>10}{'vs render':>11}")
     for name, fps in results.items():

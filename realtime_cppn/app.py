@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import actions, instrument, keys, liveliness, overlay, perflog, recorder
+from . import actions, instrument, keys, liveliness, overlay, perflog, recorder, safeio
 from .actions import Action, AppState
 from .animation import LatentPath, blend
 from .autoscale import AutoScale
@@ -70,6 +70,7 @@ class RecordSettings:
     fps: float | None = None  # None: the fixed clock's rate, else RECORD_FPS
     wait: bool = False  # wait for the encoder instead of dropping frames (headless shows, tests)
     queue: int | None = None  # frames the encoder may fall behind by; None: RECORD_QUEUE_BYTES
+    gop: int | None = None  # H.264 keyframe interval in frames; None: one second
 
 
 class Capture:
@@ -94,31 +95,24 @@ class Capture:
 
 class Recording:
     """One take: video through ``recorder.LiveRecorder`` (a frame hook) and the performance log
-    (a listener). Times in the log are seconds since the take's first frame."""
+    (a listener). Times in the log are seconds since the take's first frame. The video is at
+    the take's constant rate and as long as the show time between start and stop, whatever
+    the window's frame rate (LiveRecorder repeats or skips pictures on the show clock)."""
 
     def __init__(self, live: Live, settings: RecordSettings) -> None:
         self.live = live
         self.settings = settings
         self.codec = recorder.get_codec(settings.codec)
-        folder = Path(settings.folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CPPNError(f"cannot create the record folder {folder}: "
-                            f"{exc.strerror or exc}") from None
-        n = 0
-        while True:  # the first free name: a take never overwrites an earlier one
-            stem = folder / f"cppn-rec-{n:03d}"
-            self.video = stem.with_name(stem.name + self.codec.suffix)
-            self.log_path = stem.with_name(stem.name + ".jsonl")
-            if not (self.video.exists() or self.log_path.exists()):
-                break
-            n += 1
-        recorder.check_output(self.codec, self.video)
         clock = live.clock
-        self.fps = float(settings.fps or (clock.fps if isinstance(clock, FixedClock)
-                                          else RECORD_FPS))
-        recorder._rate(self.fps)  # a rate the container cannot store fails now, not at frame 1
+        self.fps = recorder.exact_fps(settings.fps or (
+            clock.fps if isinstance(clock, FixedClock) else RECORD_FPS))
+        recorder.keyframe_interval(recorder._rate(self.fps), settings.gop)  # fails now, not later
+        self.video, self.log_path = self._claim(Path(settings.folder))
+        try:
+            recorder.check_output(self.codec, self.video)
+        except CPPNError:
+            self._unclaim()
+            raise
         state = live.state
         self.start = state.time
         self.log = perflog.Writer(
@@ -130,8 +124,68 @@ class Recording:
         self.capture: Capture | None = None
         self.last_t = self.start
         self.dt = 0.0
+        self._signals = self._catch_signals()
         live.listeners.append(self.on_action)
         live.frame_hooks.append(self.on_frame)
+
+    def _claim(self, folder: Path) -> tuple[Path, Path]:
+        """The first number free for both the video and the log, both created empty with
+        O_EXCL: a take never overwrites an earlier one, and a dangling link is never followed.
+        A number whose log name is taken keeps its video claim until a free one is found."""
+        held = []
+        try:
+            while True:
+                video = safeio.claim_numbered(folder, "cppn-rec", self.codec.suffix)
+                log_path = video.with_name(video.stem + ".jsonl")
+                try:
+                    os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                     | getattr(os, "O_NOFOLLOW", 0), 0o644))
+                except FileExistsError:
+                    held.append(video)
+                    continue
+                except OSError as exc:
+                    video.unlink(missing_ok=True)
+                    raise CPPNError(f"cannot write {log_path}: {exc.strerror or exc}") from None
+                break
+        finally:
+            for path in held:
+                path.unlink(missing_ok=True)
+        if not self.codec.suffix:  # a PNG sequence: its folder is renamed into place at the end
+            video.unlink()
+        return video, log_path
+
+    def _unclaim(self) -> None:
+        for path in (self.video, self.log_path):
+            with suppress(OSError):
+                if path.is_file() and path.stat().st_size == 0:
+                    path.unlink()
+
+    def _catch_signals(self) -> dict:
+        """While the take runs, SIGTERM and SIGHUP end the show as Ctrl-C does, so the take
+        and its log are finished rather than cut."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+                old[sig] = signal.signal(sig, self._interrupt)
+        return old
+
+    @staticmethod
+    def _interrupt(signum: int, frame) -> None:
+        raise KeyboardInterrupt
+
+    def _restore_signals(self) -> None:
+        import signal
+
+        for sig, handler in self._signals.items():
+            with suppress(ValueError):
+                signal.signal(sig, handler)
+        self._signals = {}
 
     @property
     def frames(self) -> int:
@@ -160,14 +214,16 @@ class Recording:
                     RECORD_QUEUE_BYTES // (3 * size[0] * size[1]), RECORD_QUEUE[0]),
                     RECORD_QUEUE[1])
                 self.rec = recorder.LiveRecorder(self.live.renderer, self.video, self.codec,
-                                                 size, self.fps, maxsize=queue)
+                                                 size, self.fps, maxsize=queue,
+                                                 gop=self.settings.gop)
                 self.rec.encoder.block = self.settings.wait
+                self.rec.encoder.gaps = not self.settings.wait  # waiting: every copy encoded
                 if self.rec.note:
                     print(f"recording: {self.rec.note}", flush=True)
             else:
                 self.dt = state.time - self.last_t
             self.last_t = state.time
-            self.rec.frame(self.capture.grab(tex))
+            self.rec.frame(self.capture.grab(tex), state.time)
         except Exception as exc:  # the encoder or the disk, whatever it raised: the show goes on
             self.live.recording_failed(exc)
 
@@ -180,10 +236,15 @@ class Recording:
         if self.on_frame in live.frame_hooks:
             live.frame_hooks.remove(self.on_frame)
         end = self.last_t + self.dt if end is None else end
-        summary = {"path": str(self.video), "frames": 0, "dropped": 0, "shown": 0}
+        self._restore_signals()
+        summary = {"path": str(self.video), "frames": 0, "dropped": 0, "shown": 0, "drawn": 0,
+                   "duplicated": 0, "skipped": 0, "seconds": 0.0}
         try:
-            if self.rec is not None:
-                summary = self.rec.stop()
+            with recorder.signals_deferred():  # a second Ctrl-C waits for the file to finish
+                if self.rec is not None:
+                    summary = self.rec.stop(end)
+                else:
+                    self._unclaim()
         finally:
             if self.rec is not None and self.rec.encoder.kept is not None:
                 summary["frames"] = self.rec.writer.frames  # finished up to a late fault
@@ -204,6 +265,7 @@ class Recording:
                           (self.live.frame_hooks, self.on_frame)):
             if fn in hooks:
                 hooks.remove(fn)
+        self._restore_signals()
         kept = None
         frames = 0
         if self.rec is not None:
@@ -478,10 +540,12 @@ class Live:
             log.warning("%s", self.error)
             return None
         self.last_recording = summary
-        secs = summary.get("seconds", 0.0)
-        print(f"recorded {summary['path']}: {summary['frames']} frames, "
-              f"{summary['dropped']} dropped; performance log {summary['log']} "
-              f"({summary['shown']} frames shown in {secs:.1f} s)", flush=True)
+        print(f"recorded {summary['path']}: {summary['seconds']:.2f} s at {rec.fps:g} fps, "
+              f"{summary['drawn']} frames drawn, {summary['frames']} written "
+              f"({summary['duplicated']} duplicated, {summary['skipped']} skipped, "
+              f"{summary['dropped']} dropped"
+              + (f", {summary['held']} held by longer frames" if summary.get("held") else "")
+              + f"); performance log {summary['log']}", flush=True)
         return summary
 
     def recording_failed(self, exc: Exception) -> None:
@@ -1215,8 +1279,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where the record key (Ctrl+R) writes takes and their performance logs")
     r.add_argument("--record-codec", default="h264",
                    help=f"codec of live takes: {', '.join(recorder.CODECS)} (default h264)")
-    r.add_argument("--record-fps", type=_float,
-                   help=f"frame rate stored in takes (default: --fixed-fps, else {RECORD_FPS:g})")
+    r.add_argument("--record-fps", type=recorder.parse_fps,
+                   help="constant frame rate of takes, e.g. 30, 29.97 or 30000/1001 (default: "
+                        f"--fixed-fps, else {RECORD_FPS:g}); a take lasts as long as the show")
+    r.add_argument("--record-gop", type=recorder.parse_gop, metavar="N",
+                   help="H.264 keyframe every N frames in takes (default: every second; "
+                        "1: all-intra)")
     r.add_argument("--video-out", metavar="ROUTE",
                    help="also send the picture to virtualcam, syphon, spout or ndi")
     t.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
@@ -1240,7 +1308,7 @@ def run(args: argparse.Namespace) -> int:
         raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
     check_screenshot_dir(args.screenshot_dir)  # a file there fails before a window opens
     record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
-                            args.record_fps)
+                            args.record_fps, gop=args.record_gop)
     if args.record_fps is not None:
         recorder._rate(args.record_fps)
     if args.video_out is not None:

@@ -15,10 +15,17 @@ png            folder/    frame_000000.png, ...            any         Pillow
 =============  =========  ==============================  ==========  =====================
 
 PyAV's wheel carries no HAP encoder, so HAP frames go as raw RGBA through a pipe to the ffmpeg
-binary bundled with ``imageio-ffmpeg``. Every writer writes to a temporary name next to the target
-and moves it into place only when closed, so a failed or refused recording never damages a file
-that was already there, and ``close()`` always finishes the container: a clip cut short by Ctrl-C
-is still a playable file of the frames written. Frames are uint8 (H, W, 3 or 4), top row first.
+binary bundled with ``imageio-ffmpeg``. An offline clip is written to a hidden temporary name next
+to the target and moved into place only when closed, so a failed or refused render never damages
+a file that was already there; a temporary left by a killed process (no one holds its lock) is
+removed by the next writer in that folder. A live take (``grow=True``) is written under its own,
+freshly claimed name from its first frame as a fragmented MP4/MOV (a fragment about every second,
+flushed to disk every few seconds), so a take whose process is killed, or whose machine loses
+power, is still a playable file of all but its last seconds. ``close()`` always finishes the
+container: a clip cut short by Ctrl-C is a playable file of the frames written. H.264 has a
+keyframe at least every second (``gop``; 1 is all-intra) and no B-frames, so VJ players scrub and
+launch clips anywhere; every frame carries its BT.709 tags. Frames are uint8 (H, W, 3 or 4), top
+row first.
 An audio file can ride along (``open_writer(..., audio=path)``): AAC in .mp4, 16-bit PCM (or
 AAC) in .mov, resampled to 48 kHz and trimmed (or padded with silence) to exactly the frames
 written; PNG sequences carry no audio.
@@ -30,16 +37,18 @@ Plain Python + numpy; PyAV is imported only when a PyAV codec is used.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -48,11 +57,21 @@ import numpy as np
 
 from .errors import CPPNError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so stale temporaries are left alone
+    fcntl = None
+
 log = logging.getLogger(__name__)
 
 # FFmpeg's enum values for BT.709 tags (AVCOL_PRI/TRC/SPC_BT709) and limited ("MPEG") range.
 _BT709 = 1
 _RANGE_MPEG = 1
+# Fragmented MP4/MOV for takes: a fragment at the first keyframe after each second, an empty
+# moov up front, so the file plays whatever moment the process dies at.
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+              "min_frag_duration": "1000000"}
+SYNC_SECONDS = 2.0  # a growing take is flushed to disk after this much video
 
 
 @dataclass(frozen=True)
@@ -168,14 +187,65 @@ def _is_frame_name(name: str) -> bool:
     return name.startswith("frame_") and name.endswith(".png") and name[6:-4].isdigit()
 
 
+# The NTSC rates: 29.97 means 30000/1001, as every camera and editor stores it.
+_NTSC = tuple(Fraction(base * 1000, 1001) for base in (24, 30, 48, 60, 120, 240))
+_NTSC_TOLERANCE = 5e-4  # 29.97 and 23.976 are 3e-5 from the exact rate, 29.96 is 1e-2
+
+
 def _rate(fps: float) -> Fraction:
-    """fps as an exact rational time base: 30 -> 30/1, 29.97 -> 30000/1001."""
-    if not (fps > 0 and np.isfinite(fps)):
+    """fps as an exact rational time base: 30 -> 30/1, 29.97 -> 30000/1001, 23.976 ->
+    24000/1001, 59.94 -> 60000/1001."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or \
+            not (fps > 0 and math.isfinite(fps)):
         raise CPPNError(f"fps must be a positive number, got {fps}")
+    for ntsc in _NTSC:
+        if abs(fps - ntsc) < _NTSC_TOLERANCE:
+            return ntsc
     rate = Fraction(fps).limit_denominator(1001)
     if abs(float(rate) - fps) > 1e-6 * fps:
         raise CPPNError(f"fps {fps} is not a rate a video file can store")
     return rate
+
+
+def exact_fps(fps: float) -> float:
+    """``fps`` as the float of the rate a file stores (29.97 -> 30000/1001 = 29.97002997...), so
+    frame times computed from it are the file's own."""
+    return float(_rate(fps))
+
+
+def parse_fps(text: str) -> float:
+    """An ``--fps`` value: a number (``29.97``) or a ratio (``30000/1001``); argparse's type."""
+    import argparse
+
+    try:
+        value = float(Fraction(text.strip()))
+        return exact_fps(value)
+    except (ValueError, ZeroDivisionError, CPPNError):
+        raise argparse.ArgumentTypeError(
+            f"a frame rate expected (30, 29.97 or 30000/1001), got {text!r}") from None
+
+
+def parse_gop(text: str) -> int:
+    """A ``--gop`` value: frames between H.264 keyframes, 1 or more; argparse's type."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"a keyframe interval of 1 or more frames expected, got {text!r}")
+    return value
+
+
+def keyframe_interval(rate: Fraction, gop: int | None = None) -> int:
+    """Frames between keyframes: ``gop``, or by default the most that fit in one second."""
+    if gop is None:
+        return max(1, math.floor(rate))
+    if isinstance(gop, bool) or not isinstance(gop, int) or gop < 1:
+        raise CPPNError(f"the keyframe interval must be 1 or more frames, got {gop!r}")
+    return gop
 
 
 def hap_available() -> str | None:
@@ -316,7 +386,8 @@ class Writer:
     """One clip being written. ``write`` takes uint8 (H, W, 3|4) frames of exactly ``size``."""
 
     def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
-                 audio: Path | None = None, audio_codec: str | None = None) -> None:
+                 audio: Path | None = None, audio_codec: str | None = None,
+                 gop: int | None = None, grow: bool = False) -> None:
         self.path = path
         self.audio = audio  # an audio file muxed beside the frames (trimmed to their length)
         self.audio_codec = None if audio is None else audio_codec_for(codec, audio_codec)
@@ -324,26 +395,61 @@ class Writer:
         self.size = size
         self.fps = fps
         self.rate = _rate(fps)
-        self.frames = 0
+        self.gop = keyframe_interval(self.rate, gop)
+        self.grow = grow  # written in place, fragmented: playable while it grows (a live take)
+        self.frames = 0  # frames in the file
+        self.position = 0  # the next frame's place on the file's time grid (frames + skipped)
+        self.skipped = 0  # grid places covered by the frame before them lasting longer
         self.closed = False
         self.failed = False
         self._held: int | None = None  # our own handle on the temporary file (see _hold)
+        self._last: tuple[np.ndarray, str | None] | None = None  # for repeat_last
+        self._sync_every = max(1, round(SYNC_SECONDS * self.rate))
 
     def audio_samples(self, frames: int) -> int:
         """Audio samples (at ``AUDIO_RATE``) that last as long as ``frames`` video frames."""
         return frames * AUDIO_RATE * self.rate.denominator // self.rate.numerator
 
-    def write(self, frame: np.ndarray, text: str | None = None) -> None:
-        """Append a frame; ``text`` (a scene's JSON) is stored with it where the format can
-        (PNG frames: the ``realtime-cppn`` text chunk, so each frame renders again as a still)."""
+    def write(self, frame: np.ndarray, text: str | None = None, repeat: int = 1) -> None:
+        """Append a frame, ``repeat`` times (a constant-rate take holding a picture); ``text``
+        (a scene's JSON) is stored with it where the format can (PNG frames: the
+        ``realtime-cppn`` text chunk, so each frame renders again as a still)."""
         if self.closed:
             raise CPPNError("the recording is already closed")
         try:
-            self._write(self._check(frame), text)
+            frame = self._check(frame)
+            for _ in range(repeat):
+                self._write(frame, text)
+                self.frames += 1
+                self.position += 1
+                if self.grow and self.frames % self._sync_every == 0:
+                    self._sync()
         except BaseException:
             self.failed = True  # the file cannot be finished: closing will drop it
             raise
-        self.frames += 1
+        self._last = (frame, text)
+
+    def repeat_last(self, n: int) -> None:
+        """The latest frame ``n`` more times (nothing before the first frame)."""
+        if self._last is not None and n > 0:
+            self.write(*self._last, repeat=n)
+
+    can_skip = False  # whether the container takes a gap in the timestamps (``skip``)
+
+    def skip(self, n: int) -> None:
+        """Leave ``n`` places of the time grid to the frame before (it lasts that much longer:
+        its timestamps say so). Only where ``can_skip``; the next frame must follow."""
+        if not self.can_skip:
+            raise CPPNError(f"{self.codec.title} frames are written at a constant rate")
+        if self._last is not None and n > 0:
+            self.position += n
+            self.skipped += n
+
+    def _sync(self) -> None:
+        """What the encoder has handed the OS goes to disk (a power cut keeps it)."""
+        if self._held is not None:
+            with suppress(OSError):
+                os.fsync(self._held)
 
     def _check(self, frame: np.ndarray) -> np.ndarray:
         frame = np.asarray(frame)
@@ -362,7 +468,7 @@ class Writer:
         self.closed = True
         # A second Ctrl-C while the container is finished would leave a file without an index.
         try:
-            with _sigint_deferred():
+            with signals_deferred():
                 self._close()
         finally:
             self._release_held()
@@ -384,6 +490,15 @@ class Writer:
             self._held = os.open(self._tmp, os.O_RDONLY)
         except OSError:
             self._held = None
+            return
+        _lock(self._held)  # held while we write: a temporary nobody holds is a killed one's
+
+    def _drop(self) -> None:
+        """Remove the unfinished file: a temporary always; a take written in place only when
+        no whole fragment reached it (the fragments before a fault are a playable file)."""
+        if self._tmp != self.path or not _has_fragment(self.path):
+            with suppress(OSError):
+                self._tmp.unlink(missing_ok=True)
 
     def _release_held(self) -> None:
         if self._held is not None:
@@ -394,7 +509,10 @@ class Writer:
         """Move the finished temporary file into place; if its folder vanished meanwhile, make
         the folder again and write the file there from the held handle."""
         try:
-            os.replace(self._tmp, self.path)
+            if self._tmp != self.path:
+                os.replace(self._tmp, self.path)
+            elif self._held is not None and os.fstat(self._held).st_nlink == 0:
+                raise FileNotFoundError(self.path)  # written in place, and deleted meanwhile
         except FileNotFoundError:
             fd = self._held
             if fd is None or os.fstat(fd).st_nlink != 0:
@@ -430,19 +548,64 @@ class Writer:
         raise NotImplementedError
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
 @contextmanager
-def _sigint_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done (a container being finished),
+    then reach their handlers as if they had just arrived."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     hits: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda *_: hits.append(1))
+    old = {sig: signal.signal(sig, lambda sig, _frame: hits.append(sig)) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-    if hits and callable(old):
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    for sig in dict.fromkeys(hits):
+        signal.raise_signal(sig)
+
+
+class Interrupts:
+    """While active (``with Interrupts() as stop``), the first SIGINT, SIGTERM or SIGHUP raises
+    KeyboardInterrupt in the main thread; later ones are only counted, so the code finishing
+    the file after the first is never interrupted. ``signum``: the first signal, or None."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.later = 0
+        self._old: dict = {}
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.signum is not None:
+            self.later += 1
+            return
+        self.signum = signum
         raise KeyboardInterrupt
+
+    @property
+    def status(self) -> int:
+        """The exit status of a run the signal ended: 128 + its number (130 for Ctrl-C)."""
+        return 128 + (self.signum or signal.SIGINT)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum or signal.SIGINT).name
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            # After a stop signal the run is ending: later ones are ignored, also while the
+            # interpreter shuts down (a Python handler is reset to the default there).
+            signal.signal(sig, handler if self.signum is None else signal.SIG_IGN)
 
 
 def _umask() -> int:
@@ -465,6 +628,99 @@ def _temp_name(path: Path) -> Path:
     return Path(name)
 
 
+def _lock(fd: int) -> bool:
+    """An advisory lock on an open temporary: the OS drops it when the process dies."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+STALE_SECONDS = 60.0  # a temporary this old that nobody holds was left by a killed process
+
+
+def _is_partial(name: str) -> bool:
+    return name.startswith(".") and (name.endswith(".partial") or ".partial." in name)
+
+
+def remove_stale_partials(folder: str | Path) -> list[Path]:
+    """Remove the hidden temporaries of clips (``.NAME.XXXX.partial[.mp4|.mov]``) in ``folder``
+    that no live writer holds and that are over a minute old: what killed renders left. An
+    offline render is run again, so its partial is removed rather than kept."""
+    if fcntl is None:
+        return []
+    folder = Path(folder)
+    removed = []
+    try:
+        names = [e for e in os.scandir(folder) if _is_partial(e.name)]
+    except OSError:
+        return []
+    for entry in names:
+        try:
+            if entry.is_symlink() or time.time() - entry.stat().st_mtime < STALE_SECONDS:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if not _lock(fd):
+                continue  # a writer is still at work on it
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    for path in removed:
+        log.warning("removed %s, left by a render that was killed", path)
+    return removed
+
+
+def _has_fragment(path: Path) -> bool:
+    """Whether a fragmented MP4/MOV holds at least one whole fragment (a ``moof`` box and the
+    ``mdat`` after it, complete): walks the top-level box headers only."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            at, moof = 0, False
+            while at + 8 <= size:
+                f.seek(at)
+                head = f.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1 and len(head) == 16:
+                    length = int.from_bytes(head[8:16], "big")
+                if length < 8 or at + length > size:
+                    return False
+                if kind == b"mdat" and moof:
+                    return True
+                moof = kind == b"moof"
+                at += length
+    except OSError:
+        return False
+    return False
+
+
+def _open_in_place(path: Path) -> int:
+    """The fd of a take's file, written under its visible name: created, or the empty file its
+    name was claimed with; a symlink or a file with anything in it is refused, never written."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size:
+        os.close(fd)
+        raise CPPNError(f"cannot write {path}: it already holds something")
+    return fd
+
+
 def _os_error(path: Path, exc: BaseException) -> CPPNError:
     reason = getattr(exc, "strerror", None) or str(exc)
     return CPPNError(f"cannot write {path}: {reason}")
@@ -473,9 +729,12 @@ def _os_error(path: Path, exc: BaseException) -> CPPNError:
 class PyAVWriter(Writer):
     """H.264 and ProRes in-process through PyAV."""
 
+    can_skip = True  # MP4 and MOV store each frame's duration
+
     def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
-                 audio: Path | None = None, audio_codec: str | None = None) -> None:
-        super().__init__(path, codec, size, fps, audio, audio_codec)
+                 audio: Path | None = None, audio_codec: str | None = None,
+                 gop: int | None = None, grow: bool = False) -> None:
+        super().__init__(path, codec, size, fps, audio, audio_codec, gop, grow)
         try:
             import av
         except ImportError:
@@ -483,15 +742,21 @@ class PyAVWriter(Writer):
                 f"{codec.title} needs PyAV: pip install 'realtime-cppn[video]'"
             ) from None
         self._av = av
-        self._tmp = _temp_name(path)
-        self._hold()
-        options = {k: v for k, v in codec.options.items() if k != "movflags"}
+        self._converted: tuple[np.ndarray, object] | None = None  # (source, encoder's frame)
+        self._packet: tuple | None = None  # (source, bytes, time base, key): see _keep_packet
         # A file object of ours, not a path: FFmpeg's own file I/O fails once the folder is
         # deleted, while writes to our open file go on (``_place`` brings the file back).
         # Unbuffered: FFmpeg buffers already, and a Python buffer would fail again on close.
-        self._file = open(self._tmp, "w+b", buffering=0)  # noqa: SIM115 (closed in _close / _abort)
-        container_options = {"movflags": codec.options["movflags"]} \
-            if "movflags" in codec.options else {}
+        if grow:
+            self._tmp = path
+            self._file = open(_open_in_place(path), "r+b", buffering=0)  # noqa: SIM115
+        else:
+            self._tmp = _temp_name(path)
+            self._file = open(self._tmp, "w+b", buffering=0)  # noqa: SIM115 (closed in _close)
+        self._hold()
+        options = {k: v for k, v in codec.options.items() if k != "movflags"}
+        container_options = dict(FRAGMENTED) if grow else \
+            {"movflags": codec.options["movflags"]} if "movflags" in codec.options else {}
         try:
             self._container = av.open(self._file, "w", format=path.suffix[1:],
                                       options=container_options)
@@ -500,6 +765,11 @@ class PyAVWriter(Writer):
             stream.pix_fmt = codec.pix_fmt
             stream.time_base = 1 / self.rate
             cc = stream.codec_context
+            if codec.encoder == "libx264":
+                # A keyframe at least every second and no B-frames: a VJ player scrubs, plays
+                # backwards and launches the clip at any point without decoding far around it.
+                cc.gop_size = self.gop
+                cc.max_b_frames = 0
             # Tag what the conversion below does, so players decode the colours we meant.
             cc.color_primaries = cc.color_trc = cc.colorspace = _BT709
             cc.color_range = _RANGE_MPEG
@@ -508,11 +778,11 @@ class PyAVWriter(Writer):
                 av, self._container, audio, AUDIO_CODECS[self.audio_codec])
         except (OSError, av.FFmpegError) as exc:
             self._container_close()
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise _os_error(path, exc) from None
         except BaseException:
             self._container_close()
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise
 
     def _container_close(self) -> None:
@@ -522,8 +792,12 @@ class PyAVWriter(Writer):
             pass
         self._file.close()
 
-    def _write(self, frame: np.ndarray, text: str | None) -> None:
+    def _convert(self, frame: np.ndarray):
+        """The encoder's frame for ``frame``, converted once however often it is repeated."""
+        if self._converted is not None and self._converted[0] is frame:
+            return self._converted[1]
         av = self._av
+        src = frame
         fmt = "rgba" if frame.shape[2] == 4 else "rgb24"
         if self.codec.alpha and fmt == "rgb24":
             frame = np.concatenate([frame, np.full_like(frame[..., :1], 255)], axis=-1)
@@ -531,13 +805,47 @@ class PyAVWriter(Writer):
         vf = av.VideoFrame.from_ndarray(frame, format=fmt)
         vf = vf.reformat(format=self.codec.pix_fmt, dst_colorspace="itu709",
                          dst_color_range="MPEG")
-        vf.pts = self.frames  # frame n at n / fps exactly: the time base is 1 / fps
+        # On the frame too: ProRes writes each frame's own tags into its frame header.
+        vf.color_primaries = vf.color_trc = vf.colorspace = _BT709
+        vf.color_range = _RANGE_MPEG
+        self._converted = (src, vf)
+        return vf
+
+    def _write(self, frame: np.ndarray, text: str | None) -> None:
+        av = self._av
         try:
-            self._container.mux(self._stream.encode(vf))
+            if self._packet is not None and self._packet[0] is frame:
+                self._container.mux(self._repeat_packet())
+            else:
+                vf = self._convert(frame)
+                vf.pts = self.position  # frame n at n / fps exactly: the time base is 1 / fps
+                packets = self._stream.encode(vf)
+                self._keep_packet(frame, packets)
+                self._container.mux(packets)
             if self._audio is not None:  # interleaved: the audio up to the end of this frame
                 self._audio.feed(self.audio_samples(self.frames + 1))
         except (OSError, av.FFmpegError) as exc:
             raise _os_error(self.path, exc) from None
+
+    def _keep_packet(self, frame: np.ndarray, packets: list) -> None:
+        """An intra-only codec's packet for ``frame``, kept (before muxing rebases it) so a
+        repeat of the picture is muxed again instead of encoded again (ProRes: the cost of a
+        whole frame each time)."""
+        self._packet = None
+        if self.codec.encoder != "libx264" and len(packets) == 1 and \
+                packets[0].pts == self.position:
+            pkt = packets[0]
+            self._packet = (frame, bytes(pkt), pkt.time_base, pkt.is_keyframe)
+
+    def _repeat_packet(self):
+        _, data, time_base, key = self._packet
+        pkt = self._av.Packet(data)
+        pkt.stream = self._stream
+        pkt.time_base = time_base
+        pkt.pts = pkt.dts = self.position
+        pkt.duration = 1
+        pkt.is_keyframe = key
+        return pkt
 
     def _close(self) -> None:
         av = self._av
@@ -550,7 +858,7 @@ class PyAVWriter(Writer):
             self._place()
         except (OSError, av.FFmpegError) as exc:
             self._file.close()
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise _os_error(self.path, exc) from None
 
     def _abort(self) -> None:
@@ -561,17 +869,26 @@ class PyAVWriter(Writer):
         except Exception:  # closing a broken container may fail again; the file goes anyway
             pass
         self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        self._drop()
 
 
 class FFmpegWriter(Writer):
     """HAP: raw RGBA frames piped to imageio-ffmpeg's ffmpeg binary."""
 
     def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
-                 audio: Path | None = None, audio_codec: str | None = None) -> None:
-        super().__init__(path, codec, size, fps, audio, audio_codec)
+                 audio: Path | None = None, audio_codec: str | None = None,
+                 gop: int | None = None, grow: bool = False) -> None:
+        super().__init__(path, codec, size, fps, audio, audio_codec, gop, grow)
         exe = ffmpeg_with_hap()
-        self._tmp = _temp_name(path)
+        out_fd = None
+        if grow:  # ffmpeg writes to our open file (fragmented): no name of its own to follow
+            self._tmp = path
+            out_fd = _open_in_place(path)
+            output = ["-f", "mov", *sum((["-" + k, v] for k, v in FRAGMENTED.items()), []),
+                      f"pipe:{out_fd}"]
+        else:
+            self._tmp = _temp_name(path)
+            output = ["-f", "mov", str(self._tmp)]
         self._hold()
         w, h = size
         cmd = [
@@ -579,17 +896,21 @@ class FFmpegWriter(Writer):
             "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}",
             "-framerate", f"{self.rate.numerator}/{self.rate.denominator}", "-i", "pipe:0",
             "-c:v", codec.encoder, *sum((["-" + k, v] for k, v in codec.options.items()), []),
-            "-f", "mov", str(self._tmp),
+            *output,
         ]
         self._err = tempfile.TemporaryFile()
         try:
             # A session of its own: Ctrl-C in the terminal reaches us, not ffmpeg, so we decide
             # when the container is finished.
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                          stderr=self._err, start_new_session=True)
+                                          stderr=self._err, start_new_session=True,
+                                          pass_fds=() if out_fd is None else (out_fd,))
         except OSError as exc:
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise CPPNError(f"cannot start ffmpeg for {codec.title}: {exc}") from None
+        finally:
+            if out_fd is not None:
+                os.close(out_fd)
 
     def _write(self, frame: np.ndarray, text: str | None) -> None:
         if frame.shape[2] == 3:
@@ -612,14 +933,14 @@ class FFmpegWriter(Writer):
             pass
         rc = self._proc.wait()
         if rc != 0:
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise CPPNError(f"ffmpeg could not write {self.path}: {self._stderr()}")
         try:
             if self.audio is not None:
                 self._mux_audio()
             self._place()
         except OSError as exc:
-            self._tmp.unlink(missing_ok=True)
+            self._drop()
             raise _os_error(self.path, exc) from None
 
     def _mux_audio(self) -> None:
@@ -650,22 +971,35 @@ class FFmpegWriter(Writer):
         os.replace(muxed, self._tmp)
 
     def _abort(self) -> None:
-        self._proc.kill()
+        if self.grow:  # a take: ffmpeg finishes the fragments it has, then the file is kept
+            with suppress(OSError):
+                self._proc.stdin.close()
+        else:
+            self._proc.kill()
         self._proc.wait()
-        self._tmp.unlink(missing_ok=True)
+        self._drop()
 
 
 class PngSequenceWriter(Writer):
-    """frame_000000.png, ... in a folder; the folder replaces the old one only when closed."""
+    """frame_000000.png, ... in a folder; the folder replaces the old one only when closed. A
+    live take (``grow``) makes its new folder at once and each frame appears in it whole (a
+    hidden name, then a rename), so a killed take is the frames it wrote."""
 
-    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float) -> None:
-        super().__init__(path, codec, size, fps)
+    def __init__(self, path: Path, codec: Codec, size: tuple[int, int], fps: float,
+                 audio: Path | None = None, audio_codec: str | None = None,
+                 gop: int | None = None, grow: bool = False) -> None:
+        super().__init__(path, codec, size, fps, None, None, gop, grow)
         try:
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
-                                              dir=path.absolute().parent))
-            os.chmod(self._tmp, 0o777 & ~_UMASK)
+            if grow:
+                os.mkdir(path, 0o777)  # exclusive: an existing folder or a link is refused
+                self._tmp = path
+            else:
+                self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                                  dir=path.absolute().parent))
+                os.chmod(self._tmp, 0o777 & ~_UMASK)
         except OSError as exc:
             raise _os_error(path, exc) from None
+        self._hold()
 
     def _write(self, frame: np.ndarray, text: str | None) -> None:
         from PIL import Image, PngImagePlugin
@@ -676,16 +1010,21 @@ class PngSequenceWriter(Writer):
         if text is not None:
             info.add_text(PNG_KEY, text)
         mode = "RGBA" if frame.shape[2] == 4 else "RGB"
+        name = self._tmp / FRAME_PATTERN.format(self.frames)
+        part = name.with_name(f".{name.name}.part") if self.grow else name
         try:
             # compress_level 1: PNG sequences are intermediates; speed matters more than size.
-            Image.fromarray(frame, mode).save(self._tmp / FRAME_PATTERN.format(self.frames),
-                                              format="PNG", compress_level=1, pnginfo=info)
+            Image.fromarray(frame, mode).save(part, format="PNG", compress_level=1, pnginfo=info)
+            if part != name:
+                os.replace(part, name)
         except OSError as exc:
             # A frame cut short (disk full) must not end a sequence that is kept as playable.
-            (self._tmp / FRAME_PATTERN.format(self.frames)).unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise _os_error(self.path, exc) from None
 
     def _close(self) -> None:
+        if self.grow:
+            return  # already in place, frame by frame
         old = None
         try:
             if self.path.exists():
@@ -701,7 +1040,8 @@ class PngSequenceWriter(Writer):
             shutil.rmtree(old, ignore_errors=True)
 
     def _abort(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if not self.grow or self.frames == 0:  # a take keeps the whole frames it has
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 _WRITERS = {"pyav": PyAVWriter, "ffmpeg": FFmpegWriter, "png": PngSequenceWriter}
@@ -709,20 +1049,24 @@ _WRITERS = {"pyav": PyAVWriter, "ffmpeg": FFmpegWriter, "png": PngSequenceWriter
 
 def open_writer(path: str | Path, codec: str | Codec, size: tuple[int, int],
                 fps: float, audio: str | Path | None = None,
-                audio_codec: str | None = None) -> Writer:
+                audio_codec: str | None = None, gop: int | None = None,
+                grow: bool = False) -> Writer:
     """A writer for ``codec`` (a name or Codec) at ``path``; checks size and path first.
     ``audio``: a file muxed beside the frames (``audio_codec`` "aac" or "pcm"; default by
-    container)."""
+    container). ``gop``: H.264 keyframe interval in frames (default one second). ``grow``: a
+    live take, written under its visible name as it grows (a fragmented file, new or the empty
+    file its name was claimed with; a PNG sequence: a new folder)."""
     codec = codec if isinstance(codec, Codec) else get_codec(codec)
     path = check_output(codec, path)
     size = check_size(codec, size)
-    _rate(fps)
-    if audio is None:
-        return _WRITERS[codec.route](path, codec, size, fps)
-    audio_codec_for(codec, audio_codec)
-    if not Path(audio).is_file():
-        raise CPPNError(f"no such audio file: {audio}")
-    return _WRITERS[codec.route](path, codec, size, fps, Path(audio), audio_codec)
+    keyframe_interval(_rate(fps), gop)
+    remove_stale_partials(path.absolute().parent)
+    if audio is not None:
+        audio_codec_for(codec, audio_codec)
+        if not Path(audio).is_file():
+            raise CPPNError(f"no such audio file: {audio}")
+        audio = Path(audio)
+    return _WRITERS[codec.route](path, codec, size, fps, audio, audio_codec, gop, grow)
 
 
 # --- threaded encoder ------------------------------------------------------------------------
@@ -749,6 +1093,8 @@ class ThreadedWriter:
         self.kept: Path | None = None  # the partial file finished after an encoder error
         self.submitted = 0
         self.dropped = 0
+        self.gaps = False  # a live take: copies left to timestamps while behind (see _fill)
+        self._closing = False
         self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="cppn-encoder", daemon=True)
@@ -764,10 +1110,33 @@ class ThreadedWriter:
             if item is _STOP:
                 return
             if self._error is None:
+                frame, text, repeat, hold = item
                 try:
-                    self.writer.write(*item)
+                    self._fill(None, None, hold)
+                    if repeat:
+                        self._fill(frame, text, repeat)
                 except BaseException as exc:  # kept and re-raised on the caller's thread
                     self._error = exc
+
+    def _behind(self) -> bool:
+        return self._closing or self._queue.qsize() >= max(1, self._queue.maxsize // 2)
+
+    def _fill(self, frame: np.ndarray | None, text: str | None, n: int) -> None:
+        """``n`` places of the time grid with ``frame`` (None: the latest one again): a copy
+        each, or, with ``gaps`` while the encoder is behind, its first and last copy only, the
+        first lasting over the places between (no backlog of copies to encode at the end)."""
+        w = self.writer
+        first = frame is not None
+        while n > 0:
+            if self.gaps and w.can_skip and not first and n > 1 and self._behind():
+                w.skip(n - 1)
+                n = 1
+            if frame is None:
+                w.repeat_last(1)
+            else:
+                w.write(frame, text)
+            n -= 1
+            first = False
 
     def _raise(self) -> None:
         """Re-raise an encoder error here, after dropping the unfinished file."""
@@ -787,10 +1156,15 @@ class ThreadedWriter:
             self.kept = w.close()  # the container finished: playable up to the fault
         except Exception:  # the disk is full or the encoder is gone: nothing can be kept
             w._abort()
-    def submit(self, frame: np.ndarray, text: str | None = None) -> bool:
-        """Queue a frame (and its ``text``, see ``Writer.write``); False when it was dropped
+            if w.grow and w.frames and w.path.exists():
+                self.kept = w.path  # a take's fragments before the fault still play
+
+    def submit(self, frame: np.ndarray, text: str | None = None, repeat: int = 1,
+               hold: int = 0) -> bool:
+        """Queue a frame (and its ``text``, see ``Writer.write``) to be written ``repeat``
+        times, after the previous frame ``hold`` more times; False when it was dropped
         because the encoder is behind."""
-        item = (frame, text)
+        item = (frame, text, repeat, hold)
         self._raise()
         try:
             if self.block:
@@ -809,13 +1183,18 @@ class ThreadedWriter:
         self.submitted += 1
         return True
 
-    def close(self) -> Path:
-        """Encode what is queued, finish the file and return its path."""
+    def close(self, keep_empty: bool = True) -> Path | None:
+        """Encode what is queued, finish the file and return its path; with ``keep_empty``
+        False a clip that holds no frame is dropped instead (None)."""
+        self._closing = True
         if self._thread.is_alive():
             self._queue.put(_STOP)
             while self._thread.is_alive():  # short joins: Ctrl-C stays responsive
                 self._thread.join(timeout=0.1)
         self._raise()
+        if not keep_empty and self.writer.frames == 0:
+            self.writer.abort()
+            return None
         return self.writer.close()
 
     def __enter__(self) -> ThreadedWriter:
@@ -847,22 +1226,31 @@ class ThreadedWriter:
 
 
 class LiveRecorder:
-    """Records the live output without stalling the render loop.
+    """Records the live output at a constant frame rate without stalling the render loop.
 
-    Call ``frame(tex)`` once per shown frame from the GL thread with the frame texture (before
-    any overlay is drawn on the window, so REC and help never reach the file). Its readback is
-    started asynchronously and collected on the next call, a frame later, when the copy is done;
-    the pixels then go to a ThreadedWriter that drops (and counts) frames rather than wait.
-    Each shown frame becomes one video frame at ``fps``; the performance log, not the video, is
-    the exact record of time (``replay`` re-renders it frame-exact).
+    Call ``frame(tex, t)`` once per shown frame from the GL thread with the frame texture
+    (before any overlay is drawn on the window, so REC and help never reach the file) and the
+    show clock's time of that frame. The file has one frame every 1 / ``fps`` of show time
+    (as OBS and Resolume record): output frame n shows the latest frame drawn at or before
+    ``t0 + n / fps``, so a window drawing 10 fps into a 30 fps take repeats each picture about
+    3 times, and one drawing faster than the take skips pictures; the file lasts as long as the
+    show time between the first frame and ``stop(end)``, within a frame. The readback of each
+    frame is started asynchronously and collected on the next call, a frame later, when the
+    copy is done; the pixels then go to a ThreadedWriter that drops a frame rather than wait
+    (its time is filled by repeating the previous picture, so the length stays right). While
+    the encoder is behind (its queue half full, or the take stopping), an H.264 or ProRes
+    picture's copies are left to the timestamps instead: its first and last copy are encoded
+    and the first lasts over the places between (``held``), so a slow machine never builds a
+    backlog of copies that would hold the show still at the stop; the length stays right.
 
     A texture the codec cannot take (odd size for H.264, not a multiple of 4 for HAP) is
     cropped by at most a few pixels at the right and bottom, never scaled; ``note`` says so.
     ``renderer`` is anything with ``read_async(tex, channels)`` (``renderer.Renderer``).
+    The file is written in place, fragmented (``Writer.grow``): a killed take still plays.
     """
 
     def __init__(self, renderer, path: str | Path, codec: str | Codec, size: tuple[int, int],
-                 fps: float, maxsize: int = 8) -> None:
+                 fps: float, maxsize: int = 8, gop: int | None = None) -> None:
         codec = codec if isinstance(codec, Codec) else get_codec(codec)
         codec = replace(codec, options={k: v for k, v in {**codec.options,
                                                           **codec.live_options}.items()
@@ -874,12 +1262,19 @@ class LiveRecorder:
             f"{codec.title} needs {'even sizes' if codec.multiple == 2 else 'multiples of 4'}: "
             f"recording {self.size[0]}x{self.size[1]} of the {size[0]}x{size[1]} frame")
         self.channels = 4 if codec.alpha else 3
-        self.writer = open_writer(path, codec, self.size, fps)
+        self.writer = open_writer(path, codec, self.size, fps, gop=gop, grow=True)
+        self.rate = self.writer.rate
         self.encoder = ThreadedWriter(self.writer, maxsize=maxsize, block=False,
                                       keep_partial=True)
-        self._pending = None
-        self.shown = 0  # frames handed to ``frame``
-        self.started = time.perf_counter()
+        self.encoder.gaps = True  # the show never waits for copies of a held picture
+        self._pending = None  # (readback handle, its frame's time)
+        self.shown = 0  # frames handed to ``frame``: drawn
+        self.skipped = 0  # drawn between two output frames (the window outran the take)
+        self.distinct = 0  # pictures handed to the encoder; the rest of the output repeats them
+        self.slots = 0  # output frames accounted for (queued, or owed while the queue was full)
+        self._owed = 0  # output frames of dropped pictures: the previous picture fills them
+        self.t0: float | None = None
+        self.last_t = 0.0
 
     @property
     def dropped(self) -> int:
@@ -889,36 +1284,73 @@ class LiveRecorder:
     def path(self) -> Path:
         return self.writer.path
 
-    def frame(self, tex) -> None:
+    def slot(self, t: float) -> int:
+        """The first output frame at or after show time ``t``."""
+        return max(0, math.ceil((t - self.t0) * self.rate - 1e-6))
+
+    def frame(self, tex, t: float | None = None) -> None:
+        """Record the frame drawn at show time ``t`` (default: one take frame after the last)."""
         if tuple(tex.size) != self.source_size:
             raise CPPNError(
                 f"recording at {self.source_size[0]}x{self.source_size[1]}, got a "
                 f"{tex.size[0]}x{tex.size[1]} frame: stop and start the recording at a new size"
             )
+        if t is None:
+            t = 0.0 if self.t0 is None else self.last_t + 1 / self.rate
+        if self.t0 is None:
+            self.t0 = t
+        t = max(t, self.last_t)  # a clock never goes back; a take's time does not either
         handle = self.renderer.read_async(tex, self.channels)
         try:
-            self._collect()
+            self._collect(self.slot(t))
         except BaseException:
             handle.release()  # the encoder failed: its pixel buffer goes back to the pool
             raise
         self._pending = handle
+        self.last_t = t
         self.shown += 1
 
-    def _collect(self) -> None:
+    def _collect(self, until: int) -> None:
+        """The pending picture fills the output frames up to ``until`` (none: it is skipped)."""
         if self._pending is None:
             return
         pixels, self._pending = self._pending.result(), None
+        count = until - self.slots
+        if count <= 0:
+            self.skipped += 1
+            return
         w, h = self.size
-        self.encoder.submit(np.ascontiguousarray(pixels[:h, :w]))  # top-left crop, rows top first
+        frame = np.ascontiguousarray(pixels[:h, :w])  # top-left crop, rows top first
+        if self.distinct == 0:  # no earlier picture to hold: this one fills the owed frames
+            count, self._owed = count + self._owed, 0
+        if self.encoder.submit(frame, repeat=count, hold=self._owed):
+            self._owed = 0
+            self.distinct += 1
+        else:
+            self._owed += count
+        self.slots = until
 
-    def stop(self) -> dict:
-        """Finish the file; returns what happened: path, frames written, dropped, seconds."""
+    def stop(self, end: float | None = None) -> dict:
+        """Finish the file at show time ``end`` (the first moment not recorded; default one
+        take frame after the last). Returns what happened: path, frames written, drawn,
+        duplicated (written more than once), skipped, dropped, and seconds of show time."""
+        if self.t0 is None:
+            self.t0 = self.last_t
+        end = self.last_t + 1 / self.rate if end is None else max(end, self.last_t)
+        self.encoder.block = True  # the last picture and what is owed are never dropped
         try:
-            self._collect()
+            if self._pending is not None:
+                self._collect(max(self.slot(end), self.slots + (self.distinct == 0)))
+            if self._owed and self.distinct:
+                self.encoder.submit(None, hold=self._owed, repeat=0)
+                self._owed = 0
         finally:
             path = self.encoder.close()
-        return {"path": str(path), "frames": self.writer.frames, "dropped": self.dropped,
-                "shown": self.shown, "seconds": time.perf_counter() - self.started}
+        written = self.writer.frames
+        return {"path": str(path), "frames": written, "drawn": self.shown, "shown": self.shown,
+                "duplicated": max(0, written - self.distinct), "skipped": self.skipped,
+                "dropped": self.dropped, "held": self.writer.skipped,
+                "seconds": end - self.t0}
 
     def abort(self) -> None:
         if self._pending is not None:
@@ -931,7 +1363,8 @@ class LiveRecorder:
 
 
 class Progress:
-    """A one-line progress bar with rate and ETA, redrawn at most ~10 times a second."""
+    """A one-line progress bar with rate and ETA, redrawn at most ~10 times a second.
+    ``unit`` names what is counted ("frames": the rate reads fps; "steps": steps/s)."""
 
     def __init__(self, total: int, stream, width: int = 30, interval: float = 0.1,
                  unit: str = "frames") -> None:
@@ -944,6 +1377,7 @@ class Progress:
         self.interval = interval if self.tty else 5.0
         self.start = time.perf_counter()
         self._last = -1e9
+        self._width = 0  # characters of the line on screen: a shorter one must cover them
         self.done = 0
 
     def update(self, done: int) -> None:
@@ -952,7 +1386,12 @@ class Progress:
         if now - self._last < self.interval and done < self.total:
             return
         self._last = now
-        self.stream.write(("\r" if self.tty else "") + self.line(now) + ("" if self.tty else "\n"))
+        text = self.line(now)
+        if self.tty:
+            text, self._width = "\r" + text.ljust(self._width), max(self._width, len(text))
+        else:
+            text += "\n"
+        self.stream.write(text)
         self.stream.flush()
 
     def line(self, now: float | None = None) -> str:

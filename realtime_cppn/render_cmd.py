@@ -62,9 +62,9 @@ def plan_clip(fps: float, loop: float, phase: float, duration: float | None = No
         exact = duration * fps
         frames = round(exact)
         if frames < 1:
-            raise CPPNError(f"--duration {duration} s is shorter than one frame at {fps} fps")
+            raise CPPNError(f"--duration {duration} s is shorter than one frame at {fps:g} fps")
         note = "" if abs(frames - exact) < 1e-6 else (
-            f"{duration} s is {exact:.3f} frames at {fps} fps: rendering {frames} frames "
+            f"{duration} s is {exact:.3f} frames at {fps:g} fps: rendering {frames} frames "
             f"({frames / fps:.4f} s)")
         return ClipPlan(frames, fps, phase, step, note)
     loops = 1 if loops is None else loops
@@ -73,13 +73,13 @@ def plan_clip(fps: float, loop: float, phase: float, duration: float | None = No
     exact = fps * loops * loop
     frames = round(exact)
     if frames < 1:
-        raise CPPNError(f"a {loop} s loop is shorter than one frame at {fps} fps")
+        raise CPPNError(f"a {loop} s loop is shorter than one frame at {fps:g} fps")
     if abs(frames - exact) < 1e-6:
         return ClipPlan(frames, fps, phase, step)
     # Not a whole number of frames per loop: a seamless clip needs the loop stretched slightly,
     # so frame `frames` lands exactly on phase + loops. Said, never done silently.
     return ClipPlan(frames, fps, phase, loops / frames, (
-        f"{loops} x {loop} s is {exact:.3f} frames at {fps} fps: the loop is stretched to "
+        f"{loops} x {loop} s is {exact:.3f} frames at {fps:g} fps: the loop is stretched to "
         f"{frames / fps / loops:.4f} s ({frames} frames) so the clip loops seamlessly"))
 
 
@@ -141,7 +141,9 @@ def render_frames(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_scene_arguments(p)
     p.add_argument("--size", type=_size, default=(1280, 720), help="WxH (default 1280x720)")
-    p.add_argument("--fps", type=_float, default=30.0, help="frames per second (default 30)")
+    p.add_argument("--fps", type=recorder.parse_fps, default=30.0,
+                   help="frames per second: 30, 29.97 or 30000/1001 (NTSC rates are stored "
+                        "exactly) (default 30)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--duration", type=_float, help="clip length in seconds")
     length.add_argument("--loops", type=_int,
@@ -152,6 +154,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default from -o: .mp4 h264, .mov prores, a folder png)")
     p.add_argument("-o", "--output", type=Path, default=Path("cppn.mp4"),
                    help="video file, or a folder for a PNG sequence (default cppn.mp4)")
+    p.add_argument("--gop", type=recorder.parse_gop, metavar="N",
+                   help="H.264 keyframe every N frames (default: every second; 1: all-intra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     a = p.add_argument_group("audio")
     a.add_argument("--audio", type=Path, metavar="FILE",
@@ -215,11 +219,24 @@ def run(args: argparse.Namespace) -> int:
     for note in ([plan.note] if plan.note else []) + notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     muxed = sound if sound is not None and codec.route != "png" else None
-    writer = recorder.open_writer(output, codec, size, plan.fps, muxed,
-                                  getattr(args, "audio_codec", None))
+    with recorder.Interrupts() as stop:
+        try:
+            writer = recorder.open_writer(output, codec, size, plan.fps, muxed,
+                                          getattr(args, "audio_codec", None),
+                                          gop=getattr(args, "gop", None))
+        except KeyboardInterrupt:
+            return interrupted(stop, None, output, plan.frames)
+        return _render(renderer, path, plan, size, scene, writer, output, modulation,
+                       not args.no_progress, muxed, stop)
+
+
+def _render(renderer, path, plan: ClipPlan, size: tuple[int, int], scene, writer,
+            output: Path, modulation, show_progress: bool, muxed, stop) -> int:
+    """Render the clip into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it stands."""
+    codec = writer.codec
     # block=True: offline, the renderer waits for the encoder instead of dropping frames.
     encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)
-    progress = None if args.no_progress else recorder.Progress(plan.frames, sys.stderr)
+    progress = recorder.Progress(plan.frames, sys.stderr) if show_progress else None
     submit = encoder.submit
     if codec.route == "png":
         phases = modulated_phases(plan, modulation)
@@ -243,11 +260,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if progress is not None:
             progress.finish()
-        encoder.close()  # finishes the container: what was rendered stays playable
-        done = writer.frames
-        print(f"{PROG}: interrupted: {output} holds the first {done} of {plan.frames} frames "
-              f"({done / plan.fps:.2f} s) and plays", file=sys.stderr)
-        return 130
+        return interrupted(stop, encoder, output, plan.frames, plan.fps)
     except BaseException:
         if progress is not None:
             progress.finish()
@@ -259,3 +272,21 @@ def run(args: argparse.Namespace) -> int:
           + (f" + {writer.audio_codec} audio" if muxed is not None else "")
           + f" ({plan.frames / elapsed:.1f} frames/s)")
     return 0
+
+
+def interrupted(stop: recorder.Interrupts, encoder: recorder.ThreadedWriter | None,
+                output: Path, total: int, fps: float | None = None) -> int:
+    """After the first stop signal: finish the clip with the frames rendered (a clip with none
+    is dropped, and an earlier file at ``output`` stays), say what it holds, and return the
+    exit status (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP). Later signals are ignored."""
+    kept = None if encoder is None else encoder.close(keep_empty=False)
+    why = f"interrupted ({stop.name})"
+    if kept is None:
+        print(f"{PROG}: {why} before the first frame was written: {output} was not written",
+              file=sys.stderr)
+    else:
+        done = encoder.written
+        secs = f" ({done / fps:.2f} s)" if fps else ""
+        print(f"{PROG}: {why}: {output} holds the first {done} of {total} frames{secs} and "
+              "plays", file=sys.stderr)
+    return stop.status

@@ -23,8 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import actions, perflog, recorder
-from .cli import PROG, _float, _size
+from .cli import _float, _size
 from .errors import CPPNError
+from .render_cmd import interrupted
 
 SKIPPED = frozenset({"record", "screenshot", "export"})  # the window's effects, not the picture
 EPS = 1e-6  # seconds: a logged time and a frame time this close are the same frame
@@ -37,7 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="video file, or a folder for a PNG sequence (default replay.mp4)")
     p.add_argument("--size", type=_size,
                    help="WxH (default: the take's window size when the log has it, else 1920x1080)")
-    p.add_argument("--fps", type=_float, help="frames per second (default: the take's)")
+    p.add_argument("--fps", type=recorder.parse_fps,
+                   help="frames per second: 30, 29.97 or 30000/1001 (default: the take's)")
+    p.add_argument("--gop", type=recorder.parse_gop, metavar="N",
+                   help="H.264 keyframe every N frames (default: every second; 1: all-intra)")
     p.add_argument("--codec", help=f"one of {', '.join(recorder.CODECS)} "
                    "(default from -o: .mp4 h264, .mov prores, a folder png)")
     p.add_argument("--duration", type=_float,
@@ -111,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or \
             not (math.isfinite(fps) and fps > 0):
         raise CPPNError(f"--fps must be a positive number, got {fps!r}")
+    fps = recorder.exact_fps(fps)
     if args.duration is None:
         frames = take_frames(log, fps)
     elif math.isfinite(args.duration) and args.duration > 0:
@@ -122,9 +127,23 @@ def run(args: argparse.Namespace) -> int:
 
     renderer = default_renderer()
     show = Replay(renderer, log, fps)
-    writer = recorder.open_writer(output, codec, size, fps)
+    with recorder.Interrupts() as stop:
+        try:
+            writer = recorder.open_writer(output, codec, size, fps,
+                                          gop=getattr(args, "gop", None))
+        except KeyboardInterrupt:
+            return interrupted(stop, None, output, frames, fps)
+        return _render(renderer, show, writer, output, size, frames,
+                       not args.no_progress, stop)
+
+
+def _render(renderer, show: Replay, writer, output: Path, size: tuple[int, int], frames: int,
+            show_progress: bool, stop) -> int:
+    """Draw the take's frames into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it
+    stands."""
+    codec, fps = writer.codec, show.fps
     encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)  # offline: nothing drops
-    progress = None if args.no_progress else recorder.Progress(frames, sys.stderr)
+    progress = recorder.Progress(frames, sys.stderr) if show_progress else None
     pending = None
     t0 = time.perf_counter()
 
@@ -154,10 +173,7 @@ def run(args: argparse.Namespace) -> int:
             pending[0].release()
         if progress is not None:
             progress.finish()
-        encoder.close()  # what was rendered stays a playable file
-        print(f"{PROG}: interrupted: {output} holds the first {writer.frames} of {frames} "
-              f"frames and plays", file=sys.stderr)
-        return 130
+        return interrupted(stop, encoder, output, frames, fps)
     except BaseException:
         if pending is not None:
             pending[0].release()

@@ -84,7 +84,9 @@ def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path,
             a.proc.kill()
             a.proc.wait()
     out = a.proc.stdout.read()
-    m = re.search(r"recorded (\S+): (\d+) frames, (\d+) dropped; performance log (\S+)", out)
+    m = re.search(r"recorded (\S+): [\d.]+ s at 20 fps, \d+ frames drawn, (\d+) written "
+                  r"\(\d+ duplicated, \d+ skipped, (\d+) dropped(?:, \d+ held by longer frames)?\); "
+                  r"performance log (\S+)", out)
     assert m, out
     video, frames_said, dropped, log_path = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
     print(f"live take: {frames_said} frames, {dropped} dropped")  # the measured figure
@@ -123,7 +125,11 @@ def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path,
     assert np.abs(replayed[-1].astype(int) - last).mean() > 5  # the symmetry key took effect
 
 
-def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, tmp_path,
+                                                                         signame):
+    """Ctrl-C, SIGTERM (a service stopping) and SIGHUP (the terminal closed) all finish the
+    take and its log."""
     import signal
 
     takes = tmp_path / "takes"
@@ -133,7 +139,7 @@ def test_ctrl_c_while_recording_leaves_a_playable_take_and_a_whole_log(request, 
     try:
         wait_title(a, r"\| REC")
         time.sleep(1.0)
-        a.proc.send_signal(signal.SIGINT)
+        a.proc.send_signal(getattr(signal, signame))
         assert a.stop() == 130
     finally:
         if a.proc.poll() is None:

@@ -387,3 +387,100 @@ def test_live_recorder_refuses_a_resized_frame(renderer, tmp_path):
     with pytest.raises(CPPNError, match="new size"):
         rec.frame(renderer.draw((32, 32), dtype="f1", display=True))
     assert rec.stop()["frames"] == 1
+
+
+class Terminal:
+    """A stream that says it is a terminal and keeps what the screen line shows after each
+    carriage return (characters not overwritten stay, as on a real terminal)."""
+
+    def __init__(self) -> None:
+        self.screen = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> None:
+        for part in text.split("\r")[1:] if text.startswith("\r") else [text]:
+            self.screen = part + self.screen[len(part):]
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_line_that_gets_shorter_leaves_no_stale_characters():
+    term = Terminal()
+    p = recorder.Progress(10_000, term, interval=0.0)
+    p.start -= 1000.0  # 1000 s for 10 frames: a long ETA
+    p.update(10)
+    long_line = term.screen
+    p.start = p.start + 999.0  # now fast: the ETA is short, the line shorter
+    p.update(5000)
+    assert "ETA 277:" in long_line and len(p.line()) < len(long_line)
+    assert term.screen.rstrip().endswith("ETA 0:01"), term.screen  # nothing of the old ETA
+
+
+def test_progress_counts_a_unit_of_its_own():
+    import io
+
+    p = recorder.Progress(200, io.StringIO(), unit="steps")
+    p.start -= 2.0
+    p.done = 100
+    line = p.line()
+    assert "100/200 steps" in line and "steps/s" in line and "fps" not in line
+
+
+def test_live_recorder_keeps_the_length_when_the_encoder_drops(renderer, tmp_path, monkeypatch):
+    """Pictures the encoder had no room for are dropped, and the previous picture holds their
+    time: the take is as long as the show whatever the encoder managed."""
+    renderer.set_network(_spec_z(), np.array([0.0]))
+    go = threading.Event()
+    original = recorder.PyAVWriter._write
+
+    def stalled(self, frame, text):  # a slow disk: nothing is written until released
+        assert go.wait(20)
+        original(self, frame, text)
+
+    monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
+    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=10, maxsize=1)
+    rec.encoder.gaps = False  # every place of the grid a frame of its own (see the next test)
+    for n in range(20):  # 0.1 s of show per frame: one output frame each
+        renderer.set_latent(np.array([n / 5]))
+        rec.frame(renderer.draw(SIZE, dtype="f1", display=True), n / 10)
+        if n == 12:
+            go.set()
+    summary = rec.stop(end=2.0)
+    assert summary["dropped"] >= 5  # the stalled encoder took two pictures, then one at a time
+    assert summary["frames"] == 20 and summary["seconds"] == pytest.approx(2.0)
+    images, info = decode(tmp_path / "a.mp4", "h264")
+    assert len(images) == 20 and info["times"] == pytest.approx([n / 10 for n in range(20)])
+    assert summary["duplicated"] == summary["dropped"]  # their time: the previous picture
+
+
+def test_live_recorder_behind_leaves_copies_to_timestamps(renderer, tmp_path, monkeypatch):
+    """An encoder that cannot keep up with the copies of slow pictures encodes each picture's
+    first and last copy and lets the first last over the places between: the take keeps its
+    length, its timestamps stay on the 30 fps grid, and the stop has no backlog of copies."""
+    renderer.set_network(_spec_z(), np.array([0.0]))
+    go = threading.Event()
+    original = recorder.PyAVWriter._write
+
+    def stalled(self, frame, text):
+        assert go.wait(20)
+        original(self, frame, text)
+
+    monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
+    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=30, maxsize=2)
+    for n in range(6):  # a picture every 0.5 s: 15 places of the grid each
+        renderer.set_latent(np.array([n / 5]))
+        rec.frame(renderer.draw(SIZE, dtype="f1", display=True), n / 2)
+    go.set()
+    summary = rec.stop(end=3.0)
+    assert summary["held"] > 0 and summary["frames"] + summary["held"] == 90
+    with av.open(str(tmp_path / "a.mp4")) as c:
+        times = [f.time for f in c.decode(video=0)]
+        seconds = c.duration / 1e6
+    assert len(times) == summary["frames"] < 90
+    assert seconds == pytest.approx(3.0, abs=1 / 30)  # as long as the show
+    assert all(abs(t * 30 - round(t * 30)) < 1e-6 for t in times)  # on the grid
+    # Pictures start at their own time (the last one is never dropped: the stop waits for it).
+    assert times[0] == 0 and pytest.approx(2.5) in times
