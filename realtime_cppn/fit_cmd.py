@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = FitConfig(width=args.width, depth=args.depth, activation=args.activation,
                     fourier=args.fourier, batch_norm=args.batch_norm, steps=args.steps,
                     lr=args.lr, seed=args.seed)
-    progress = Progress(cfg.steps, sys.stderr)
+    progress = Progress(cfg.steps, sys.stderr, unit="steps")
     view = None
     if args.live:
         from .app import FitView
