@@ -55,7 +55,7 @@ SPEC_CACHE_BYTES = 512 << 20
 # Actions applied per frame; a flood waits for the next frames (cheap ones apply as they come),
 # and past MAX_BACKLOG waiting the newest are dropped with a notice.
 ACTIONS_PER_FRAME = 256
-MAX_BACKLOG = 8192
+MAX_BACKLOG = 16384
 EXPORT_LIMIT = (8, 10.0)  # at most 8 shader exports (each writes a file) in 10 clock seconds
 # Actions whose value, when left out, is a liveliness search: a burst of them in one frame
 # becomes its last (each later seed change makes an earlier search's result moot).
@@ -627,8 +627,10 @@ class Live:
         why = str(exc) or type(exc).__name__
         if not isinstance(exc, CPPNError):
             why = f"{why} ({type(exc).__name__})"
-        self.error, self.error_at = f"{what}: {why}", self.state.time
-        log.warning("%s", self.error)
+        text = f"{what}: {why}"
+        if text != self.error:  # a flood of one refusal is one log line
+            log.warning("%s", text)
+        self.error, self.error_at = text, self.state.time
 
     def guard(self, what: str, fn: Callable[..., object], *args: object) -> object:
         """``fn(*args)``, or None when it failed (said by ``failed``): effects outside an
