@@ -388,7 +388,7 @@ class Live:
         self.actions_per_frame: int | None = ACTIONS_PER_FRAME  # None: no cap (offline replay)
         self._backlog: deque[Action] = deque()
         self.backlog_dropped = 0
-        self._drawn: tuple[int, float, int, int] | None = None  # (frames, wall, MACs, pixels)
+        self._drawn: tuple[int, float, int, int] | None = None  # (frames, wall, work, width)
 
     # --- input ----------------------------------------------------------------------------------
 
@@ -571,14 +571,14 @@ class Live:
         drawn, self._drawn = self._drawn, None
         if drawn is not None and self.frames == drawn[0] + 1:
             self.budget.observe(self.renderer.path, drawn[2], time.perf_counter() - drawn[1],
-                                drawn[3])
+                                drawn[3])  # (frames, wall, work, width)
 
     def _note_frame(self) -> None:
         spec = self.renderer.spec
         if spec is not None and min(self.fb_size) > 0:
             pixels = self._pixels()
-            self._drawn = (self.frames, time.perf_counter(), spec.macs_per_pixel * pixels,
-                           pixels)
+            self._drawn = (self.frames, time.perf_counter(),
+                           cost.spec_work_per_pixel(spec) * pixels, spec.layers[0].weight.shape[0])
 
     def _refused(self, exc: CPPNError) -> None:
         """Back to the network on screen, with the driver's reason in the info overlay."""

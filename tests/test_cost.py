@@ -86,12 +86,14 @@ def test_budget_refuses_by_frame_time_and_build_memory_and_learns_only_from_runs
     with pytest.raises(CPPNError, match="GiB"):
         cost.Budget(build_limit_bytes=1 << 20).check({"width": 512, "depth": 8}, 1, "cpu")
     for _ in range(cost.OBSERVE_RUN - 1):
-        b.observe("cpu", 1e10, 1.0, key=1)  # 1e10 MAC/s, but not yet a run
-    assert b.rate("cpu") == 1e9
-    b.observe("cpu", 1e10, 2.0, key=1)
-    assert b.rate("cpu") == 5e9  # the slowest frame of the run
-    b.observe("cpu", 1e9, 10.0, key=2)
-    assert b.rate("cpu") == 5e9  # slow frames never lower it
+        b.observe("cpu", 1e10, 1.0, width=256)  # 1e10 a second, but not yet a run
+    assert b.rate("cpu", 256) == 1e9
+    b.observe("cpu", 1e10, 2.0, width=256)
+    assert b.rate("cpu", 256) == b.rate("cpu", 1024) == 5e9  # the slowest frame of the run
+    assert b.rate("cpu", 32) == 1e9  # narrower networks are not trusted with it
+    for _ in range(cost.OBSERVE_RUN):
+        b.observe("cpu", 1e9, 10.0, width=256)
+    assert b.rate("cpu", 256) == 5e9  # slow frames never lower it
     assert cost.Budget(frame_limit_s=None).check(huge, 10**7, "cpu") is None
 
 
