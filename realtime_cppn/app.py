@@ -267,29 +267,31 @@ class VideoOutHook:
 
 
 class _Builds:
-    """Network specs built on a worker thread (torch draws the weights), one at a time.
+    """Network specs built on one worker thread (torch draws the weights), one at a time.
 
     ``get(key, make)`` answers a finished spec or None (asked again next frame); a request
     replaces an earlier one still waiting, so a performer flicking through networks builds only
     the one in progress and the latest. Finished specs wait here (two at most: a morph's ends)
-    until asked for; a build that failed raises its CPPNError once, when asked for.
+    until asked for; a build that failed raises its CPPNError once, when asked for. The worker
+    starts with the first build and stays (a daemon: it never holds up the exit).
     """
 
     KEEP = 2
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._running: str | None = None
         self._waiting: tuple[str, Callable[[], NetworkSpec]] | None = None
         self._done: OrderedDict[str, NetworkSpec | BaseException] = OrderedDict()
+        self._thread: threading.Thread | None = None
         self.started = 0  # builds begun
 
     @property
     def busy(self) -> bool:
-        return self._running is not None
+        return self._running is not None or self._waiting is not None
 
     def get(self, key: str, make: Callable[[], NetworkSpec]) -> NetworkSpec | None:
-        with self._lock:
+        with self._cond:
             if key in self._done:
                 result = self._done.pop(key)
                 if isinstance(result, CPPNError):
@@ -298,33 +300,32 @@ class _Builds:
                     raise CPPNError(f"building the network failed: "
                                     f"{result or type(result).__name__}")
                 return result
-            if self._running == key:
-                return None
-            if self._running is None:
-                self._start(key, make)
-            elif self._waiting is None or self._waiting[0] != key:
+            if self._running != key and (self._waiting is None or self._waiting[0] != key):
                 self._waiting = (key, make)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="cppn-build",
+                                                    daemon=True)
+                    self._thread.start()
+                self._cond.notify()
         return None
 
-    def _start(self, key: str, make: Callable[[], NetworkSpec]) -> None:
-        self._running = key
-        self.started += 1
-        threading.Thread(target=self._work, args=(key, make), name="cppn-build",
-                         daemon=True).start()
-
-    def _work(self, key: str, make: Callable[[], NetworkSpec]) -> None:
-        try:
-            result: NetworkSpec | BaseException = make()
-        except BaseException as exc:  # reported to the render thread, which decides
-            result = exc
-        with self._lock:
-            self._done[key] = result
-            while len(self._done) > self.KEEP:
-                self._done.popitem(last=False)
-            self._running = None
-            waiting, self._waiting = self._waiting, None
-            if waiting is not None and waiting[0] not in self._done:
-                self._start(*waiting)
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._waiting is None:
+                    self._cond.wait()
+                (key, make), self._waiting = self._waiting, None
+                self._running = key
+                self.started += 1
+            try:
+                result: NetworkSpec | BaseException = make()
+            except BaseException as exc:  # reported to the render thread, which decides
+                result = exc
+            with self._cond:
+                self._done[key] = result
+                while len(self._done) > self.KEEP:
+                    self._done.popitem(last=False)
+                self._running = None
 
 
 class Live:
