@@ -93,7 +93,7 @@ def main() -> int:
         bomb()
         rows[name] = phase(live, fbo, size, args.frames)
     print(f"{renderer.path} path, {size[0]}x{size[1]}, {args.frames} frames a phase; "
-          f"budget {live.budget.rate(renderer.path) / 1e9:.3g} GMAC/s after the run")
+          f"budget {live.budget.rate(live.cost_path) / 1e9:.3g} GMAC/s after the run")
     print("| phase | longest frame (ms) | mean (ms) | RSS (MB) | network | notice |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r in rows.items():

@@ -453,7 +453,16 @@ class Live:
         shown = self._shown
         if shown is not None and _architecture(shown) == _architecture(network):
             return
-        self.budget.check(network, self._pixels(), self.renderer.path)
+        self.budget.check(network, self._pixels(), self.cost_path)
+
+    @property
+    def cost_path(self) -> str:
+        """The render path as the cost model knows it: a shader path on a software rasterizer
+        (llvmpipe) is its own, far slower than the same path on a GPU."""
+        from .cpu import is_software
+
+        path = self.renderer.path
+        return "software" if path != "cpu" and is_software(self.renderer.gl_renderer) else path
 
     def _pixels(self) -> int:
         """Pixels a frame draws: the render size, the default window's before the first frame."""
@@ -571,7 +580,7 @@ class Live:
         """Tell the cost model how long the frame drawn since the last update took."""
         drawn, self._drawn = self._drawn, None
         if drawn is not None and self.frames == drawn[0] + 1:
-            self.budget.observe(self.renderer.path, drawn[2], time.perf_counter() - drawn[1],
+            self.budget.observe(self.cost_path, drawn[2], time.perf_counter() - drawn[1],
                                 drawn[3])  # (frames, wall, work, width)
 
     def _note_frame(self) -> None:
@@ -648,7 +657,7 @@ class Live:
         if s.scene.network != before.scene.network or s.scene.texture != before.scene.texture:
             self._sync()  # a network the GPU or the cost model refuses must not become the state
         if s.render_scale > before.render_scale:
-            self.budget.check(s.scene.network, self._pixels(), self.renderer.path)
+            self.budget.check(s.scene.network, self._pixels(), self.cost_path)
         if s.recording != before.recording:
             if s.recording:
                 if self.record_settings is None:

@@ -36,14 +36,16 @@ BYTES_PER_PARAMETER = 16
 # Work (multiply-add equivalents, ``work_per_pixel``) per second a render path is trusted with
 # before any frame was measured: near the slowest this 2-core llvmpipe machine's cpu path
 # (numpy) measured while loaded (3.4e9 for 32 x 4, 2.5e10 for 256 x 8), and below any discrete
-# or integrated GPU of the last decade for the shader paths.
-PRIORS: dict[str, float] = {"cpu": 4e9, "compute": 5e10, "fragment": 5e10}
+# or integrated GPU of the last decade for the shader paths; ``software`` is a shader path on a
+# software rasterizer (llvmpipe), slower than numpy on the same cores.
+PRIORS: dict[str, float] = {"cpu": 4e9, "compute": 5e10, "fragment": 5e10, "software": 2e9}
 DEFAULT_PRIOR = 4e9
 # An activation costs more than a multiply-add (tanh, sin: a few dozen flops) and every layer
 # is a pass with a fixed cost (on the cpu path a numpy call per tile and thread). Measured on
 # this machine's cpu path: 32 x 64 at 320x240 took 3.5 s where its MACs alone predict 1.9 s.
 ACTIVATION_WORK = 24  # multiply-add equivalents per activation
-LAYER_SECONDS: dict[str, float] = {"cpu": 5e-3, "compute": 1e-4, "fragment": 1e-4}
+LAYER_SECONDS: dict[str, float] = {"cpu": 5e-3, "compute": 1e-4, "fragment": 1e-4,
+                                   "software": 5e-3}
 # A liveliness search builds and draws ~12 candidates in one frame: only small, shallow ones.
 SEARCH_LIMIT_PARAMETERS = 1 << 18
 SEARCH_LIMIT_DEPTH = 8

@@ -91,7 +91,8 @@ class Replay:
             try:
                 live.dispatch(instrument.logged_action(ev.action, ev.value))
             except CPPNError as exc:
-                raise CPPNError(f"the log's action at t={ev.t:.4f} s: {exc}") from None
+                raise CPPNError(f"the log's action at t={ev.t:.4f} s was refused: {exc}") \
+                    from None
             self._next += 1
         live.error = ""
         state = live.update()

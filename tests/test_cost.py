@@ -113,7 +113,7 @@ def test_osc_width_1024_then_depth_64_keeps_the_frame_drawing(renderer, gl_conte
     monkeypatch.setattr(build, "scene_network", counting)
     rss0 = rss_bytes()
     live, frame = show(renderer, gl_context)
-    live.budget = cost.Budget(priors={renderer.path: 2e9}, measure=False)
+    live.budget = cost.Budget(priors={live.cost_path: 2e9}, measure=False)
     live.background_builds = True
     send(live, "/cppn/width", 1024)
     for _ in range(400):  # until the worker built it; every update still draws a frame
