@@ -58,7 +58,12 @@ SCHEDULE = (
     "depth_down", "previous_activation", "fullscreen", "resize", "record", "render_scale",
     "morph", "depth_up", "record:png", "width_down", "symmetry", "resize", "width_up",
     "render_scale", "depth_down", "record", "new_path", "info", "info", "symmetry", "symmetry",
+    "bomb", "reseeds", "shotfault",
 )
+# The faults and bombs a performer (or any OSC client) can send: ``bomb`` asks for width 1024
+# (refused by the cost model at these sizes, never built), ``reseeds`` 200 reseeds in one
+# frame (one liveliness search), ``shotfault`` a screenshot into a file where its folder
+# should be (a notice). None may stop the show or grow what it holds.
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -150,9 +155,15 @@ class Show:
         self.drags = 0
         self.snaps: dict[str, dict[str, int]] = {}
         self.start = time.perf_counter()
+        self.last = self.start
+        self.longest = 0.0  # seconds between two frames, after warm-up
 
     def on_frame(self, tex, state) -> None:
         n = self.live.frames  # frames finished before this one
+        now = time.perf_counter()
+        if n > self.warmup:  # after warm-up: every architecture compiled once
+            self.longest = max(self.longest, now - self.last)
+        self.last = now
         if n == 0:
             self.snaps["start"] = snapshot(self.live, self.names)
         if n == self.warmup:
@@ -189,6 +200,16 @@ class Show:
                 live.dispatch(Action("record", True))
             else:
                 return
+        elif name == "bomb":  # 1024 wide at the soak's depths: refused at these sizes
+            live.dispatch(Action("width", 1024))
+        elif name == "reseeds":
+            for _ in range(200):
+                live.dispatch(Action("reseed"))
+        elif name == "shotfault":
+            blocker = self.tmp / "not-a-folder"
+            blocker.write_text("a file where the screenshot folder should be")
+            live.screenshot_dir = blocker / "shots"
+            live.dispatch(Action("screenshot"))
         elif name in ("width_up", "width_down", "depth_up", "depth_down"):
             # Keep the architectures few and small (llvmpipe compiles): bounce at the limits.
             if name == "width_up" and width >= MAX_WIDTH or name == "width_down" and \
@@ -242,6 +263,7 @@ def run(args: argparse.Namespace) -> dict:
     del glfw
     return {"frames": live.frames, "seconds": seconds, "warmup": warmup, "every": args.every,
             "actions": dict(show.done), "action_total": sum(show.done.values()),
+            "longest_frame_s": show.longest, "refused_by_cost": live.budget.refused,
             "takes": len(takes), "last_error": errors, "compiles": renderer.stats.compiles,
             "path": renderer.path, "baked_programs": renderer.stats.special_compiles,
             "background": args.background == "on",
@@ -356,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['action_total']} actions ({done}), "
           f"{result['takes']} takes, {result['compiles']} compiles, {result['baked_programs']} baked "
           f"programs ({result['path']} path); warm-up {result['warmup']} frames")
+    print(f"longest frame after warm-up {1000 * result['longest_frame_s']:.0f} ms; "
+          f"{result['refused_by_cost']} networks refused by the cost model; last notice: "
+          f"{result['last_error'][:100] or '-'}")
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -194,16 +194,21 @@ def state_from_header(scene: Scene, doc: Any) -> AppState:
         m = doc.get("morph")
         morph = None if m is None else Morph(_int(m["from_seed"], "morph seed"),
                                              finite_number(m["start"], "morph start"),
-                                             finite_number(m.get("duration", MORPH_SECONDS),
-                                                    "morph duration"))
+                                             _in_range(m.get("duration", MORPH_SECONDS),
+                                                       "morph duration", 1e-6, 3600.0))
         speed = _clamp(finite_number(doc.get("speed", 1.0), "speed"), *SPEED_RANGE)
+        history = doc.get("history", ())
+        if not isinstance(history, (list, tuple)) or len(history) > HISTORY:
+            raise CPPNError(f"the log's state: history must be a list of at most {HISTORY} seeds")
         return AppState(
-            scene=scene, speed=speed, rate=finite_number(doc.get("rate", speed), "rate"),
+            scene=scene, speed=speed,
+            rate=_in_range(doc.get("rate", speed), "rate", 0.0, SPEED_RANGE[1]),
             paused=_bool(doc.get("paused", False), "paused"),
-            history=tuple(_int(h, "history seed") for h in doc.get("history", ())),
-            draws=_int(doc.get("draws", 0), "draws"), morph=morph,
-            textures=tuple(str(t) for t in doc.get("textures", ())),
-            render_scale=finite_number(doc.get("render_scale", 1.0), "render scale"),
+            history=tuple(_in_range(h, "history seed", 0, 2**63 - 1, integer=True)
+                          for h in history),
+            draws=_in_range(doc.get("draws", 0), "draws", 0, 2**63 - 1, integer=True),
+            morph=morph, textures=tuple(str(t) for t in doc.get("textures", ())),
+            render_scale=_in_range(doc.get("render_scale", 1.0), "render scale", 1e-3, 1.0),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise CPPNError(f"the log's state is malformed ({exc!r})") from None
@@ -259,6 +264,14 @@ def finite_number(v: Any, what: str) -> float:
         raise CPPNError(f"{what} must be a number, got {v!r}") from None
     if not math.isfinite(f):
         raise CPPNError(f"{what} must be finite, got {v!r}")
+    return f
+
+
+def _in_range(v: Any, what: str, lo: float, hi: float, integer: bool = False) -> Any:
+    """``v`` as a number in [lo, hi] (an int when ``integer``), or a CPPNError naming ``what``."""
+    f = _int(v, what) if integer else finite_number(v, what)
+    if not lo <= f <= hi:
+        raise CPPNError(f"{what} must be in {lo:g}..{hi:g}, got {v!r}")
     return f
 
 

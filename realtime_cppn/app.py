@@ -26,8 +26,9 @@ import logging
 import os
 import queue
 import sys
+import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import actions, instrument, keys, liveliness, overlay, perflog, recorder, safeio
+from . import actions, cost, instrument, keys, liveliness, overlay, perflog, recorder, safeio
 from .actions import Action, AppState
 from .animation import LatentPath, blend
 from .autoscale import AutoScale
@@ -48,6 +49,18 @@ log = logging.getLogger(__name__)
 TITLE = "realtime-cppn"
 DEFAULT_SIZE = (1280, 720)
 SPEC_CACHE = 16  # networks kept built: history, morph ends and undo stay instant
+# ... and at most this many bytes of them (a 1024 x 64 network alone is 268 MB); the networks a
+# frame draws (a morph's two ends) are always kept.
+SPEC_CACHE_BYTES = 512 << 20
+# Actions applied per frame; a flood waits for the next frames (cheap ones apply as they come),
+# and past MAX_BACKLOG waiting the newest are dropped with a notice.
+ACTIONS_PER_FRAME = 256
+MAX_BACKLOG = 16384
+EXPORT_LIMIT = (8, 10.0)  # at most 8 shader exports (each writes a file) in 10 clock seconds
+# Actions whose value, when left out, is a liveliness search: a burst of them in one frame
+# becomes its last (each later seed change makes an earlier search's result moot).
+_SEARCHED = ("reseed", "morph")
+_SEED_SETTERS = ("reseed", "morph", "seed", "previous_seed", "recall")
 
 Listener = Callable[[float, Action, AppState], None]
 RECORD_FPS = 60.0  # the video's nominal rate on a wall clock (a fixed clock gives its own)
@@ -315,6 +328,68 @@ class VideoOutHook:
 # --- the show, without a window -----------------------------------------------------------------
 
 
+class _Builds:
+    """Network specs built on one worker thread (torch draws the weights), one at a time.
+
+    ``get(key, make)`` answers a finished spec or None (asked again next frame); a request
+    replaces an earlier one still waiting, so a performer flicking through networks builds only
+    the one in progress and the latest. Finished specs wait here (two at most: a morph's ends)
+    until asked for; a build that failed raises its CPPNError once, when asked for. The worker
+    starts with the first build and stays (a daemon: it never holds up the exit).
+    """
+
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running: str | None = None
+        self._waiting: tuple[str, Callable[[], NetworkSpec]] | None = None
+        self._done: OrderedDict[str, NetworkSpec | BaseException] = OrderedDict()
+        self._thread: threading.Thread | None = None
+        self.started = 0  # builds begun
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or self._waiting is not None
+
+    def get(self, key: str, make: Callable[[], NetworkSpec]) -> NetworkSpec | None:
+        with self._cond:
+            if key in self._done:
+                result = self._done.pop(key)
+                if isinstance(result, CPPNError):
+                    raise result
+                if isinstance(result, BaseException):
+                    raise CPPNError(f"building the network failed: "
+                                    f"{result or type(result).__name__}")
+                return result
+            if self._running != key and (self._waiting is None or self._waiting[0] != key):
+                self._waiting = (key, make)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="cppn-build",
+                                                    daemon=True)
+                    self._thread.start()
+                self._cond.notify()
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._waiting is None:
+                    self._cond.wait()
+                (key, make), self._waiting = self._waiting, None
+                self._running = key
+                self.started += 1
+            try:
+                result: NetworkSpec | BaseException = make()
+            except BaseException as exc:  # reported to the render thread, which decides
+                result = exc
+            with self._cond:
+                self._done[key] = result
+                while len(self._done) > self.KEEP:
+                    self._done.popitem(last=False)
+                self._running = None
+
+
 class Live:
     """The live show on a renderer: state, actions, time, and drawing a frame."""
 
@@ -364,7 +439,19 @@ class Live:
         self._texture: str | None = None  # the texture file the renderer holds
         self.pinned: dict[str, NetworkSpec] = {}  # networks with no config (fitted): never evicted
         self.spec_cache = SPEC_CACHE
+        self.spec_cache_bytes = SPEC_CACHE_BYTES
         self.last_export: Path | None = None
+        self._exports: deque[float] = deque()  # clock times of recent exports (rate-limited)
+        # The cost model: networks this renderer cannot draw within a frame limit are refused.
+        self.budget = cost.Budget()
+        # Weights built by torch on a worker thread while the current network plays on (as
+        # the renderer compiles in the background); a fixed-step show builds in place instead.
+        self.background_builds = bool(getattr(renderer, "background", False))
+        self._builds = _Builds()
+        self.actions_per_frame: int | None = ACTIONS_PER_FRAME  # None: no cap (offline replay)
+        self._backlog: deque[Action] = deque()
+        self.backlog_dropped = 0
+        self._drawn: tuple[int, float, int, int] | None = None  # (frames, wall, work, width)
 
     # --- input ----------------------------------------------------------------------------------
 
@@ -382,21 +469,68 @@ class Live:
     # --- networks -------------------------------------------------------------------------------
 
     def spec_for(self, network: dict) -> NetworkSpec:
-        """The NetworkSpec of a network config (built in torch once, then cached)."""
-        from .build import scene_network
-
+        """The NetworkSpec of a network config (built in torch once, then cached), after the
+        cost model allowed it (a CPPNError says why not)."""
         key = json.dumps(network, sort_keys=True)
         if key in self.pinned:
             return self.pinned[key]
         spec = self._specs.get(key)
         if spec is None:
-            spec = scene_network(replace(self.state.scene, network=network))
-            self._specs[key] = spec
-            while len(self._specs) > self.spec_cache:
-                self._specs.popitem(last=False)
+            self.check_cost(network)
+            spec = self._cache(key, self._builder(network)())
         else:
             self._specs.move_to_end(key)
         return spec
+
+    def _spec_soon(self, network: dict) -> NetworkSpec | None:
+        """The spec if it is built; else, in a show that builds in the background, None while a
+        worker builds it (nothing on screen yet: built here and now)."""
+        key = json.dumps(network, sort_keys=True)
+        if not self.background_builds or self.renderer.spec is None or key in self.pinned \
+                or key in self._specs:
+            return self.spec_for(network)
+        self.check_cost(network)
+        spec = self._builds.get(key, self._builder(network))
+        return None if spec is None else self._cache(key, spec)
+
+    def _builder(self, network: dict) -> Callable[[], NetworkSpec]:
+        from .build import scene_network
+
+        scene = replace(self.state.scene, network=network)
+        return lambda: scene_network(scene)
+
+    def _cache(self, key: str, spec: NetworkSpec) -> NetworkSpec:
+        """Keep ``spec``: the cache holds at most ``spec_cache`` networks and
+        ``spec_cache_bytes`` of weights, never dropping the two latest (a morph's ends)."""
+        self._specs[key] = spec
+        self._specs.move_to_end(key)
+        while len(self._specs) > 2 and (len(self._specs) > self.spec_cache or sum(
+                _spec_bytes(sp) for sp in self._specs.values()) > self.spec_cache_bytes):
+            self._specs.popitem(last=False)
+        return spec
+
+    def check_cost(self, network: dict) -> None:
+        """Refuse a network this renderer cannot draw in time at the current render size (the
+        cost model, ``cost.Budget``); one of the architecture on screen costs what it does now."""
+        shown = self._shown
+        if shown is not None and _architecture(shown) == _architecture(network):
+            return
+        self.budget.check(network, self._pixels(), self.cost_path)
+
+    @property
+    def cost_path(self) -> str:
+        """The render path as the cost model knows it: a shader path on a software rasterizer
+        (llvmpipe) is its own, far slower than the same path on a GPU."""
+        from .cpu import is_software
+
+        path = self.renderer.path
+        return "software" if path != "cpu" and is_software(self.renderer.gl_renderer) else path
+
+    def _pixels(self) -> int:
+        """Pixels a frame draws: the render size, the default window's before the first frame."""
+        size = self.fb_size if min(self.fb_size) > 0 else DEFAULT_SIZE
+        w, h = self.render_size(size)
+        return w * h
 
     def latent(self, path_seed: int, z_dim: int, phase: float) -> np.ndarray:
         path = self._paths.pop((path_seed, z_dim), None)
@@ -460,24 +594,63 @@ class Live:
     # --- time and state -------------------------------------------------------------------------
 
     def update(self) -> AppState:
-        """One frame of time and input: tick the clock, apply queued actions, sync the GPU."""
+        """One frame of time and input: tick the clock, apply queued actions (a bounded batch,
+        searches coalesced), sync the GPU."""
         t, dt = self.clock.tick()
+        self._observe_frame()
         self.poll = self.instrument.poll(t, self.state)
         # Audio speeds time up or slows it: only the rate changes, so the picture never jumps.
         self.state = actions.advance(self.state, t, dt * self.poll.speed_factor)
         for action in self.poll.actions:
             self._queue.put(action)
-        while True:
-            try:
-                action = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        for action in self._batch():
             self._apply(action)
         try:
             self._sync()
         except CPPNError as exc:  # a background compile the driver refused in the end
             self._refused(exc)
+        self._note_frame()
         return self.state
+
+    def _batch(self) -> list[Action]:
+        """This frame's actions: what arrived, oldest first, at most ``actions_per_frame`` (the
+        rest wait for the next frames); a reseed or morph searching for a lively seed is left
+        out when a later one in the batch sets the seed anyway (a burst: one search)."""
+        while True:
+            try:
+                action = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if len(self._backlog) >= MAX_BACKLOG:
+                self.backlog_dropped += 1
+                self.error = f"input flood: {self.backlog_dropped} actions dropped"
+                self.error_at = self.state.time
+                continue
+            self._backlog.append(action)
+        n = len(self._backlog) if self.actions_per_frame is None else self.actions_per_frame
+        batch = [self._backlog.popleft() for _ in range(min(n, len(self._backlog)))]
+        later_seed = False
+        kept: list[Action] = []
+        for action in reversed(batch):
+            if action.name in _SEARCHED and action.value is None and later_seed:
+                continue
+            later_seed = later_seed or action.name in _SEED_SETTERS
+            kept.append(action)
+        return kept[::-1]
+
+    def _observe_frame(self) -> None:
+        """Tell the cost model how long the frame drawn since the last update took."""
+        drawn, self._drawn = self._drawn, None
+        if drawn is not None and self.frames == drawn[0] + 1:
+            self.budget.observe(self.cost_path, drawn[2], time.perf_counter() - drawn[1],
+                                drawn[3])  # (frames, wall, work, width)
+
+    def _note_frame(self) -> None:
+        spec = self.renderer.spec
+        if spec is not None and min(self.fb_size) > 0:
+            pixels = self._pixels()
+            self._drawn = (self.frames, time.perf_counter(),
+                           cost.spec_work_per_pixel(spec) * pixels, spec.layers[0].weight.shape[0])
 
     def _refused(self, exc: CPPNError) -> None:
         """Back to the network on screen, with the driver's reason in the info overlay."""
@@ -494,23 +667,59 @@ class Live:
         try:
             if action.name in instrument.HOST_ACTIONS:
                 self.state = self.instrument.apply_host(before, action)
+                if action.name == "latent" and self.instrument.reactor is None:
+                    # applied to this frame's z, as the instrument does with what it polls
+                    self.poll = replace(self.poll, z_offset=self.instrument.latent_offset.copy())
             else:
+                if action.value is None and action.name in _SEARCHED and \
+                        not cost.searchable(before.scene.network):
+                    # a dozen candidate builds of a big network would hold the frame: no search
+                    action = Action(action.name, actions.draw_seed(before))
                 action = self.resolve(action)
                 self.state = actions.apply(before, action)
             self._effects(before)
-        except CPPNError as exc:
+        except Exception as exc:  # a refused value, a full disk, an encoder: the show goes on
             self.state = before
             self._uploaded = None
-            self.error, self.error_at = f"{action}: {exc}", before.time
+            self.failed(str(action), exc)
             return
         for listener in list(self.listeners):
-            listener(self.state.time, action, self.state)
+            try:
+                listener(self.state.time, action, self.state)
+            except Exception as exc:  # the take's log could not be written
+                if self.recording is not None and listener == self.recording.on_action:
+                    self.recording_failed(exc)
+                else:
+                    self.failed("listener", exc)
+
+    def failed(self, what: str, exc: Exception) -> None:
+        """The one guard of the show's effects: ``what`` failed with ``exc``; say so in one line
+        (the info overlay's error row and the log) and go on. A CPPNError is a refused action
+        (its message is for the performer); anything else is logged as a fault."""
+        why = str(exc) or type(exc).__name__
+        if not isinstance(exc, CPPNError):
+            why = f"{why} ({type(exc).__name__})"
+        text = f"{what}: {why}"
+        if text != self.error:  # a flood of one refusal is one log line
+            log.warning("%s", text)
+        self.error, self.error_at = text, self.state.time
+
+    def guard(self, what: str, fn: Callable[..., object], *args: object) -> object:
+        """``fn(*args)``, or None when it failed (said by ``failed``): effects outside an
+        action (the screenshot a frame takes) use the same guard as actions."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self.failed(what, exc)
+            return None
 
     def _effects(self, before: AppState) -> None:
-        """What an action asks of the GPU or the disk; a CPPNError here undoes the action."""
+        """What an action asks of the GPU or the disk; an exception here undoes the action."""
         s = self.state
         if s.scene.network != before.scene.network or s.scene.texture != before.scene.texture:
-            self._sync()  # a network the GPU refuses must not become the state
+            self._sync()  # a network the GPU or the cost model refuses must not become the state
+        if s.render_scale > before.render_scale:
+            self.budget.check(s.scene.network, self._pixels(), self.cost_path)
         if s.recording != before.recording:
             if s.recording:
                 if self.record_settings is None:
@@ -519,6 +728,12 @@ class Live:
             else:
                 self.stop_recording(end=s.time)
         if s.exports != before.exports:
+            count, window = EXPORT_LIMIT
+            while self._exports and s.time - self._exports[0] >= window:
+                self._exports.popleft()
+            if len(self._exports) >= count:
+                raise CPPNError(f"at most {count} exports in {window:g} s; try again shortly")
+            self._exports.append(s.time)
             self.export(s.export_format)
         if s.auto_scale and (self.autoscale is None or self.autoscale.target_fps != s.target_fps):
             self.autoscale = AutoScale(s.target_fps)
@@ -606,12 +821,14 @@ class Live:
         latent_key = (s.scene.path_seed, s.scene.phase,
                       None if offset is None else offset.tobytes())
         if key != self._uploaded:
-            spec = self.spec_for(network)
-            if morph is not None:
-                spec = blend(self.spec_for({**network, "seed": morph.from_seed}), spec, t)
-            if not self.renderer.prepare(spec):
-                # A new architecture compiles in a child process (Renderer.prepare): the network
-                # on screen plays on, its z still moving, instead of the show freezing.
+            spec = self._spec_soon(network)
+            if spec is not None and morph is not None:
+                old = self._spec_soon({**network, "seed": morph.from_seed})
+                spec = None if old is None else blend(old, spec, t)
+            # Weights build on a worker and a new architecture compiles in a child process
+            # (Renderer.prepare): the network on screen plays on, its z still moving, instead
+            # of the show freezing.
+            if spec is None or not self.renderer.prepare(spec):
                 if self.building is None or self.building[0] != network:
                     self.building = (network, s.time)
                 if self.renderer.spec is not None and latent_key != self._latent:
@@ -667,7 +884,7 @@ class Live:
             self.renderer.draw_overlay(img, fbo, (0, h - oh, ow, oh))
         if self.state.screenshots != self._screenshots:
             self._screenshots = self.state.screenshots
-            self.screenshot(fb_size)
+            self.guard("screenshot", self.screenshot, fb_size)  # a full disk: a notice, no stop
         if self.autoscale is not None and self.state.auto_scale:
             # The frame's own cost, GPU included: finish() waits for it. The wall time between
             # frames would include the vsync wait and never show the headroom to step up.
@@ -827,6 +1044,15 @@ class Live:
 
 
 # --- the window (glfw) -----------------------------------------------------------------------------
+
+
+def _spec_bytes(spec: NetworkSpec) -> int:
+    return sum(lay.weight.nbytes + lay.bias.nbytes for lay in spec.layers)
+
+
+def _architecture(network: dict) -> str:
+    """A network config without its seed: configs equal here cost the same."""
+    return json.dumps({k: v for k, v in network.items() if k != "seed"}, sort_keys=True)
 
 
 def _free_path(folder: Path, stem: str, suffix: str) -> Path:

@@ -24,6 +24,22 @@ _TORCH_ACTIVATIONS: dict[type, str] = {
 }
 
 
+def _activation_name(leaf: nn.Module) -> str:
+    """The registry name of a torch activation module, refusing what the name would not say:
+    parameters other than the defaults (Softplus beta / threshold) and subclasses that
+    compute something else (their own forward)."""
+    if isinstance(leaf, Act):
+        return leaf.name
+    base = next(t for t in _TORCH_ACTIVATIONS if isinstance(leaf, t))
+    if type(leaf).forward is not base.forward:
+        raise CPPNError(f"{type(leaf).__name__} subclasses {base.__name__} with its own forward: "
+                        f"it cannot be exported as {_TORCH_ACTIVATIONS[base]}")
+    if isinstance(leaf, nn.Softplus) and (leaf.beta != 1 or leaf.threshold != 20):
+        raise CPPNError(f"Softplus(beta={leaf.beta}, threshold={leaf.threshold}) is not "
+                        f"supported: the shader's softplus is beta 1 (threshold 20)")
+    return _TORCH_ACTIVATIONS[base]
+
+
 def _flatten(module: nn.Module) -> list[nn.Module]:
     if isinstance(module, nn.Sequential):
         return [leaf for child in module for leaf in _flatten(child)]
@@ -97,7 +113,7 @@ def from_torch(
         elif isinstance(leaf, (nn.Dropout,)):
             continue
         else:
-            name = leaf.name if isinstance(leaf, Act) else _TORCH_ACTIVATIONS[type(leaf)]
+            name = _activation_name(leaf)
             if not weights:
                 raise CPPNError("an activation before the first Linear is not supported")
             if name == "identity":

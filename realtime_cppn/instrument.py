@@ -81,6 +81,47 @@ HOST_ACTIONS: dict[str, ActionInfo] = {
                        "float seconds", optional=False),
 }
 
+# Everything a show applies and logs, typed: the reducer's vocabulary and the host actions. The
+# live app, replay and the fuzzers read performance logs with this one table.
+LOGGED_ACTIONS: dict[str, ActionInfo] = {**actions.ACTIONS, **HOST_ACTIONS}
+
+
+def logged_action(name: str, value: Any) -> Action:
+    """A performance log's event as a checked Action of ``LOGGED_ACTIONS`` (CPPNError if not)."""
+    info = LOGGED_ACTIONS.get(name)
+    if info is None:
+        raise CPPNError(f"unknown action {name!r}")
+    if isinstance(value, list):
+        value = tuple(value)
+    if value is None:
+        if not info.optional:
+            raise CPPNError(f"action {name!r} needs a value ({info.value})")
+        return Action(name)
+    if name in actions.ACTIONS:
+        return Action(name, actions._coerce(name, value))
+    if name == "latent":
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise CPPNError(f"latent takes (index, offset), got {value!r}")
+        index, offset = value
+        return Action(name, (_slot_int(index, "latent index", MAX_Z - 1, 0),
+                             actions.finite_number(offset, "latent offset")))
+    if name == "loop":
+        seconds = actions.finite_number(value, "loop")
+        if seconds <= 0:
+            raise CPPNError(f"loop must be a positive number of seconds, got {value!r}")
+        return Action(name, seconds)
+    if not isinstance(value, dict) or not isinstance(value.get("scene"), dict):
+        raise CPPNError("recall needs {slot, scene, morph}")
+    return Action(name, value)
+
+
+def _slot_int(v: Any, what: str, hi: int, lo: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or \
+            not lo <= v <= hi:
+        raise CPPNError(f"{what} must be an integer in {lo}..{hi}, got {v!r}")
+    return int(v)
+
+
 # (action, key, description): what the lead merges into keys.DEFAULT_KEYS. None of these keys
 # is bound in keys.DEFAULT_KEYS today.
 KEY_BINDINGS: tuple[tuple[str, str, str], ...] = (
@@ -218,7 +259,8 @@ class Instrument:
         try:
             server = sender = midi_input = reactor = None
             if getattr(args, "osc_port", None):
-                server = osc.OscServer(args.osc_port, args.osc_host, extra=osc_actions)
+                server = osc.OscServer(args.osc_port, args.osc_host, extra=osc_actions,
+                                       allow_quit=bool(getattr(args, "osc_quit", False)))
                 opened.append(server)
                 log.info("OSC listening on %s:%s", server.host, server.port)
             if getattr(args, "osc_out", None):
@@ -493,6 +535,10 @@ class Instrument:
                                          else -REACTIVITY_STEP)
             self.message = f"reactivity {self.reactivity.amount:g}"
         elif name == "midi_learn":
+            if self.midi is None:  # nothing could ever bind: arming would swallow a key
+                self.message = "MIDI learn needs a MIDI input (--midi-in); nothing armed"
+                self._cancel_learn()
+                return []
             if v is not None:
                 self.learning = True
                 self._learn_target(v)
@@ -605,6 +651,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--osc-port", type=_int, help="listen for OSC on this UDP port (default off)")
     g.add_argument("--osc-host", default="127.0.0.1",
                    help="OSC address to bind (default 127.0.0.1; 0.0.0.0 opens it to the network)")
+    g.add_argument("--osc-quit", action="store_true",
+                   help="let OSC /cppn/quit (and /cppn/escape twice) end the show (default: "
+                        "ignored, as any local process can send OSC)")
     g.add_argument("--osc-out", metavar="HOST:PORT", help="send the state as OSC to HOST:PORT")
     g.add_argument("--midi-in", metavar="NAME", help="MIDI input port (a unique part of its name)")
     g.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")

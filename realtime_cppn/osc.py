@@ -41,6 +41,9 @@ MAX_LOGGED = 1024  # distinct (address, problem) pairs remembered for log-once; 
 MAX_ARGS = 64  # more arguments than any action takes (activation lists are at most this deep)
 LATENT_RANGE = (-8.0, 8.0)  # latent offsets: far past the N(0, 1) path, still finite in the shader
 RENDER_SCALE_RANGE = (1.0 / 16.0, 1.0)
+# Actions that end the show (escape twice quits): any local process can send OSC, so these are
+# taken only from a server opened with allow_quit (``--osc-quit``).
+QUITTING = ("quit", "escape")
 
 # Parameters that are not (yet) actions in ``actions.ACTIONS``; the app must handle these names.
 EXTRA_ACTIONS: dict[str, actions.ActionInfo] = {
@@ -246,9 +249,10 @@ class OscServer:
     """
 
     def __init__(self, port: int = 9000, host: str = "127.0.0.1",
-                 extra: ExtraAddresses | None = None) -> None:
+                 extra: ExtraAddresses | None = None, allow_quit: bool = False) -> None:
         dispatcher, osc_server, _ = _require_pythonosc()
         self._extra = extra  # more addresses (see message_actions); called on the server thread
+        self.allow_quit = allow_quit
         self._queue: queue.Queue[Action] = queue.Queue(QUEUE_SIZE)
         self._log = _LogOnce()
         self.received = 0  # messages handled, good or bad
@@ -263,6 +267,9 @@ class OscServer:
             self._server = osc_server.BlockingOSCUDPServer((host, int(port)), d)
         except (OSError, OverflowError, ValueError) as exc:
             raise CPPNError(f"cannot open OSC port {host}:{port}: {exc}") from None
+        # A datagram python-osc cannot parse (a bundle nested thousands deep) raises before any
+        # handler runs; socketserver would print its whole traceback: one line instead.
+        self._server.handle_error = self._bad_datagram
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="osc-server", daemon=True)
@@ -281,6 +288,11 @@ class OscServer:
             self._log.dropped += 1
             self._log(str(address), "error", f"message ignored ({type(exc).__name__}: {exc})")
             return
+        if not self.allow_quit and any(a.name in QUITTING for a in found):
+            self._log.dropped += 1
+            self._log(str(address), "quit", f"{address} ignored: quitting over OSC needs "
+                      "--osc-quit")
+            return
         if clamped:
             self._log.clamped += 1
             self._log(str(address), "clamped", f"{address}: value clamped to its range")
@@ -291,6 +303,15 @@ class OscServer:
                 self._log.dropped += 1
                 self._log("", "queue", "action queue full (the render thread is not polling); "
                           "dropping actions")
+
+    def _bad_datagram(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        self.received += 1
+        self._log.dropped += 1
+        self._log("", f"datagram-{type(exc).__name__}",
+                  f"malformed datagram from {client_address} ignored ({type(exc).__name__})")
 
     @property
     def dropped(self) -> int:

@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import actions, perflog, recorder
+from . import actions, cost, instrument, perflog, recorder
 from .cli import _float, _size
 from .errors import CPPNError
 from .render_cmd import interrupted
@@ -30,6 +30,9 @@ from .render_cmd import interrupted
 SKIPPED = frozenset({"record", "screenshot", "export"})  # the window's effects, not the picture
 EPS = 1e-6  # seconds: a logged time and a frame time this close are the same frame
 DEFAULT_SIZE = (1920, 1080)
+MAX_SECONDS = 24 * 3600.0  # a take longer than a day is not a take: a log that claims one is bad
+MAX_FRAMES = 10_000_000  # ~46 h at 60 fps
+MAX_PIXELS = 7680 * 4320  # 8K UHD per frame
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,7 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load(path: Path) -> perflog.PerfLog:
-    return perflog.read(path, known=actions.ACTIONS.__contains__)
+    """The log, its events checked against everything a show logs (``LOGGED_ACTIONS``)."""
+    log = perflog.read(path, known=instrument.LOGGED_ACTIONS.__contains__)
+    if log.duration > MAX_SECONDS:
+        raise CPPNError(f"{path}: the log's events run to t={log.duration:.6g} s; a take "
+                        f"replays up to {MAX_SECONDS:g} s")
+    return log
 
 
 def take_frames(log: perflog.PerfLog, fps: float) -> int:
@@ -71,6 +79,8 @@ class Replay:
 
         state = actions.state_from_header(log.scene, log.header.get("state"))
         self.live = Live(renderer, state, clock=FixedClock(fps))
+        self.live.actions_per_frame = None  # every logged action lands on its own frame
+        self.live.budget = cost.Budget(frame_limit_s=None)  # offline: a slow frame only waits
         self.fps = fps
         self.events = [e for e in log.events if e.action not in SKIPPED]
         self._next = 0
@@ -82,7 +92,11 @@ class Replay:
         live = self.live
         while self._next < len(self.events) and self.events[self._next].t <= t + EPS:
             ev = self.events[self._next]
-            live.dispatch(actions.Action(ev.action, _value(ev.value)))
+            try:
+                live.dispatch(instrument.logged_action(ev.action, ev.value))
+            except CPPNError as exc:
+                raise CPPNError(f"the log's action at t={ev.t:.4f} s was refused: {exc}") \
+                    from None
             self._next += 1
         live.error = ""
         state = live.update()
@@ -100,10 +114,6 @@ def _logged_size(log: perflog.PerfLog) -> tuple[int, int] | None:
     return None
 
 
-def _value(v):
-    return tuple(v) if isinstance(v, list) else v
-
-
 def run(args: argparse.Namespace) -> int:
     codec = recorder.get_codec(args.codec) if args.codec else recorder.codec_for_path(args.output)
     output = recorder.check_output(codec, args.output)
@@ -111,17 +121,24 @@ def run(args: argparse.Namespace) -> int:
         recorder.ffmpeg_with_hap()
     log = load(args.log)
     size = recorder.check_size(codec, args.size or _logged_size(log) or DEFAULT_SIZE)
+    if size[0] * size[1] > MAX_PIXELS:
+        raise CPPNError(f"{size[0]}x{size[1]} is more than {MAX_PIXELS} pixels a frame (8K)")
     fps = args.fps if args.fps is not None else log.header.get("fps", 30.0)
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or \
-            not (math.isfinite(fps) and fps > 0):
-        raise CPPNError(f"--fps must be a positive number, got {fps!r}")
+            not (math.isfinite(fps) and 0 < fps <= 1000):
+        what = "--fps" if args.fps is not None else "the log's fps"
+        raise CPPNError(f"{what} must be a positive number up to 1000, got {fps!r}")
     fps = recorder.exact_fps(fps)
     if args.duration is None:
         frames = take_frames(log, fps)
-    elif math.isfinite(args.duration) and args.duration > 0:
+    elif math.isfinite(args.duration) and 0 < args.duration <= MAX_SECONDS:
         frames = max(1, round(args.duration * fps))
     else:
-        raise CPPNError(f"--duration must be a positive number of seconds, got {args.duration}")
+        raise CPPNError(f"--duration must be a positive number of seconds up to "
+                        f"{MAX_SECONDS:g}, got {args.duration}")
+    if frames > MAX_FRAMES:
+        raise CPPNError(f"{frames} frames to render: at most {MAX_FRAMES} (a shorter --duration "
+                        f"or a lower --fps)")
 
     from .api import default_renderer
 

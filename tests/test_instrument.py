@@ -380,3 +380,25 @@ def test_instrument_imports_and_polls_without_the_optional_libraries():
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["[]", "CPPNError OSC needs python-osc: pip install "
                                        "'realtime-cppn[vj]'"]
+
+
+def test_midi_learn_with_no_midi_input_is_refused_and_swallows_no_key():
+    inst = Instrument()  # no --midi-in
+    assert inst.handle_key_action(instrument.parse("midi_learn"))  # Ctrl+M: the instrument's
+    assert inst.poll(0.0, STATE).actions == []
+    assert not inst.learning and "needs a MIDI input" in inst.message
+    assert inst.handle_key_action(actions.parse("zoom_in")) is False  # the next key still acts
+    assert inst.handle_key_action(instrument.parse("midi_learn=speed"))
+    inst.poll(0.1, STATE)
+    assert not inst.learning
+
+
+def test_one_table_holds_every_logged_action_typed():
+    assert set(instrument.LOGGED_ACTIONS) == set(actions.ACTIONS) | set(instrument.HOST_ACTIONS)
+    assert instrument.logged_action("latent", [3, 1.5]) == Action("latent", (3, 1.5))
+    assert instrument.logged_action("loop", 4) == Action("loop", 4.0)
+    assert instrument.logged_action("activation", ["sin", "tanh"]).value == ("sin", "tanh")
+    for name, value in (("latent", [999, 1.0]), ("latent", "x"), ("loop", 0), ("loop", None),
+                        ("recall", {"slot": 1}), ("explode", None), ("speed", "fast")):
+        with pytest.raises(CPPNError):
+            instrument.logged_action(name, value)

@@ -59,7 +59,41 @@ def test_binds_localhost_by_default_on_an_ephemeral_port(server):
     assert server.port > 0
 
 
-def test_every_key_has_an_osc_message_giving_the_same_action_and_state(server, client):
+def test_every_key_has_an_osc_message_giving_the_same_action_and_state():
+    with osc.OscServer(port=0, allow_quit=True) as server:  # quit and escape included
+        _every_key(server, udp_client.SimpleUDPClient("127.0.0.1", server.port))
+
+
+def test_quitting_over_osc_is_opt_in(server, client, caplog):
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    for address in ("/cppn/quit", "/cppn/escape", "/cppn/escape"):
+        client.send_message(address, [])
+    client.send_message("/cppn/action", ["quit"])
+    client.send_message("/cppn/zoom_in", [])
+    assert wait_for(server, 1) == [Action("zoom_in")]  # the rest were dropped, not queued
+    assert server.dropped == 4
+    assert any("--osc-quit" in r.getMessage() for r in caplog.records)
+
+
+def test_a_malformed_datagram_is_one_log_line_not_a_traceback(server, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    deep = b""
+    for _ in range(2999):  # a bundle nested 2,999 deep: python-osc's parser recurses
+        deep = b"#bundle\x00" + b"\x00" * 8 + (len(deep).to_bytes(4, "big") + deep if deep
+                                                 else b"")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(3):
+        sock.sendto(deep, ("127.0.0.1", server.port))
+    wait_received(server, 3)
+    sock.close()
+    udp_client.SimpleUDPClient("127.0.0.1", server.port).send_message("/cppn/reseed", [])
+    assert wait_for(server, 1) == [Action("reseed")]  # still serving
+    assert "Traceback" not in capfd.readouterr().err
+    lines = [r for r in caplog.records if "malformed datagram" in r.getMessage()]
+    assert len(lines) == 1
+
+
+def _every_key(server, client) -> None:
     by_key = start_state()
     by_osc = start_state()
     for key, target in keys.DEFAULT_KEYS.items():

@@ -5,6 +5,7 @@ and at others, equal to headless renders of the states the reducer produced."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,119 @@ def test_bad_logs_are_one_line_and_exit_2(tmp_path, capsys, take, renderer):
     assert "not valid JSON" in messages["garbage"]
     assert "unknown action 'explode'" in messages["unknown"]
     assert "refused" in messages["refused"] and "speed" in messages["refused"]
+
+
+# --- every kind of input: keys, OSC over UDP, MIDI, the bank, tempo and loop bars ---------------
+
+def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context, tmp_path):
+    """Keys, real OSC datagrams, MIDI through mido's parser, a bank recall and loop bars all
+    reach the log; replay applies every one of them (recall, loop and latent included) and its
+    frames equal the live ones."""
+    pytest.importorskip("pythonosc")
+    mido = pytest.importorskip("mido")
+    from mido.ports import BaseIOPort
+    from pythonosc import udp_client
+
+    from realtime_cppn import bank, midi, osc
+    from realtime_cppn.actions import initial_state
+    from realtime_cppn.app import Live, RecordSettings
+    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.instrument import Instrument, osc_actions
+    from realtime_cppn.scene import Scene
+
+    class Loopback(BaseIOPort):
+        def _send(self, msg):
+            self._parser.feed(msg.bytes())
+
+    port = Loopback("loopback")
+    mapping = midi.Mapping.from_dict({"cc": {"1:77": {"param": "z/2", "min": -2.0,
+                                                      "max": 2.0}}})
+    stored = Scene(network={**NET, "seed": 99}, path_seed=7)
+    server = osc.OscServer(port=0, extra=osc_actions)
+    inst = Instrument(server, midi_input=midi.MidiInput(port, mapping),
+                      scene_bank=bank.Bank().store(1, stored))
+    client = udp_client.SimpleUDPClient("127.0.0.1", server.port)
+    live = Live(renderer, initial_state(Scene(network=NET, path_seed=7)), clock=FixedClock(FPS),
+                screenshot_dir=tmp_path, record=RecordSettings(tmp_path / "takes", "png",
+                                                               wait=True), instrument_=inst)
+
+    def send(address, *values):
+        n = server.received
+        client.send_message(address, list(values))
+        deadline = time.monotonic() + 5.0
+        while server.received <= n and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert server.received > n, address
+
+    script = {
+        1: lambda: live.dispatch("record"),
+        3: lambda: live.press("r"),  # key: a lively reseed, logged with its seed
+        5: lambda: send("/cppn/z/3", 1.5),  # OSC latent offset
+        7: lambda: port.send(mido.Message("control_change", channel=0, control=77,
+                                          value=127)),  # MIDI latent offset
+        9: lambda: send("/cppn/bank_recall", 1),  # bank recall (a morph: only the seed differs)
+        11: lambda: (send("/cppn/bpm", 100.0), send("/cppn/loop_bars", 2)),  # tempo, loop bars
+        13: lambda: send("/cppn/symmetry", "k5"),
+        16: lambda: live.dispatch("record"),
+    }
+    fbo = gl_context.simple_framebuffer(SIZE)
+    try:
+        for n in range(18):
+            if n in script:
+                script[n]()
+            live.update()
+            live.render(fbo, SIZE)
+    finally:
+        live.close()
+    assert not live.error, live.error
+    (folder,) = [p for p in (tmp_path / "takes").iterdir() if p.is_dir()]
+    log_path = folder.with_name(folder.name + ".jsonl")
+    logged = {e.action for e in perflog.read(log_path).events}
+    assert {"reseed", "latent", "recall", "loop", "symmetry"} <= logged, logged
+    live_frames = frames_of(folder)
+    assert replay(log_path, tmp_path / "again") == 0
+    frames = frames_of(tmp_path / "again")
+    assert len(frames) == len(live_frames) == 15
+    for n, (got, want) in enumerate(zip(frames, live_frames)):
+        assert np.abs(got.astype(int) - want).max() <= 1, n
+    diffs = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:])]
+    assert sum(d > 1 for d in diffs) >= 5  # each input changed the picture
+
+
+# --- bounds on tiny files ------------------------------------------------------------------------
+
+def _header(take) -> str:
+    _, log_path, _ = take
+    return log_path.read_text().splitlines()[0]
+
+
+def test_tiny_logs_that_ask_for_unbounded_work_are_one_line_errors(tmp_path, capsys, take,
+                                                                    renderer):
+    head = json.loads(_header(take))
+    state = head["state"]
+    cases = {
+        "long": ([json.dumps(head), '{"t": 1e9, "action": "reseed", "args": {"value": 3}}'],
+                 "replays up to"),
+        "inf-t": ([json.dumps(head), '{"t": Infinity, "action": "reseed", "args": {}}'],
+                  "finite"),
+        "inf-fps": ([json.dumps(head).replace(f'"fps": {head["fps"]}', '"fps": Infinity')],
+                    "fps"),
+        "morph0": ([json.dumps({**head, "state": {**state, "morph": {
+            "from_seed": 1, "start": 0.0, "duration": 0}}})], "morph duration"),
+        "draws": ([json.dumps({**head, "state": {**state, "draws": -1}})], "draws"),
+        "huge": ([json.dumps({**head, "size": [12000, 12000]})], "pixels"),
+    }
+    for name, (lines, needle) in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        capsys.readouterr()
+        args = ["replay", str(path), "-o", str(tmp_path / f"out-{name}"), "--codec", "png",
+                "--no-progress"]
+        if name != "inf-fps":
+            args += ["--fps", str(FPS)]
+        if name != "huge":
+            args += ["--size", f"{SIZE[0]}x{SIZE[1]}"]
+        assert main(args) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("realtime-cppn: error: "), (name, err)
+        assert needle in err, (name, err)

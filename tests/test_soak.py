@@ -38,6 +38,10 @@ def test_short_soak_stays_flat(tmp_path, path, background):
     assert result["growth"] == []
     warm, end = result["snapshots"]["warm"], result["snapshots"]["end"]
     assert result["frames"] >= 400 and result["action_total"] >= 200
+    # the cost bombs were refused (never built) and the screenshot fault was a notice
+    assert result["actions"]["bomb"] >= 2
+    assert result["refused_by_cost"] >= result["actions"]["bomb"]
+    assert result["actions"]["shotfault"] >= 2 and result["actions"]["reseeds"] >= 2
     assert (end["rss_kb"] - warm["rss_kb"]) / 1024 < 30
     assert end["gl_textures"] > 0 and end["gl.targets"] > 0  # the counters see real objects
     for key in ("fds", "threads"):  # no pipe, file or thread left by any child or take

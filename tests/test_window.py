@@ -578,7 +578,7 @@ def test_osc_message_changes_the_live_picture_like_the_key(app, renderer):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a free port for the app
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    a = app(seed=7, extra=["--osc-port", str(port)])
+    a = app(seed=7, extra=["--osc-port", str(port), "--osc-quit"])
     a.wait_for(headless(renderer, 7))
     client = SimpleUDPClient("127.0.0.1", port)
     client.send_message("/cppn/seed", [11])
