@@ -77,7 +77,7 @@ def test_osc_over_loopback_drives_the_state_like_keys_and_the_instrument_itself(
         client.send_message("/cppn/bpm", 90.0)
         client.send_message("/cppn/quantize", "beat")
         client.send_message("/cppn/bpm", float("nan"))  # dropped, logged once
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # a hang guard, not a budget
         while (inst.tempo.bpm != 90 or inst.quantum != "beat") and time.monotonic() < deadline:
             assert inst.poll(0.0, STATE).actions == []
             time.sleep(0.002)

@@ -203,7 +203,7 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     def send(address, *values):
         n = server.received
         client.send_message(address, list(values))
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 60.0  # a hang guard, not a budget
         while server.received <= n and time.monotonic() < deadline:
             time.sleep(0.001)
         assert server.received > n, address
