@@ -28,6 +28,9 @@ from .spec import PALETTES, NetworkSpec, View, check_size
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
 _WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
+# present()'s filters for a frame smaller than its viewport (a reduced render scale):
+# bilinear, one tap; catmull-rom, a sharper bicubic in 9 bilinear taps (shaders/blit.frag).
+UPSCALE_FILTERS = ("bilinear", "catmull-rom")
 _OVERLAY_UNIT = 2
 _TEXTURE_UNIT = 3
 _OUTPUTS_UNIT = 4
@@ -451,6 +454,7 @@ class Renderer:
         self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
         self._blit = _link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
+        self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
         self._default_fbo = self.ctx.detect_framebuffer(0)  # the window's, or none (headless)
         self._overlay: moderngl.Program | None = None  # built on first draw_overlay
         self._overlay_vao: moderngl.VertexArray | None = None
@@ -912,11 +916,14 @@ class Renderer:
 
     def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
-        """Draw a frame texture onto ``fbo`` (the window) with linear filtering."""
+        """Draw a frame texture onto ``fbo`` (the window) inside ``viewport``, upscaled with
+        ``self.upscale`` (UPSCALE_FILTERS) where the sizes differ, texel for texel where not."""
         fbo.use()
         fbo.viewport = viewport
         tex.use(_FRAME_UNIT)
         self._blit["u_frame"].value = _FRAME_UNIT
+        bicubic = self.upscale == "catmull-rom" and tuple(tex.size) != tuple(viewport[2:])
+        self._blit["u_filter"].value = int(bicubic)
         self._blit_vao.render()
 
     def draw_overlay(self, rgba: np.ndarray, fbo: moderngl.Framebuffer,
