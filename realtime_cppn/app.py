@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import actions, instrument, keys, liveliness, overlay, perflog, recorder
+from . import actions, activations, instrument, keys, liveliness, overlay, perflog, recorder
 from .actions import Action, AppState
 from .animation import LatentPath, blend
 from .autoscale import AutoScale
@@ -65,6 +65,12 @@ TEXTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 # look up (a seed, a path, activations, the next texture) becomes a concrete value, so the
 # performance log replays without the GPU's liveliness checks or the file system.
 _RESOLVED = ("new_path", "random_activations", "texture")
+# Key steps that change the picture's network or colours: resolved to the value they set and
+# judged for a lively picture first (Live._lively_change).
+_JUDGED = ("next_activation", "previous_activation", "random_activations", "width_up",
+           "width_down", "depth_up", "depth_down", "output_mode", "color_mode")
+SEARCH = 4  # seeds (or activation draws) tried per candidate change: a key press stays quick
+NOTE_SECONDS = 4.0  # how long a badge note (a skipped activation) stays
 
 
 @dataclass(frozen=True)
@@ -279,6 +285,7 @@ class Live:
         # a recorder reads the picture here, so overlays (help, info, REC) are never recorded.
         self.frame_hooks: list[Callable[[object, AppState], None]] = []
         self.error = ""  # the latest refused action, shown in the info overlay for a while
+        self.note: tuple[str, float] | None = None  # (badge note, since): a skipped activation
         self.error_at = 0.0
         self.frames = 0
         self.frame_seconds = 0.0  # smoothed wall time per frame
@@ -352,18 +359,23 @@ class Live:
     def lively_seed(self, candidates) -> int:
         net = self.state.scene.network
         candidates = list(candidates)
-        if self.renderer.spec is not None and not self.renderer.ready(self.spec_for(net)):
+        if not self._can_judge(net):
             return candidates[0]  # its architecture is still compiling: judging would freeze
         seed, _ = liveliness.choose(
             candidates, lambda sd: self.render_candidate({**net, "seed": sd}))
         return seed
 
-    def render_candidate(self, network: dict) -> np.ndarray:
+    def _can_judge(self, network: dict) -> bool:
+        """Whether a candidate of ``network`` renders now (the cpu path, or a shader path with
+        its architecture compiled); else judging would compile in place and freeze the show."""
+        return self.renderer.spec is None or self.renderer.ready(self.spec_for(network))
+
+    def render_candidate(self, network: dict, view=None) -> np.ndarray:
         spec = self.spec_for(network)
         s = self.state.scene
         self.renderer.set_network(spec, self.latent(s.path_seed, spec.z_dim, s.phase))
         self._uploaded = None
-        tex = self.renderer.draw(liveliness.SIZE, s.view, dtype="f4", display=True)
+        tex = self.renderer.draw(liveliness.SIZE, view or s.view, dtype="f4", display=True)
         return self.renderer.read(tex, 3)
 
     def make_lively(self) -> None:
@@ -382,22 +394,96 @@ class Live:
     def resolve(self, action: Action) -> Action:
         """Fill in what needs the GPU or is drawn at random: a random reseed becomes a concrete,
         lively seed, a new path its seed, the next texture its file (so the performance log
-        replays exactly)."""
+        replays exactly). A key's change of activation, width, depth or colour becomes the
+        concrete change, checked for a lively picture (``_lively_change``)."""
         if action.value is not None:
             return action
         if action.name in ("reseed", "morph"):
             seed = self.lively_seed(actions.draw_seed(self.state, i)
                                     for i in range(liveliness.TRIES))
             return Action(action.name, seed)
-        if action.name in _RESOLVED:
+        if action.name in _RESOLVED or action.name in _JUDGED:
             after = actions.apply(self.state, action)
-            value = {"new_path": after.scene.path_seed,
-                     "random_activations": after.net("activation"),
-                     "texture": after.scene.texture or None}[action.name]
-            if action.name == "texture" and after.scene.texture == self.state.scene.texture:
-                return action  # nothing listed to cycle: stays a no-op
-            return Action(action.name, tuple(value) if isinstance(value, list) else value)
+            if action.name == "texture":
+                if after.scene.texture == self.state.scene.texture:
+                    return action  # nothing listed to cycle: stays a no-op
+                return Action(action.name, after.scene.texture or None)
+            if action.name == "new_path":
+                return Action(action.name, after.scene.path_seed)
+            return self._lively_change(action)
         return action
+
+    def _concrete(self, action: Action, state: AppState | None = None) -> Action:
+        """``action`` (a key's step: next activation, width up, ...) as the value it sets."""
+        state = state or self.state
+        after = actions.apply(state, action)
+        name = action.name
+        if name in ("next_activation", "previous_activation", "random_activations"):
+            acts = after.net("activation")
+            return Action("random_activations" if name == "random_activations" else "activation",
+                          tuple(acts) if isinstance(acts, list) else (acts,))
+        if name.startswith(("width", "depth")):
+            field_name = name.split("_")[0]
+            return Action(field_name, int(after.net(field_name)))
+        if name == "output_mode":
+            return Action(name, "mono" if after.net("out_channels") == 1 else "colour")
+        return Action(name, after.scene.view.color)  # color_mode
+
+    def _lively_change(self, action: Action) -> Action:
+        """The concrete change of a key's ``action``, judged at 32x32 like a reseed: kept when
+        lively with the current seed; else the first lively of a few seeds in the new
+        architecture (queued as a ``seed`` action right after, so the log replays it); for the
+        activation keys, else the next activation that passes (the skipped ones are named in
+        a badge). Where nothing passes, the change stands and the badge says so."""
+        state = self.state
+        if action.name in ("next_activation", "previous_activation"):
+            step = 1 if action.name == "next_activation" else -1
+            names = activations.NAMES
+            current = state.hidden_activations[0]
+            i = names.index(current) if current in names else 0
+            options = [Action("activation", (names[(i + k * step) % len(names)],))
+                       for k in range(1, len(names))]
+        elif action.name == "random_activations":
+            options = [self._concrete(action, replace(state, draws=state.draws + k))
+                       for k in range(SEARCH)]
+        else:
+            options = [self._concrete(action)]
+        skipped: list[str] = []
+        for option in options:
+            after = actions.apply(state, option)
+            if not self._can_judge(after.scene.network):
+                return option  # a shader path compiling it: judged by nobody (see README)
+            seed, lively = self._lively_seed_of(after)
+            if lively:
+                self._note(skipped, option)
+                if seed != after.seed:
+                    self._queue_first(Action("seed", seed))
+                return option
+            skipped.append(str(option.value[0]) if option.name == "activation" else str(option))
+        self.note = (f"no lively picture for {options[0]}: try R", state.time)
+        return options[0]
+
+    def _lively_seed_of(self, after: AppState) -> tuple[int, bool]:
+        """The first lively seed for ``after``'s network and view (its own seed first, then
+        SEARCH - 1 draws), and whether one was."""
+        net, view = after.scene.network, after.scene.view
+        seeds = [after.seed, *(actions.draw_seed(after, k) for k in range(SEARCH - 1))]
+        seed, m = liveliness.choose(
+            seeds, lambda sd: self.render_candidate({**net, "seed": sd}, view), tries=SEARCH)
+        return seed, m.lively
+
+    def _note(self, skipped: list[str], option: Action) -> None:
+        if skipped:
+            self.note = (f"skipped {', '.join(skipped)} (no lively picture)", self.state.time)
+
+    def _queue_first(self, action: Action) -> None:
+        """Queue ``action`` before anything already queued (applied in this same frame)."""
+        rest = []
+        with suppress(queue.Empty):
+            while True:
+                rest.append(self._queue.get_nowait())
+        for a in (action, *rest):
+            self._queue.put(a)
 
     # --- time and state -------------------------------------------------------------------------
 
@@ -730,6 +816,9 @@ class Live:
                          + (f"  {rec.dropped} dropped" if rec.dropped else ""))
         if self.building is not None:
             parts.append(self._building_label())  # no seconds: the badge is not redrawn each frame
+        note = self.note
+        if note is not None and 0.0 <= self.state.time - note[1] < NOTE_SECONDS:
+            parts.append(note[0])
         auto = self.autoscale if self.state.auto_scale else None
         if auto is not None and (self.state.render_scale < 1.0 or auto.short):
             parts.append(auto.why(self.state.render_scale))  # redrawn only when the scale changes
