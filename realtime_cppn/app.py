@@ -840,10 +840,10 @@ class Live:
             panels = []
             if s.info:
                 panels.append(overlay.panel(self._info_rows, "info (I)", self.font_size))
-            if s.help:  # under the info panel, in what is left of the window
-                left = fb_size[1] - sum(p.shape[0] + 8 for p in panels)
+            if s.help:  # under the info panel, in what is left of the window (and a margin)
+                left = fb_size[1] - sum(p.shape[0] + 8 for p in panels) - 8
                 panels.append(overlay.fitted(self.keymap.help_rows(), "keys (H / F1)",
-                                             self.font_size, (fb_size[0], left)))
+                                             self.font_size, (fb_size[0] - 8, left)))
             img = overlay.compose(overlay.stack(panels),
                                   overlay.badge(badge, self.font_size,
                                                 overlay.REC if self.recording else

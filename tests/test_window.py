@@ -28,26 +28,31 @@ NET = ["--width", "8", "--depth", "2"]  # tiny: llvmpipe draws it in a few milli
 TOL = 2  # 8-bit levels: float render rounded by numpy vs by the GL framebuffer
 
 
-@pytest.fixture(scope="module")
-def display(tmp_path_factory):
+def xvfb(screen: str = "1280x720x24"):
+    """An Xvfb of its own (a generator: yields its display name, then stops it)."""
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         pytest.skip(f"window tests need {', '.join(missing)} (apt-get install xvfb xdotool "
                     "imagemagick)")
     r, w = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", screen, "-nolisten", "tcp"],
         pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     os.close(w)
     with os.fdopen(r) as f:
         number = f.readline().strip()  # Xvfb writes the display it chose once it is ready
     if not number:
-        xvfb.kill()
+        proc.kill()
         pytest.fail("Xvfb did not start")
     yield f":{number}"
-    xvfb.terminate()
-    xvfb.wait(10)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def display(tmp_path_factory):
+    yield from xvfb()
 
 
 class App:
@@ -192,7 +197,7 @@ def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, re
     # The wall clock (no --fixed-fps) is the live default: a shader path compiles new
     # architectures in a child process; the cpu path (auto on llvmpipe) compiles nothing.
     # Paused, so the picture is exact once it arrives.
-    a = app(seed=7, clock=(), extra=["--render-path", path])
+    a = app(seed=7, clock=(), extra=["--render-path", path, "--auto-scale", "0"])
     a.wait_for(headless(renderer, 7))
     a.key("w")  # width 8 -> 16
     from realtime_cppn.renderer import Renderer
@@ -486,7 +491,7 @@ def test_texture_key_cycles_the_folder_for_a_uv_network(renderer, gl_context, tm
     (["--video-out", "bogus"], "unknown video output 'bogus'; valid: virtualcam"),
     (["--video-out", "virtualcam"], "pip install pyvirtualcam"),
     (["--record-codec", "mpeg1"], "unknown codec 'mpeg1'; valid: h264"),
-    (["--auto-scale", "0"], "--auto-scale needs a positive fps"),
+    (["--auto-scale", "-5"], "--auto-scale needs a positive fps (0: off)"),
     (["--action", "export=hlsl"], "export must be one of glsl, shadertoy, isf"),
 ])
 def test_bad_output_options_are_one_clear_line(display, tmp_path, args, message):
