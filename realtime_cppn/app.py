@@ -1236,12 +1236,15 @@ def open_show(args: argparse.Namespace, scene, size: tuple[int, int], title: str
         else WallClock()
     state = actions.initial_state(scene, paused=bool(getattr(args, "paused", False)))
     window = Window(size, vsync=not getattr(args, "no_vsync", False))
+    warm_torch()
     try:
         renderer = Renderer.from_current_context()
     except CPPNError as exc:
         window.close()
         raise _no_window(str(exc)) from None
-    live = Live(renderer, state, keymap, clock, font_size=round(14 * window.content_scale()))
+    font_size = round(14 * window.content_scale())
+    starting_frame(window, renderer, font_size)
+    live = Live(renderer, state, keymap, clock, font_size=font_size)
     window.set_title(title)
     return window, renderer, live
 
@@ -1392,7 +1395,6 @@ def run(args: argparse.Namespace) -> int:
     if listing:
         print(listing)
         return 0
-    warm_torch()  # imported meanwhile: the first network needs it, the window does not
     scene = scene_from_args(args)
     keymap = keys.load_config(args.config) if args.config else keys.DEFAULT
     start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
@@ -1404,6 +1406,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         inst.close()
         raise
+    warm_torch()  # imported meanwhile: the first network needs it, the window does not
     renderer = None
     trace = FrameTrace(args.trace_frames)
     try:
