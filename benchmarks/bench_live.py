@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 
 import numpy as np
 
@@ -199,7 +200,9 @@ def background_part(size_text: str, network: dict) -> None:
 
 
 def _trace(path: str) -> list[tuple[float, str, list[str]]]:
-    out = []
+    out: list[tuple[float, str, list[str]]] = []
+    if not os.path.exists(path):  # the app opens it once its window is up
+        return out
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
@@ -224,24 +227,26 @@ def first_run(env: dict, seconds: float, extra: list[str]) -> dict:
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "realtime_cppn.cli", *extra,
                              "--trace-frames", trace], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     window = _window_of(proc.pid, env)
     while not any(what == "draw" for _, what, _ in _trace(trace)):
         time.sleep(0.05)
     time.sleep(seconds)
-    subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env)
-    t_key = time.monotonic()
-    subprocess.run(["xdotool", "key", "ctrl+q"], env=env)
-    proc.wait(120)
+    while proc.poll() is None:  # pressed again should a press not reach the window
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env)
+        subprocess.run(["xdotool", "key", "--delay", "150", "ctrl+q"], env=env)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
     t_exit = time.monotonic()
     events = _trace(trace)
+    t_key = next(t for t, what, d in events if what == "key" and d == ["ctrl+q"])
     os.unlink(trace)
     starting = next(t for t, what, _ in events if what == "starting")
     drawn = [(t, float(d[1])) for t, what, d in events if what == "draw"]
     last = [t for t, _ in drawn if t >= drawn[-1][0] - seconds / 2]
     fps = (len(last) - 1) / (last[-1] - last[0]) if len(last) > 1 else 0.0
     return {"starting_s": starting - t0, "first_frame_s": drawn[0][0] - t0,
-            "fps": fps, "scale": drawn[-1][1], "quit_s": t_exit - t_key,
+            "fps": fps, "scale": drawn[-1][1], "quit_s": t_exit - t_key,  # key seen -> gone
             "load": os.getloadavg()[0]}
 
 
