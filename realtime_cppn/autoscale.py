@@ -11,7 +11,9 @@ Hysteresis, so the scale settles instead of oscillating:
 - the cost is smoothed (exponential average over ~10 frames), restarted after every change
   (the old scale's cost says nothing about the new one) once ``settle`` frames have passed;
 - **down** when the smoothed cost exceeds the budget (1 / target fps) by more than 15% for
-  ``down_frames`` frames in a row; as many rungs as the overshoot needs (cost ~ pixels);
+  ``down_frames`` frames in a row, or for ``down_seconds`` of frames where each takes long
+  (a slide show of 3 s frames must not wait 45 s); as many rungs as the overshoot needs
+  (cost ~ pixels). The settling after a change likewise ends after ``settle_seconds``;
 - **up** only when the cost predicted one rung up (cost x sqrt(2)) stays under 85% of the
   budget for ``up_frames`` frames in a row, i.e. the frame uses under ~60% of its budget;
 - a rung left downward soon after it was entered upward (the cost model was wrong for this
@@ -50,6 +52,8 @@ class AutoScale:
     down_frames: int = 10
     up_frames: int = 60  # slow to go up: a brief lull must not start a pump
     settle: int = 5  # frames ignored after a change (the change's own hiccup)
+    down_seconds: float = 0.5  # ... or frames over budget for this long in a row
+    settle_seconds: float = 0.25  # ... or frames ignored for this long
     smoothing: float = 0.1
     backoff: int = 600  # frames a failed rung is barred for at first; doubles each time
     revisit: int = 300  # a down step within this many frames of entering the rung upward fails it
@@ -68,6 +72,7 @@ class AutoScale:
         self._entered_up: dict[int, int] = {}  # rung -> frame it was entered by an up step
         self._barred: dict[int, int] = {}  # rung -> first frame it may be entered again
         self._fails: dict[int, int] = {}
+        self._over_s = self._settle_s = 0.0  # seconds of the over streak and of settling
         self.aim = self.target_fps  # the rate held: target_fps, or fallback where it cannot be
         self.short = False  # even the lowest rung runs over the budget of ``aim``
 
@@ -83,6 +88,7 @@ class AutoScale:
 
     def _restart(self) -> None:
         self._since_change = self._measured = self._over = self._under = 0
+        self._over_s = self._settle_s = 0.0
 
     def why(self, scale: float) -> str:
         """Why the scale is what it is, for the badge and the info overlay."""
@@ -99,14 +105,18 @@ class AutoScale:
         here = rung(scale)
         if not (math.isfinite(cost) and cost >= 0):
             return LADDER[here]
-        if self._since_change < self.settle:
+        if self._since_change < self.settle and self._settle_s < self.settle_seconds:
             self._since_change += 1
+            self._settle_s += cost
             return LADDER[here]
         self.cost = cost if self._measured == 0 else \
             self.cost + self.smoothing * (cost - self.cost)
         self._measured += 1
         budget = self.budget
-        self._over = self._over + 1 if self.cost > self.over * budget else 0
+        over = self.cost > self.over * budget
+        self._over, self._over_s = (self._over + 1, self._over_s + cost) if over else (0, 0.0)
+        if over and self._over_s >= self.down_seconds:
+            self._over = max(self._over, self.down_frames)
         up_ok = here > 0 and self.frame >= self._barred.get(here - 1, 0) and \
             self.cost * _STEP < self.headroom * budget
         self._under = self._under + 1 if up_ok else 0

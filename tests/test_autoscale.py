@@ -109,3 +109,16 @@ def test_a_rate_no_scale_can_hold_is_said_with_a_suggestion():
     assert "cannot hold 30 fps: try a smaller window or network" in ctrl.why(scales[-1])
     run(ctrl, pixels(0.001, 0.01), 30, scale=scales[-1])  # the load went: no longer short
     assert not ctrl.short
+
+
+def test_slow_frames_step_down_within_a_few_frames_not_fifteen():
+    # 3 s a frame at scale 1 (a loaded 2-core machine at 720p): waiting for 5 settle and 10
+    # over-budget frames would leave a slide show for 45 s.
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.001, 3.0), 3)
+    assert scales[-1] < 1.0 and ctrl.changes == 1
+    # while frames of ordinary length still need their 10 in a row
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.001, 0.025), 14)
+    assert scales[-1] == 1.0
+    assert run(ctrl, pixels(0.001, 0.025), 2, scale=scales[-1])[-1] < 1.0
