@@ -69,6 +69,7 @@ _RESOLVED = ("new_path", "random_activations", "texture")
 # judged for a lively picture first (Live._lively_change).
 _JUDGED = ("next_activation", "previous_activation", "random_activations", "width_up",
            "width_down", "depth_up", "depth_down", "output_mode", "color_mode")
+GRID_LABEL_SECONDS = 5.0  # the grid names each cell's width x depth this long, then with I
 SEARCH = 4  # seeds (or activation draws) tried per candidate change: a key press stays quick
 NOTE_SECONDS = 4.0  # how long a badge note (a skipped activation) stays
 
@@ -1161,7 +1162,8 @@ class GridView:
     """``realtime-cppn grid`` live: a cell per (depth row, width column), every cell the show's
     network at that width and depth, all on the show's one latent path and clock. The keys act
     on the shared network (seed, morph, activation), the view and time; width and depth come
-    from the grid. Cells are drawn one after another into the window's sub-viewports."""
+    from the grid. Cells are drawn one after another into the window's sub-viewports, each
+    tagged with its width x depth for the first seconds and while the info overlay (I) shows."""
 
     def __init__(self, live: Live, widths: tuple[int, ...], depths: tuple[int, ...],
                  gutter: int = 2) -> None:
@@ -1169,6 +1171,7 @@ class GridView:
         self.widths, self.depths, self.gutter = widths, depths, gutter
         live.spec_cache = max(live.spec_cache, 2 * len(widths) * len(depths) + 4)
         live.record_settings = None  # a take of the grid could not be replayed: refuse it
+        self._labels: dict[tuple[int, int, int], np.ndarray] = {}
 
     def cells(self, fb_size: tuple[int, int]) -> tuple[int, list[tuple[int, int, int, int]]]:
         """The cell side and each cell's (width, depth, x, y from the top) for a window size."""
@@ -1190,6 +1193,18 @@ class GridView:
                          s.morph.progress(s.time))
         return spec
 
+    def label(self, width: int, depth: int, side: int) -> np.ndarray:
+        """A cell's 'W x D' tag at its top left, sized to the cell (cached)."""
+        key = (width, depth, side)
+        tag = self._labels.get(key)
+        if tag is None:
+            size = max(overlay.MIN_FONT, min(self.live.font_size, side // 6))
+            tag = overlay.panel([("", f"{width} x {depth}")], "", size, pad=2)
+            tag = self._labels[key] = np.ascontiguousarray(tag[:side, :side])
+            while len(self._labels) > 4 * len(self.widths) * len(self.depths):
+                self._labels.pop(next(iter(self._labels)))  # sizes of a window resized often
+        return tag
+
     def render(self, fbo, fb_size: tuple[int, int]) -> None:
         live, s = self.live, self.live.state
         r = live.renderer
@@ -1206,6 +1221,11 @@ class GridView:
             tex = r.draw((side, side), s.scene.view, dtype="f4", display=True)
             r.present(tex, fbo, (x, fh - y - side, side, side))  # GL rows count from the bottom
         live._uploaded = None  # the renderer holds the last cell now, not the show's network
+        if s.info or s.time < GRID_LABEL_SECONDS:
+            for width, depth, x, y in cells:
+                tag = self.label(width, depth, side)
+                th, tw = tag.shape[:2]
+                r.draw_overlay(tag, fbo, (x, fh - y - th, tw, th))
         img = live.overlay_image(fb_size)
         if img is not None:
             oh, ow = img.shape[:2]
