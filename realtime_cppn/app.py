@@ -45,7 +45,6 @@ from .errors import CPPNError
 from .spec import NetworkSpec
 
 UPSCALE_FILTERS = ("bilinear", "catmull-rom")  # renderer.UPSCALE_FILTERS (no GL import here)
-DEFAULT_UPSCALE = "catmull-rom"
 
 log = logging.getLogger(__name__)
 
@@ -1366,9 +1365,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     w.add_argument("--render-scale", type=_float,
                    help="evaluate the network at this fraction of the window (1, 0.5, 0.25); "
                         "turns the auto scale off")
-    w.add_argument("--upscale", choices=UPSCALE_FILTERS, default=DEFAULT_UPSCALE,
-                   help="how a reduced render scale is scaled up to the window (default "
-                        f"{DEFAULT_UPSCALE}: sharper than bilinear at 1/2 and below)")
+    w.add_argument("--upscale", choices=("auto", *UPSCALE_FILTERS), default="auto",
+                   help="how a reduced render scale is scaled up to the window (default auto: "
+                        "catmull-rom, sharper at 1/2 and below, on a GPU; bilinear on a "
+                        "software rasterizer, where the bicubic pass costs a full frame)")
     w.add_argument("--render-path", choices=("auto", "compute", "fragment", "cpu"),
                    default="auto",
                    help="where the network runs (default: compute where GL 4.3 exists; cpu, "
@@ -1439,7 +1439,7 @@ def run(args: argparse.Namespace) -> int:
         except CPPNError as exc:
             inst.close()
             raise _no_window(str(exc)) from None
-        renderer.upscale = args.upscale
+        renderer.upscale = upscale_filter(args.upscale, renderer.gl_renderer)
         font_size = round(14 * window.content_scale())
         starting_frame(window, renderer, font_size)
         trace.event("starting")
@@ -1465,6 +1465,16 @@ def run(args: argparse.Namespace) -> int:
     trace.event("exit", f"threads {threading.active_count()}")
     trace.close()
     return exit_now(rc)
+
+
+def upscale_filter(choice: str, gl_renderer: str) -> str:
+    """The upscale filter for ``--upscale``: 'auto' is Catmull-Rom on a GPU, bilinear on a
+    software rasterizer (its 9 taps cost llvmpipe more than the reduced network saves)."""
+    from .cpu import is_software
+
+    if choice != "auto":
+        return choice
+    return "bilinear" if is_software(gl_renderer) else "catmull-rom"
 
 
 def _check_live_options(args: argparse.Namespace) -> RecordSettings:
