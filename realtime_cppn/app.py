@@ -452,7 +452,9 @@ class Live:
         for option in options:
             after = actions.apply(state, option)
             if not self._can_judge(after.scene.network):
-                return option  # a shader path compiling it: judged by nobody (see README)
+                # A shader path would compile it in place to judge it: the first change
+                # stands, as the key asked (it builds in the background; see README).
+                return options[0]
             seed, lively = self._lively_seed_of(after)
             if lively:
                 self._note(skipped, option)
