@@ -1447,8 +1447,12 @@ def run(args: argparse.Namespace) -> int:
         trace.event("starting")
         auto = _auto_scale_target(args, window)
         clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
+        # Auto scale on the cpu path starts at half the window (a quarter of the pixels: the
+        # first frame comes sooner) and climbs from there where the machine has headroom.
+        first_scale = args.render_scale or (0.5 if auto is not None and renderer.path == "cpu"
+                                            else 1.0)
         state = actions.initial_state(
-            scene, speed=args.speed, paused=args.paused, render_scale=args.render_scale or 1.0,
+            scene, speed=args.speed, paused=args.paused, render_scale=first_scale,
             fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
             monitor=args.monitor or 0, textures=texture_folder(scene.texture),
             auto_scale=auto is not None,
