@@ -17,8 +17,16 @@
    the baked program's takeover. Reported: the key press frame, the longest frame, frames shown
    while building, seconds until the new network shows, and the render thread's takeover cost.
 
+4. The first run (``--first-run``; needs a display: DISPLAY, e.g. an Xvfb): ``realtime-cppn``
+   with no arguments but ``--trace-frames``, as a newcomer starts it, twice (an empty Mesa
+   shader cache, then the same cache warm). Reported: seconds from the command to the window's
+   "starting" frame and to the first frame of the network, the frame rate shown over the last
+   ``--seconds`` (frames counted in the app's own trace) and the render scale it settled on,
+   the machine's load average, and seconds from Ctrl+Q to the process's exit.
+
     python3 benchmarks/bench_live.py                  # default network, 640x360
     python3 benchmarks/bench_live.py --background     # adds part 3
+    DISPLAY=:1 python3 benchmarks/bench_live.py --first-run --seconds 20   # part 4 only
     python3 benchmarks/bench_live.py --size 1920x1080 --width 32 --depth 8
 """
 
@@ -37,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 
 import numpy as np
 
@@ -190,6 +199,70 @@ def background_part(size_text: str, network: dict) -> None:
           f"thread; longest frame {m['max_after_ms']:.1f} ms, median {m['median_ms']:.1f} ms")
 
 
+def _trace(path: str) -> list[tuple[float, str, list[str]]]:
+    out: list[tuple[float, str, list[str]]] = []
+    if not os.path.exists(path):  # the app opens it once its window is up
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                out.append((float(parts[0]), parts[1], parts[2:]))
+    return out
+
+
+def _window_of(pid: int, env: dict) -> str:
+    while True:
+        ids = subprocess.run(["xdotool", "search", "--pid", str(pid), "--name", "realtime-cppn"],
+                             env=env, capture_output=True, text=True).stdout.split()
+        if ids:
+            return ids[0]
+        time.sleep(0.05)
+
+
+def first_run(env: dict, seconds: float, extra: list[str]) -> dict:
+    """One start of the default live window: the figures of part 4 (times on the monotonic
+    clock, which the app's perf counter shares on Linux)."""
+    trace = tempfile.mktemp(prefix="bench-live-trace-")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "realtime_cppn.cli", *extra,
+                             "--trace-frames", trace], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    window = _window_of(proc.pid, env)
+    while not any(what == "draw" for _, what, _ in _trace(trace)):
+        time.sleep(0.05)
+    time.sleep(seconds)
+    while proc.poll() is None:  # pressed again should a press not reach the window
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env)
+        subprocess.run(["xdotool", "key", "--delay", "150", "ctrl+q"], env=env)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+    t_exit = time.monotonic()
+    events = _trace(trace)
+    t_key = next(t for t, what, d in events if what == "key" and d == ["ctrl+q"])
+    os.unlink(trace)
+    starting = next(t for t, what, _ in events if what == "starting")
+    drawn = [(t, float(d[1])) for t, what, d in events if what == "draw"]
+    last = [t for t, _ in drawn if t >= drawn[-1][0] - seconds / 2]
+    fps = (len(last) - 1) / (last[-1] - last[0]) if len(last) > 1 else 0.0
+    return {"starting_s": starting - t0, "first_frame_s": drawn[0][0] - t0,
+            "fps": fps, "scale": drawn[-1][1], "quit_s": t_exit - t_key,  # key seen -> gone
+            "load": os.getloadavg()[0]}
+
+
+def first_run_part(seconds: float, extra: list[str]) -> None:
+    env = _fresh_cache_env()
+    env.pop("MESA_SHADER_CACHE_DISABLE", None)
+    print(f"\nfirst run: realtime-cppn {' '.join(extra)} (default network and window), "
+          f"fps over the last {seconds / 2:g} of {seconds:g} s")
+    print(f"  {'shader cache':<14}{'starting s':>11}{'first frame s':>15}{'fps shown':>11}"
+          f"{'scale':>8}{'quit s':>8}{'load avg':>10}")
+    for cache in ("cold", "warm"):
+        m = first_run(env, seconds, extra)
+        print(f"  {cache:<14}{m['starting_s']:>11.2f}{m['first_frame_s']:>15.2f}{m['fps']:>11.1f}"
+              f"{m['scale']:>8.3g}{m['quit_s']:>8.2f}{m['load']:>10.2f}")
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--_building":  # part 3's child
         size_text, network, *rest = json.loads(sys.argv[2])
@@ -204,7 +277,14 @@ def main() -> None:
     p.add_argument("--path", default="auto", choices=("auto", "compute", "fragment", "cpu"))
     p.add_argument("--background", action="store_true",
                    help="also part 3: width_up compiled in place vs in the background")
+    p.add_argument("--first-run", action="store_true",
+                   help="only part 4: the default live window, started cold and warm")
+    p.add_argument("--seconds", type=float, default=20.0, help="part 4: seconds shown")
+    p.add_argument("--live-args", default="", help="part 4: arguments for realtime-cppn")
     args = p.parse_args()
+    if args.first_run:
+        first_run_part(args.seconds, args.live_args.split())
+        return
     size = parse_size(args.size)
     network = {"seed": 1, "width": args.width, "depth": args.depth}
 

@@ -36,13 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import actions, cost, instrument, keys, liveliness, overlay, perflog, recorder, safeio
+from . import actions, activations, cost, instrument, keys, liveliness, overlay, perflog, recorder, safeio
 from .actions import Action, AppState
 from .animation import LatentPath, blend
 from .autoscale import AutoScale
 from .clock import Clock, FixedClock, WallClock
 from .errors import CPPNError
 from .spec import NetworkSpec
+
+UPSCALE_FILTERS = ("bilinear", "catmull-rom")  # renderer.UPSCALE_FILTERS (no GL import here)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,13 @@ TEXTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 # look up (a seed, a path, activations, the next texture) becomes a concrete value, so the
 # performance log replays without the GPU's liveliness checks or the file system.
 _RESOLVED = ("new_path", "random_activations", "texture")
+# Key steps that change the picture's network or colours: resolved to the value they set and
+# judged for a lively picture first (Live._lively_change).
+_JUDGED = ("next_activation", "previous_activation", "random_activations", "width_up",
+           "width_down", "depth_up", "depth_down", "output_mode", "color_mode")
+GRID_LABEL_SECONDS = 5.0  # the grid names each cell's width x depth this long, then with I
+SEARCH = 4  # seeds (or activation draws) tried per candidate change: a key press stays quick
+NOTE_SECONDS = 4.0  # how long a badge note (a skipped activation) stays
 
 
 @dataclass(frozen=True)
@@ -412,6 +421,7 @@ class Live:
         # a recorder reads the picture here, so overlays (help, info, REC) are never recorded.
         self.frame_hooks: list[Callable[[object, AppState], None]] = []
         self.error = ""  # the latest refused action, shown in the info overlay for a while
+        self.note: tuple[str, float] | None = None  # (badge note, since): a skipped activation
         self.error_at = 0.0
         self.frames = 0
         self.frame_seconds = 0.0  # smoothed wall time per frame
@@ -544,18 +554,23 @@ class Live:
     def lively_seed(self, candidates) -> int:
         net = self.state.scene.network
         candidates = list(candidates)
-        if self.renderer.spec is not None and not self.renderer.ready(self.spec_for(net)):
+        if not self._can_judge(net):
             return candidates[0]  # its architecture is still compiling: judging would freeze
         seed, _ = liveliness.choose(
             candidates, lambda sd: self.render_candidate({**net, "seed": sd}))
         return seed
 
-    def render_candidate(self, network: dict) -> np.ndarray:
+    def _can_judge(self, network: dict) -> bool:
+        """Whether a candidate of ``network`` renders now (the cpu path, or a shader path with
+        its architecture compiled); else judging would compile in place and freeze the show."""
+        return self.renderer.spec is None or self.renderer.ready(self.spec_for(network))
+
+    def render_candidate(self, network: dict, view=None) -> np.ndarray:
         spec = self.spec_for(network)
         s = self.state.scene
         self.renderer.set_network(spec, self.latent(s.path_seed, spec.z_dim, s.phase))
         self._uploaded = None
-        tex = self.renderer.draw(liveliness.SIZE, s.view, dtype="f4", display=True)
+        tex = self.renderer.draw(liveliness.SIZE, view or s.view, dtype="f4", display=True)
         return self.renderer.read(tex, 3)
 
     def make_lively(self) -> None:
@@ -574,22 +589,98 @@ class Live:
     def resolve(self, action: Action) -> Action:
         """Fill in what needs the GPU or is drawn at random: a random reseed becomes a concrete,
         lively seed, a new path its seed, the next texture its file (so the performance log
-        replays exactly)."""
+        replays exactly). A key's change of activation, width, depth or colour becomes the
+        concrete change, checked for a lively picture (``_lively_change``)."""
         if action.value is not None:
             return action
         if action.name in ("reseed", "morph"):
             seed = self.lively_seed(actions.draw_seed(self.state, i)
                                     for i in range(liveliness.TRIES))
             return Action(action.name, seed)
-        if action.name in _RESOLVED:
+        if action.name in _RESOLVED or action.name in _JUDGED:
             after = actions.apply(self.state, action)
-            value = {"new_path": after.scene.path_seed,
-                     "random_activations": after.net("activation"),
-                     "texture": after.scene.texture or None}[action.name]
-            if action.name == "texture" and after.scene.texture == self.state.scene.texture:
-                return action  # nothing listed to cycle: stays a no-op
-            return Action(action.name, tuple(value) if isinstance(value, list) else value)
+            if action.name == "texture":
+                if after.scene.texture == self.state.scene.texture:
+                    return action  # nothing listed to cycle: stays a no-op
+                return Action(action.name, after.scene.texture or None)
+            if action.name == "new_path":
+                return Action(action.name, after.scene.path_seed)
+            return self._lively_change(action)
         return action
+
+    def _concrete(self, action: Action, state: AppState | None = None) -> Action:
+        """``action`` (a key's step: next activation, width up, ...) as the value it sets."""
+        state = state or self.state
+        after = actions.apply(state, action)
+        name = action.name
+        if name in ("next_activation", "previous_activation", "random_activations"):
+            acts = after.net("activation")
+            return Action("random_activations" if name == "random_activations" else "activation",
+                          tuple(acts) if isinstance(acts, list) else (acts,))
+        if name.startswith(("width", "depth")):
+            field_name = name.split("_")[0]
+            return Action(field_name, int(after.net(field_name)))
+        if name == "output_mode":
+            return Action(name, "mono" if after.net("out_channels") == 1 else "colour")
+        return Action(name, after.scene.view.color)  # color_mode
+
+    def _lively_change(self, action: Action) -> Action:
+        """The concrete change of a key's ``action``, judged at 32x32 like a reseed: kept when
+        lively with the current seed; else the first lively of a few seeds in the new
+        architecture (queued as a ``seed`` action right after, so the log replays it); for the
+        activation keys, else the next activation that passes (the skipped ones are named in
+        a badge). Where nothing passes, the change stands and the badge says so."""
+        state = self.state
+        if action.name in ("next_activation", "previous_activation"):
+            step = 1 if action.name == "next_activation" else -1
+            names = activations.NAMES
+            current = state.hidden_activations[0]
+            i = names.index(current) if current in names else 0
+            options = [Action("activation", (names[(i + k * step) % len(names)],))
+                       for k in range(1, len(names))]
+        elif action.name == "random_activations":
+            options = [self._concrete(action, replace(state, draws=state.draws + k))
+                       for k in range(SEARCH)]
+        else:
+            options = [self._concrete(action)]
+        skipped: list[str] = []
+        for option in options:
+            after = actions.apply(state, option)
+            if not self._can_judge(after.scene.network):
+                # A shader path would compile it in place to judge it: the first change
+                # stands, as the key asked (it builds in the background; see README).
+                return options[0]
+            seed, lively = self._lively_seed_of(after)
+            if lively:
+                self._note(skipped, option)
+                if seed != after.seed:
+                    self._queue_first(Action("seed", seed))
+                return option
+            skipped.append(str(option.value[0]) if option.name == "activation" else str(option))
+        self.note = (f"no lively picture for {options[0]}: try R", state.time)
+        return options[0]
+
+    def _lively_seed_of(self, after: AppState) -> tuple[int, bool]:
+        """The first lively seed for ``after``'s network and view (its own seed first, then
+        SEARCH - 1 draws), and whether one was."""
+        net, view = after.scene.network, after.scene.view
+        seeds = [after.seed, *(actions.draw_seed(after, k) for k in range(SEARCH - 1))]
+        seed, m = liveliness.choose(
+            seeds, lambda sd: self.render_candidate({**net, "seed": sd}, view), tries=SEARCH)
+        return seed, m.lively
+
+    def _note(self, skipped: list[str], option: Action) -> None:
+        if skipped:
+            self.note = (f"skipped {', '.join(skipped)} (no lively picture)", self.state.time)
+
+    def _queue_first(self, action: Action) -> None:
+        """Queue ``action`` before anything already queued (applied in this same frame)."""
+        rest = []
+        with suppress(queue.Empty):
+            while True:
+                rest.append(self._queue.get_nowait())
+        for a in (action, *rest):
+            self._queue.put(a)
 
     # --- time and state -------------------------------------------------------------------------
 
@@ -930,9 +1021,7 @@ class Live:
             ("time", f"speed {s.speed:g}{'  paused' if s.paused else ''}   "
                      f"phase {s.scene.phase % 1.0:.3f} of {s.scene.loop:g} s"),
             ("fps", f"{self.fps:.1f}   frame {1000 * self.frame_seconds:.2f} ms"),
-            ("render", f"scale {s.render_scale:.3g}"
-                       + (f" (auto, {s.target_fps:g} fps: {1000 * self.frame_cost:.1f} ms/frame)"
-                          if s.auto_scale else "")
+            ("render", f"scale {s.render_scale:.3g} {self.scale_text()}"
                        + f"   {r.path_text(spec)}   compiles {r.stats.compiles}"
                        + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
                           else "")),
@@ -940,9 +1029,23 @@ class Live:
             ("GL", r.gl_renderer),
             *self.instrument.info_rows(),
         ]
+        auto = self.autoscale if s.auto_scale else None
+        if auto is not None and (auto.short or auto.aim != auto.target_fps):
+            rows.append(("limit", auto.why(s.render_scale)))
         if self.error and s.time - self.error_at < 10.0:
             rows.append(("error", self.error[:120]))
         return rows
+
+    def scale_text(self) -> str:
+        """Why the render scale is what it is: '(auto for 60 fps, 12.1 ms/frame)', '(chosen)'
+        or '(frame-exact)'."""
+        s = self.state
+        if s.auto_scale and self.autoscale is not None:
+            return (f"(auto for {self.autoscale.aim:g} fps, {1000 * self.frame_cost:.1f} "
+                    f"ms/frame, upscaled {self.renderer.upscale})")
+        if isinstance(self.clock, FixedClock) and s.render_scale == 1.0:
+            return "(frame-exact: auto scale off)"
+        return "(chosen: auto scale off)"
 
     def record_text(self) -> str:
         rec = self.recording
@@ -992,6 +1095,12 @@ class Live:
                          + (f"  {rec.dropped} dropped" if rec.dropped else ""))
         if self.building is not None:
             parts.append(self._building_label())  # no seconds: the badge is not redrawn each frame
+        note = self.note
+        if note is not None and 0.0 <= self.state.time - note[1] < NOTE_SECONDS:
+            parts.append(note[0])
+        auto = self.autoscale if self.state.auto_scale else None
+        if auto is not None and (self.state.render_scale < 1.0 or auto.short):
+            parts.append(auto.why(self.state.render_scale))  # redrawn only when the scale changes
         return "   ".join(parts) or None
 
     def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:
@@ -1010,12 +1119,15 @@ class Live:
             panels = []
             if s.info:
                 panels.append(overlay.panel(self._info_rows, "info (I)", self.font_size))
-            if s.help:
-                panels.append(overlay.panel(self.keymap.help_rows(), "keys (H / F1)",
-                                            self.font_size))
+            if s.help:  # under the info panel, in what is left of the window (and a margin)
+                left = fb_size[1] - sum(p.shape[0] + 8 for p in panels) - 8
+                panels.append(overlay.fitted(self.keymap.help_rows(), "keys (H / F1)",
+                                             self.font_size, (fb_size[0] - 8, left)))
             img = overlay.compose(overlay.stack(panels),
                                   overlay.badge(badge, self.font_size,
-                                                overlay.REC if self.recording else overlay.BUSY)
+                                                overlay.REC if self.recording else
+                                                overlay.BUSY if self.building else
+                                                overlay.SCALE)
                                   if badge else None,
                                   fb_size[0])
             self._overlay_img = None if img is None else overlay.fit(img, fb_size)
@@ -1039,7 +1151,9 @@ class Live:
 
     def title(self) -> str:
         s = self.state
-        return (f"{TITLE} | seed {s.seed} | {self.fps:.1f} fps" + (" | paused" if s.paused else "")
+        scale = f"scale {s.render_scale:.2g}" + (" auto" if s.auto_scale else "")
+        return (f"{TITLE} | seed {s.seed} | {self.fps:.1f} fps | {scale}"
+                + (" | paused" if s.paused else "")
                 + (" | REC" if self.recording is not None else ""))
 
 
@@ -1248,17 +1362,100 @@ class Window:
     def set_title(self, title: str) -> None:
         self.glfw.set_window_title(self.handle, title)
 
+    def refresh_rate(self) -> float:
+        """The refresh rate of the window's monitor (60 where the display does not say)."""
+        g = self.glfw
+        try:
+            m = g.get_window_monitor(self.handle) or (
+                self.monitors[self.monitor_index % len(self.monitors)] if self.monitors
+                else g.get_primary_monitor())
+            mode = g.get_video_mode(m) if m else None
+            rate = float(mode.refresh_rate) if mode else 0.0
+        except Exception:  # a display without modes (some virtual ones): the common rate
+            rate = 0.0
+        return rate if 1.0 <= rate <= actions.TARGET_FPS_RANGE[1] else actions.DEFAULT_TARGET_FPS
+
     def close(self) -> None:
         self.glfw.destroy_window(self.handle)
         self.glfw.terminate()
 
 
+def warm_torch() -> threading.Thread:
+    """Import torch (through the modules that use it) on a thread while the window and its GL
+    context open: the import is most of the time to the first frame (2-4 s here)."""
+    import importlib
+
+    def load() -> None:
+        with suppress(Exception):  # a broken install fails where the network is built instead
+            importlib.import_module(f"{__package__}.export")
+
+    thread = threading.Thread(target=load, name="cppn-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def starting_frame(window: Window, renderer, font_size: int) -> None:
+    """A dark frame saying the show is starting, so the window is never empty meanwhile."""
+    fb = window.framebuffer_size()
+    if fb[0] <= 0 or fb[1] <= 0:
+        return
+    screen = renderer.ctx.screen
+    screen.use()
+    screen.viewport = (0, 0, *fb)
+    screen.clear(0.05, 0.05, 0.05, 1.0)
+    img = overlay.fit(overlay.panel([("", "drawing the first network ...")],
+                                    f"{TITLE} starting", font_size), fb)
+    oh, ow = img.shape[:2]
+    x, y = max((fb[0] - ow) // 2, 0), max((fb[1] - oh) // 2, 0)
+    renderer.draw_overlay(img, screen, (x, y, ow, oh))
+    window.glfw.swap_buffers(window.handle)
+    window.glfw.poll_events()
+
+
+def exit_now(rc: int) -> int:
+    """Leave at once once the show has closed everything it wrote (takes, logs, ports): the
+    interpreter's own teardown would unload torch, a second or more here, for nobody."""
+    with suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    logging.shutdown()
+    os._exit(rc)
+
+
+class FrameTrace:
+    """A line per loop iteration and event (``--trace-frames FILE``, for tests and
+    benchmarks): seconds on the perf counter, then what happened. Off without a path."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = None
+        if path is not None:
+            try:
+                self.file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            except OSError as exc:
+                raise CPPNError(f"cannot write the frame trace {path}: {exc.strerror}") from None
+
+    def event(self, what: str, detail: str = "") -> None:
+        if self.file is not None:
+            self.file.write(f"{time.perf_counter():.6f} {what} {detail}".rstrip() + "\n")
+
+    def frame(self, live: Live, fb: tuple[int, int]) -> None:
+        if self.file is not None:
+            self.event("draw", f"{live.frames} {live.state.render_scale:.6g} {fb[0]}x{fb[1]}")
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 def show(live: Live, window: Window, max_frames: int | None = None,
-         draw: Callable[[object, tuple[int, int]], None] | None = None) -> int:
+         draw: Callable[[object, tuple[int, int]], None] | None = None,
+         trace: FrameTrace | None = None) -> int:
     """The frame loop: events, time, state, effects, draw, swap. Returns the exit status.
     ``draw(fbo, fb_size)`` draws a frame (default ``live.render``; the grid and fit windows
     draw their own)."""
     draw = draw or live.render
+    trace = trace or FrameTrace(None)
     g = window.glfw
     screen = live.renderer.ctx.screen
     last_title, title_at = "", -1.0
@@ -1266,22 +1463,27 @@ def show(live: Live, window: Window, max_frames: int | None = None,
     while not window.should_close and not live.state.quit:
         g.poll_events()
         for key in window.take_keys():
+            trace.event("key", key)
             live.press(key)
         fb = window.framebuffer_size()
         if window.iconified:  # X11 and macOS keep the size when minimised: draw nothing
             fb = (0, 0)
         live.update()
         s = live.state
+        if s.quit:
+            break  # nobody would see the frame
         if s.fullscreen != prev.fullscreen:
             window.set_fullscreen(s.fullscreen)
         if s.monitor != prev.monitor:
             window.move_to_monitor(window.monitor_index + (s.monitor - prev.monitor))
         prev = s
         if fb[0] <= 0 or fb[1] <= 0:  # minimised: nothing to draw; sleep until events
+            trace.event("wait")
             g.wait_events_timeout(0.1)
             continue
         draw(screen, fb)
         g.swap_buffers(window.handle)
+        trace.frame(live, fb)
         now = time.perf_counter()
         title = live.title()
         if now - title_at >= 0.5 or title.split(" | ")[:2] != last_title.split(" | ")[:2]:
@@ -1299,7 +1501,8 @@ class GridView:
     """``realtime-cppn grid`` live: a cell per (depth row, width column), every cell the show's
     network at that width and depth, all on the show's one latent path and clock. The keys act
     on the shared network (seed, morph, activation), the view and time; width and depth come
-    from the grid. Cells are drawn one after another into the window's sub-viewports."""
+    from the grid. Cells are drawn one after another into the window's sub-viewports, each
+    tagged with its width x depth for the first seconds and while the info overlay (I) shows."""
 
     def __init__(self, live: Live, widths: tuple[int, ...], depths: tuple[int, ...],
                  gutter: int = 2) -> None:
@@ -1307,6 +1510,7 @@ class GridView:
         self.widths, self.depths, self.gutter = widths, depths, gutter
         live.spec_cache = max(live.spec_cache, 2 * len(widths) * len(depths) + 4)
         live.record_settings = None  # a take of the grid could not be replayed: refuse it
+        self._labels: dict[tuple[int, int, int], np.ndarray] = {}
 
     def cells(self, fb_size: tuple[int, int]) -> tuple[int, list[tuple[int, int, int, int]]]:
         """The cell side and each cell's (width, depth, x, y from the top) for a window size."""
@@ -1328,6 +1532,18 @@ class GridView:
                          s.morph.progress(s.time))
         return spec
 
+    def label(self, width: int, depth: int, side: int) -> np.ndarray:
+        """A cell's 'W x D' tag at its top left, sized to the cell (cached)."""
+        key = (width, depth, side)
+        tag = self._labels.get(key)
+        if tag is None:
+            size = max(overlay.MIN_FONT, min(self.live.font_size, side // 6))
+            tag = overlay.panel([("", f"{width} x {depth}")], "", size, pad=2)
+            tag = self._labels[key] = np.ascontiguousarray(tag[:side, :side])
+            while len(self._labels) > 4 * len(self.widths) * len(self.depths):
+                self._labels.pop(next(iter(self._labels)))  # sizes of a window resized often
+        return tag
+
     def render(self, fbo, fb_size: tuple[int, int]) -> None:
         live, s = self.live, self.live.state
         r = live.renderer
@@ -1344,6 +1560,11 @@ class GridView:
             tex = r.draw((side, side), s.scene.view, dtype="f4", display=True)
             r.present(tex, fbo, (x, fh - y - side, side, side))  # GL rows count from the bottom
         live._uploaded = None  # the renderer holds the last cell now, not the show's network
+        if s.info or s.time < GRID_LABEL_SECONDS:
+            for width, depth, x, y in cells:
+                tag = self.label(width, depth, side)
+                th, tw = tag.shape[:2]
+                r.draw_overlay(tag, fbo, (x, fh - y - th, tw, th))
         img = live.overlay_image(fb_size)
         if img is not None:
             oh, ow = img.shape[:2]
@@ -1374,12 +1595,15 @@ def open_show(args: argparse.Namespace, scene, size: tuple[int, int], title: str
         else WallClock()
     state = actions.initial_state(scene, paused=bool(getattr(args, "paused", False)))
     window = Window(size, vsync=not getattr(args, "no_vsync", False))
+    warm_torch()
     try:
         renderer = Renderer.from_current_context()
     except CPPNError as exc:
         window.close()
         raise _no_window(str(exc)) from None
-    live = Live(renderer, state, keymap, clock, font_size=round(14 * window.content_scale()))
+    font_size = round(14 * window.content_scale())
+    starting_frame(window, renderer, font_size)
+    live = Live(renderer, state, keymap, clock, font_size=font_size)
     window.set_title(title)
     return window, renderer, live
 
@@ -1478,8 +1702,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     w.add_argument("--fullscreen", action="store_true", help="start fullscreen")
     w.add_argument("--monitor", type=_int, help="monitor to open on (0 is the primary)")
     w.add_argument("--no-vsync", action="store_true", help="do not wait for the display refresh")
-    w.add_argument("--render-scale", type=_float, default=1.0,
-                   help="evaluate the network at this fraction of the window (1, 0.5, 0.25)")
+    w.add_argument("--render-scale", type=_float,
+                   help="evaluate the network at this fraction of the window (1, 0.5, 0.25); "
+                        "turns the auto scale off")
+    w.add_argument("--upscale", choices=("auto", *UPSCALE_FILTERS), default="auto",
+                   help="how a reduced render scale is scaled up to the window (default auto: "
+                        "catmull-rom, sharper at 1/2 and below, on a GPU; bilinear on a "
+                        "software rasterizer, where the bicubic pass costs a full frame)")
     w.add_argument("--render-path", choices=("auto", "compute", "fragment", "cpu"),
                    default="auto",
                    help="where the network runs (default: compute where GL 4.3 exists; cpu, "
@@ -1499,7 +1728,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--fixed-fps", type=_float,
                    help="advance time exactly 1/FPS per frame, paced to real time (frame-exact)")
     t.add_argument("--auto-scale", type=_float, metavar="FPS",
-                   help="pick the render scale to hold FPS (Shift+G toggles; G sets a scale)")
+                   help="pick the render scale to hold FPS (default: on, at the display's "
+                        "refresh rate, 30 where that is out of reach; off with --fixed-fps or "
+                        "--render-scale; 0 turns it off; Shift+G toggles, G sets a scale)")
     r = p.add_argument_group("recording and output")
     r.add_argument("--record-dir", type=Path, default=Path("."),
                    help="where the record key (Ctrl+R) writes takes and their performance logs")
@@ -1514,6 +1745,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--video-out", metavar="ROUTE",
                    help="also send the picture to virtualcam, syphon, spout or ndi")
     t.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
+    t.add_argument("--trace-frames", type=Path, help=argparse.SUPPRESS)  # see FrameTrace
     w.add_argument("--no-specialize", action="store_true",
                    help="never swap in constants-baked programs (see README: Speed)")
     instrument.add_arguments(p)
@@ -1530,7 +1762,72 @@ def run(args: argparse.Namespace) -> int:
     scene = scene_from_args(args)
     keymap = keys.load_config(args.config) if args.config else keys.DEFAULT
     start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
-    if not 0.0 < args.render_scale <= 1.0:
+    record = _check_live_options(args)
+    inst = instrument.Instrument.from_args(args)  # a missing port or device fails here, once
+    try:
+        window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
+                        monitor=args.monitor)
+    except BaseException:
+        inst.close()
+        raise
+    warm_torch()  # imported meanwhile: the first network needs it, the window does not
+    renderer = None
+    trace = FrameTrace(args.trace_frames)
+    try:
+        try:
+            # --fixed-fps shows every frame's state exactly (frame-exact takes), so a new
+            # architecture compiles in place there; otherwise in the background.
+            renderer = Renderer.from_current_context(
+                path=args.render_path, specialize="off" if args.no_specialize else "async",
+                background=not args.fixed_fps)
+        except CPPNError as exc:
+            inst.close()
+            raise _no_window(str(exc)) from None
+        renderer.upscale = upscale_filter(args.upscale, renderer.gl_renderer)
+        font_size = round(14 * window.content_scale())
+        starting_frame(window, renderer, font_size)
+        trace.event("starting")
+        auto = _auto_scale_target(args, window)
+        clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
+        # Auto scale on the cpu path starts at half the window (a quarter of the pixels: the
+        # first frame comes sooner) and climbs from there where the machine has headroom.
+        first_scale = args.render_scale or (0.5 if auto is not None and renderer.path == "cpu"
+                                            else 1.0)
+        state = actions.initial_state(
+            scene, speed=args.speed, paused=args.paused, render_scale=first_scale,
+            fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
+            monitor=args.monitor or 0, textures=texture_folder(scene.texture),
+            auto_scale=auto is not None,
+            target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS)
+        live = Live(renderer, state, keymap, clock, args.screenshot_dir, font_size=font_size,
+                    record=record, instrument_=inst)
+        try:
+            _start_show(live, args, scene, window, start)
+            rc = show(live, window, args.frames, trace=trace)
+        finally:
+            live.close()  # a take cut short by Ctrl-C or a crash is still a playable file
+    finally:
+        if renderer is not None:
+            renderer.release()
+        window.close()
+    trace.event("exit", f"threads {threading.active_count()}")
+    trace.close()
+    return exit_now(rc)
+
+
+def upscale_filter(choice: str, gl_renderer: str) -> str:
+    """The upscale filter for ``--upscale``: 'auto' is Catmull-Rom on a GPU, bilinear on a
+    software rasterizer (its 9 taps cost llvmpipe more than the reduced network saves)."""
+    from .cpu import is_software
+
+    if choice != "auto":
+        return choice
+    return "bilinear" if is_software(gl_renderer) else "catmull-rom"
+
+
+def _check_live_options(args: argparse.Namespace) -> RecordSettings:
+    """The live options checked before a window opens: one clear line each."""
+    if args.render_scale is not None and not 0.0 < args.render_scale <= 1.0:
         raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
     check_screenshot_dir(args.screenshot_dir)  # a file there fails before a window opens
     record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
@@ -1544,58 +1841,39 @@ def run(args: argparse.Namespace) -> int:
             raise CPPNError(f"unknown video output {args.video_out!r}; "
                             f"valid: {', '.join(videoout.ROUTES)}")
     auto = args.auto_scale
-    if auto is not None and not auto > 0:
-        raise CPPNError(f"--auto-scale needs a positive fps, got {auto}")
-    clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
-    state = actions.initial_state(
-        scene, speed=args.speed, paused=args.paused, render_scale=args.render_scale,
-        fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
-        monitor=args.monitor or 0, textures=texture_folder(scene.texture),
-        auto_scale=auto is not None,
-        target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS,
-    )
-    inst = instrument.Instrument.from_args(args)  # a missing port or device fails here, once
-    try:
-        window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
-                        monitor=args.monitor)
-    except BaseException:
-        inst.close()
-        raise
-    renderer = None
-    try:
-        try:
-            # --fixed-fps shows every frame's state exactly (frame-exact takes), so a new
-            # architecture compiles in place there; otherwise in the background.
-            renderer = Renderer.from_current_context(
-                path=args.render_path, specialize="off" if args.no_specialize else "async",
-                background=not args.fixed_fps)
-        except CPPNError as exc:
-            inst.close()
-            raise _no_window(str(exc)) from None
-        live = Live(renderer, state, keymap, clock, args.screenshot_dir,
-                    font_size=round(14 * window.content_scale()), record=record,
-                    instrument_=inst)
-        if scene.texture:
-            live._load_texture(scene.texture)  # a bad image fails now, with one line
-        if state.auto_scale:
-            live.autoscale = AutoScale(state.target_fps)
-        # A scene the user pinned (--seed, --scene) is shown as is; the default one must live.
-        if args.seed is None and args.scene is None:
-            live.make_lively()
-        if args.video_out is not None:
-            live.video_out = VideoOutHook(live, args.video_out, window.framebuffer_size(),
-                                          args.fixed_fps or RECORD_FPS)
-        for action in start:
-            live.dispatch(action)
-        window.set_title(live.title())
-        try:
-            return show(live, window, args.frames)
-        finally:
-            live.close()  # a take cut short by Ctrl-C or a crash is still a playable file
-    finally:
-        if renderer is not None:
-            renderer.release()
-        window.close()
+    if auto is not None and not auto >= 0:
+        raise CPPNError(f"--auto-scale needs a positive fps (0: off), got {auto}")
+    return record
+
+
+def _auto_scale_target(args: argparse.Namespace, window: Window) -> float | None:
+    """The fps the auto scale holds, or None (off). On by default at the display's refresh
+    rate; off where the frame must be exact or the user chose a scale (--fixed-fps,
+    --render-scale), unless --auto-scale asks for it."""
+    if args.auto_scale is not None:
+        return args.auto_scale if args.auto_scale > 0 else None
+    if args.fixed_fps or args.render_scale is not None:
+        return None
+    return window.refresh_rate()
+
+
+def _start_show(live: Live, args: argparse.Namespace, scene, window: Window,
+                start: list[Action]) -> None:
+    """What the show needs before its first frame: texture, auto scale, a lively default
+    scene, video out and the --action list."""
+    if scene.texture:
+        live._load_texture(scene.texture)  # a bad image fails now, with one line
+    if live.state.auto_scale:
+        live.autoscale = AutoScale(live.state.target_fps)
+    # A scene the user pinned (--seed, --scene) is shown as is; the default one must live.
+    if args.seed is None and args.scene is None:
+        live.make_lively()
+    if args.video_out is not None:
+        live.video_out = VideoOutHook(live, args.video_out, window.framebuffer_size(),
+                                      args.fixed_fps or RECORD_FPS)
+    for action in start:
+        live.dispatch(action)
+    window.set_title(live.title())
 
 
 def texture_folder(texture: str) -> tuple[str, ...]:

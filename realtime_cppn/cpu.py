@@ -271,6 +271,7 @@ class CpuEvaluator:
         return self._blas.limit(limits=1, user_api="blas")
 
     def release(self) -> None:
-        self._pool.shutdown(wait=True)
+        # Queued chunks are a frame nobody will see: dropped, not computed.
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._grids.clear()
         self._buffers, self._buffer_floats = queue.SimpleQueue(), 0

@@ -4,12 +4,16 @@ no window.
 Text is white with a dark outline on a translucent dark panel, so it reads on any background.
 The window uploads the image to a texture and blends it over the frame; only the screen sees it
 (screenshots and recordings do not). Panels stack at the top left, the REC badge sits at the top
-right; ``compose`` puts both into the one image the window uploads.
+right; ``compose`` puts both into the one image the window uploads. ``fitted`` lays a long
+panel (the key help) out to fit a window: more columns, then a smaller font, then descriptions
+without their parenthesised details.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,9 +31,10 @@ TEXT = (255, 255, 255, 255)
 HEADING = (255, 210, 90, 255)
 REC = (220, 30, 30, 255)
 BUSY = (255, 176, 32, 255)  # the badge's dot while a network compiles (not recording)
+SCALE = (90, 170, 255, 255)  # the badge's dot for a note: a reduced render scale, a dead network
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def font(size: int = 14) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     f = _load_font(size)
     # The first text layout loads the shaper (~60 ms here): pay it now, not on the frame that
@@ -78,6 +83,85 @@ def panel(rows: Sequence[tuple[str, str]], title: str = "", size: int = 14,
                   stroke_fill=(0, 0, 0, 255))
         y += line
     return np.asarray(img, dtype=np.uint8)
+
+
+MIN_FONT = 7  # the smallest size ``fitted`` goes down to (still legible on a 640x360 window)
+MAX_COLUMNS = 4
+_DETAIL = re.compile(r"\s*\([^)]*\)")
+
+
+def brief(text: str) -> str:
+    """A description without its parenthesised details: 'recall a bank slot (morphs ...)' ->
+    'recall a bank slot'."""
+    return _DETAIL.sub("", text).strip() or text
+
+
+def columns(rows: Sequence[tuple[str, str]], title: str = "", size: int = 14,
+            n: int = 1) -> np.ndarray:
+    """``panel`` with its rows in ``n`` columns side by side (top to bottom, then the next
+    column), one title above them all: (H, W, 4) uint8 RGBA."""
+    n = max(1, min(n, len(rows) or 1))
+    per = math.ceil(len(rows) / n) if rows else 0
+    parts = [panel(rows[i * per:(i + 1) * per], "", size) for i in range(n)]
+    head = panel([], title, size) if title else None
+    pad = max(4, size // 2)
+    line = int(size * 1.35)
+    w = sum(p.shape[1] for p in parts)
+    h = max(p.shape[0] for p in parts) + (line if head is not None else 0)
+    out = np.zeros((h, max(w, head.shape[1] if head is not None else 0), 4), np.uint8)
+    out[:] = PANEL
+    top = 0
+    if head is not None:
+        out[:line + pad, :head.shape[1]] = head[:line + pad]
+        top = line
+    x = 0
+    for p in parts:
+        out[top:top + p.shape[0], x:x + p.shape[1]] = p
+        x += p.shape[1]
+    return out
+
+
+def _widths(rows: Sequence[tuple[str, str]], size: int) -> list[tuple[float, float]]:
+    """Each row's (key, description) text width at ``size``."""
+    f = font(size)
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    return [(probe.textlength(k, font=f), probe.textlength(d, font=f)) for k, d in rows]
+
+
+def _extent(widths: list[tuple[float, float]], title_w: float, size: int,
+            n: int) -> tuple[int, int]:
+    """The (width, height) ``columns`` would have, from the rows' text widths."""
+    pad, line = max(4, size // 2), int(size * 1.35)
+    per = math.ceil(len(widths) / n) if widths else 0
+    gap = size * 0.6 * 2  # two spaces of a monospace face, as panel() leaves
+    w = 0
+    for i in range(n):
+        chunk = widths[i * per:(i + 1) * per]
+        key_w = max((k for k, _ in chunk), default=0.0)
+        w += int(np.ceil(max((key_w + gap + d for _, d in chunk), default=0.0))) + 2 * pad + 2
+    return max(w, int(np.ceil(title_w)) + 2 * pad + 2), (per + 1) * line + 2 * pad
+
+
+def fitted(rows: Sequence[tuple[str, str]], title: str, size: int,
+           box: tuple[int, int]) -> np.ndarray:
+    """The rows as a panel no larger than ``box`` (width, height) where any layout fits: the
+    largest font first, at each size full descriptions before brief ones, fewer columns before
+    more. Where none fits (a tiny window), the smallest layout, cropped by ``fit`` later."""
+    rows = list(rows)
+    short = [(k, brief(d)) for k, d in rows]
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    for s in range(size, MIN_FONT - 1, -1):
+        title_w = probe.textlength(title, font=font(s))
+        for variant in (rows, short):
+            widths = _widths(variant, s)
+            for n in range(1, MAX_COLUMNS + 1):
+                w, h = _extent(widths, title_w, s, n)
+                if w <= box[0] and h <= box[1]:
+                    return columns(variant, title, s, n)
+    widths = _widths(short, MIN_FONT)
+    n = next((n for n in range(1, MAX_COLUMNS + 1)
+              if _extent(widths, 0.0, MIN_FONT, n)[1] <= box[1]), MAX_COLUMNS)
+    return columns(short, title, MIN_FONT, n)
 
 
 def stack(images: Sequence[np.ndarray], gap: int = 8) -> np.ndarray | None:

@@ -29,6 +29,10 @@ from .spec import PALETTES, NetworkSpec, View, check_size
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
 _WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
+# present()'s filters for a frame smaller than its viewport (a reduced render scale):
+# bilinear, one tap (shaders/blit.frag); catmull-rom, a sharper bicubic in 9 bilinear taps
+# (shaders/blit_bicubic.frag).
+UPSCALE_FILTERS = ("bilinear", "catmull-rom")
 _OVERLAY_UNIT = 2
 _TEXTURE_UNIT = 3
 _OUTPUTS_UNIT = 4
@@ -478,6 +482,8 @@ class Renderer:
         self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
         self._blit = _link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
+        self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
+        self._bicubic: tuple[moderngl.Program, moderngl.VertexArray] | None = None  # on first use
         self._default_fbo = self.ctx.detect_framebuffer(0)  # the window's, or none (headless)
         self._overlay: moderngl.Program | None = None  # built on first draw_overlay
         self._overlay_vao: moderngl.VertexArray | None = None
@@ -939,12 +945,19 @@ class Renderer:
 
     def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
-        """Draw a frame texture onto ``fbo`` (the window) with linear filtering."""
+        """Draw a frame texture onto ``fbo`` (the window) inside ``viewport``, upscaled with
+        ``self.upscale`` (UPSCALE_FILTERS) where the sizes differ, texel for texel where not."""
         fbo.use()
         fbo.viewport = viewport
         tex.use(_FRAME_UNIT)
-        self._blit["u_frame"].value = _FRAME_UNIT
-        self._blit_vao.render()
+        prog, vao = self._blit, self._blit_vao
+        if self.upscale == "catmull-rom" and tuple(tex.size) != tuple(viewport[2:]):
+            if self._bicubic is None:
+                bicubic = _link(self.ctx, glsl.load("blit_bicubic.frag"))
+                self._bicubic = (bicubic, self._fullscreen(bicubic))
+            prog, vao = self._bicubic
+        prog["u_frame"].value = _FRAME_UNIT
+        vao.render()
 
     def draw_overlay(self, rgba: np.ndarray, fbo: moderngl.Framebuffer,
                      viewport: tuple[int, int, int, int]) -> None:
@@ -1014,6 +1027,9 @@ class Renderer:
         self._read_buffers.clear()
         self._blit_vao.release()
         self._blit.release()
+        if self._bicubic is not None:
+            self._bicubic[1].release()
+            self._bicubic[0].release()
         for obj in (self._overlay_vao, self._overlay, self._overlay_tex):
             if obj is not None:
                 obj.release()

@@ -89,3 +89,36 @@ def test_bad_costs_are_ignored():
     ctrl = AutoScale(60)
     assert ctrl.update(float("nan"), 0.5) == 0.5
     assert ctrl.update(-1.0, 1.0) == 1.0
+
+
+def test_a_target_out_of_reach_at_the_lowest_scale_falls_back_to_30_fps():
+    # 25 ms even at 1/8 of the pixels (a fixed cost): 60 fps is out of reach, 30 is not.
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.025, 0.2), 600)
+    assert ctrl.aim == 30.0 and not ctrl.short
+    assert "for 30 fps (60 out of reach)" in ctrl.why(scales[-1])
+    assert pixels(0.025, 0.2)(scales[-1]) <= 1.15 / 30  # and it holds 30 there
+    ctrl.reset()  # a new window size: the target is tried again
+    assert ctrl.aim == 60.0
+
+
+def test_a_rate_no_scale_can_hold_is_said_with_a_suggestion():
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.05, 0.1), 600)  # 50 ms fixed: not even 30 fps
+    assert scales[-1] == LADDER[-1] and ctrl.aim == 30.0 and ctrl.short
+    assert "cannot hold 30 fps: try a smaller window or network" in ctrl.why(scales[-1])
+    run(ctrl, pixels(0.001, 0.01), 30, scale=scales[-1])  # the load went: no longer short
+    assert not ctrl.short
+
+
+def test_slow_frames_step_down_within_a_few_frames_not_fifteen():
+    # 3 s a frame at scale 1 (a loaded 2-core machine at 720p): waiting for 5 settle and 10
+    # over-budget frames would leave a slide show for 45 s.
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.001, 3.0), 3)
+    assert scales[-1] < 1.0 and ctrl.changes == 1
+    # while frames of ordinary length still need their 10 in a row
+    ctrl = AutoScale(60)
+    scales = run(ctrl, pixels(0.001, 0.025), 14)
+    assert scales[-1] == 1.0
+    assert run(ctrl, pixels(0.001, 0.025), 2, scale=scales[-1])[-1] < 1.0

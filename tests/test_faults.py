@@ -15,7 +15,6 @@ import ctypes
 import ctypes.util
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -368,12 +367,6 @@ def test_audio_input_failing_is_logged_once_and_the_picture_goes_on(show, tmp_pa
 # --- the window is minimised ----------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def set_wm_state(display_name: str, window: int, state: int) -> None:
     """What a window manager does when it minimises (3, IconicState) or restores (1) a window:
     the ICCCM WM_STATE property, which GLFW reads for its ICONIFIED attribute."""
@@ -397,53 +390,46 @@ def set_wm_state(display_name: str, window: int, state: int) -> None:
         x11.XCloseDisplay(dpy)
 
 
-def _until(condition, what: str, timeout: float = 120.0):
-    """Poll ``condition()`` until it returns something truthy (a hang guard, not a budget)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"never: {what}")
-
-
 @pytest.mark.window
 def test_minimised_window_waits_for_events_instead_of_spinning(request, tmp_path):
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         pytest.skip("needs Xvfb and xdotool")
+    from test_first_run import draws, read_trace, wait_trace
     from test_window import App
 
     xvfb = request.getfixturevalue("display")
-    # No vsync, wall clock: a visible window animates as fast as it can. What is counted: whether
-    # the picture moves (screenshots from outside), and the CPU a minimised window burns. Load
-    # from other work only lowers that, so its bound holds on a busy machine too.
+    trace_path = tmp_path / "trace.txt"
+    # No vsync, wall clock: a visible window draws as fast as it can.
     a = App(xvfb, ["--seed", "7", "--width", "8", "--depth", "2", "--size", "160x120",
-                      "--no-vsync"], tmp_path)
+                   "--no-vsync", "--trace-frames", str(trace_path)], tmp_path)
 
-    def moves() -> bool:
-        first = a.shot()
-        time.sleep(0.3)
-        return bool(np.abs(a.shot().astype(int) - first).max() > 0)
+    def waits(trace) -> list[float]:
+        return [t for t, what, _ in trace if what == "wait"]
 
     try:
-        _until(moves, "the visible window animated")
+        wait_trace(trace_path, lambda tr: len(draws(tr)) >= 5, a.proc)
         set_wm_state(xvfb, int(a.window), 3)
-        _until(lambda: not moves() and not moves(), "the minimised window stopped drawing")
-        still = a.shot()
-        pid = a.proc.pid
-        c0 = cpu_seconds(pid)
-        time.sleep(3.0)
-        idle = cpu_seconds(pid) - c0
-        assert np.array_equal(a.shot(), still), "a minimised window drew frames"
+        # Minimised for 2 s of the app's own clock, counted from its first wait.
+        trace = wait_trace(trace_path, lambda tr: len(waits(tr)) >= 2 and
+                           tr[-1][0] - waits(tr)[0] >= 2.0, a.proc)
+        first = waits(trace)[0]
+        minimised = [(t, what) for t, what, _ in trace if t >= first]
+        drawn_since = len(draws(read_trace(trace_path)))
         set_wm_state(xvfb, int(a.window), 1)
-        _until(moves, "the restored window animated again")
+        restored = wait_trace(trace_path, lambda tr: len(draws(tr)) > drawn_since, a.proc)
         assert a.proc.poll() is None
         a.proc.send_signal(signal.SIGINT)
-        a.proc.wait(60)
+        a.proc.wait(30)
     finally:
         if a.proc.poll() is None:
             a.proc.kill()
             a.proc.wait()
-    print(f"CPU seconds per second minimised: {idle / 3:.3f}")
-    assert idle / 3 < 0.1  # waiting on events, a few wake-ups a second
+    span = minimised[-1][0] - minimised[0][0]
+    wakeups = sum(what == "wait" for _, what in minimised)
+    print(f"minimised {span:.2f} s: {wakeups} wake-ups, "
+          f"{sum(what == 'draw' for _, what in minimised)} frames drawn")
+    assert not any(what == "draw" for _, what in minimised)  # nothing drawn while minimised
+    # The loop sleeps in wait_events_timeout(0.1): at most one wake-up per 0.1 s, plus the
+    # few X events of the change itself. A spinning loop would wake thousands of times.
+    assert wakeups <= span / 0.1 + 5
+    assert len(draws(restored)) > drawn_since  # restored: drawing again
