@@ -361,6 +361,31 @@ def test_isf_inputs_change_what_the_app_would_change(renderer, gl_context, targe
     np.testing.assert_allclose(got, want, atol=COLOR_TOL)
 
 
+@pytest.mark.parametrize("buffer_dtype", ["f4", "f1"])
+def test_isf_speed_changes_the_rate_never_the_position(buffer_dtype, renderer, gl_context, targets):
+    """An hour into the host's clock, Speed nudged then doubled: each frame moves on by one
+    frame's motion at the new speed, as the app's own Phase does. "f1": a host whose persistent
+    buffers are 8-bit (the ISF web renderer ignores FLOAT) keeps the phase just as well."""
+    from realtime_cppn.animation import Phase
+
+    scene, spec, _ = scene_of("rgb-tanh")
+    text = exports.isf(scene, spec)
+    dt, start = 1.0 / 60.0, 3600.0
+    speeds = [1.0, 1.0, 1.0, 1.001, 2.0, 2.0, 0.0, 0.5]
+    frames = [{**isf_defaults(text), "TIME": start + i * dt, "speed": s}
+              for i, s in enumerate(speeds)]
+    images = play_isf(gl_context, targets, text, SIZE, frames, buffer_dtype)
+    phase = Phase(scene.phase)
+    for i, (image, speed) in enumerate(zip(images, speeds)):
+        if i:
+            phase = phase.advance(dt, speed, scene.loop)
+        want = app_frame(renderer, spec, scene, phase.value)
+        np.testing.assert_allclose(image, want, atol=COLOR_TOL,
+                                   err_msg=f"frame {i} at speed {speed}")
+    assert np.abs(images[5] - images[4]).max() > 1e-3  # it does move
+    np.testing.assert_array_equal(images[6], images[5])  # speed 0 holds the picture
+
+
 def test_aspect_follows_the_host_resolution(renderer, gl_context, targets):
     """Portrait and odd sizes: the shorter side spans [-1, 1] as in the app."""
     scene, spec, speed = scene_of("mono-palette-k5")
