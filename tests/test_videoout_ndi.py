@@ -8,6 +8,7 @@ levels, not exactly. Skipped when ndi-python (which carries the NDI runtime) is 
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -113,3 +114,51 @@ def test_ndi_out_reaches_a_receiver_on_this_machine(renderer):
         assert int(np.argmin(errors)) == i, f"frame {i} looks like frame {np.argmin(errors)}"
         print(f"frame {i}: mean error {errors[i]:.2f}, max "
               f"{np.abs(g[:, :, :3].astype(int) - expected[i]).max()} levels")
+
+
+_SCREENS: dict = {}  # kept for the session: moderngl rebinds the last framebuffer it made
+
+
+def test_the_live_show_sends_its_frames_over_ndi(renderer, monkeypatch):
+    """The live show's own hook (``--video-out ndi``): each frame's picture, read back a frame
+    later, reaches the receiver as the show drew it, in order, while the show moves on."""
+    from realtime_cppn import actions
+    from realtime_cppn.app import Live, VideoOutHook
+    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.scene import Scene
+
+    ctx = renderer.ctx
+    if id(ctx) not in _SCREENS:
+        _SCREENS[id(ctx)] = ctx.framebuffer(color_attachments=[ctx.texture(SIZE, 4, dtype="f1")])
+    fbo = _SCREENS[id(ctx)]
+    scene = Scene(network={"seed": 7, "width": 8, "depth": 2}, loop=0.5, path_seed=3)
+    live = Live(renderer, actions.initial_state(scene), clock=FixedClock(30))
+    name = f"rcppn-live-{os.getpid()}"
+    drawn: list[np.ndarray] = []  # the picture of every frame, as the renderer drew it
+    got: list[np.ndarray] = []
+    # The hook opens the route as the app does, under a name of this test's own.
+    monkeypatch.setattr(videoout, "open_output", functools.partial(videoout.open_output, name=name))
+    try:
+        live.video_out = VideoOutHook(live, "ndi", SIZE, 30.0)
+        receiver = Receiver(name)
+        try:
+            for _ in range(60):  # the first frames go out before the receiver is connected
+                live.update()
+                live.render(fbo, SIZE)
+                drawn.append(to_uint8(renderer.read(renderer.target(SIZE), 3)).astype(int))
+                frame = receiver.frame(timeout_ms=100 if not got else 2000)
+                if frame is not None:
+                    got.append(frame)
+                if len(got) == 4:
+                    break
+        finally:
+            receiver.close()
+    finally:
+        live.close()
+    assert len(got) == 4, f"{len(got)} frames reached the receiver in {len(drawn)} drawn"
+    matched = []
+    for g in got:
+        errors = [float(np.abs(g[:, :, :3].astype(int) - d).mean()) for d in drawn]
+        matched.append(int(np.argmin(errors)))
+        assert min(errors) <= MEAN_TOL, f"a received frame is {min(errors):.2f} levels off"
+    assert matched == sorted(matched) and len(set(matched)) == 4, matched  # in order, all new
