@@ -359,20 +359,31 @@ PHASE_BUFFER = "cppn_phase"  # the ISF persistent one-pixel pass holding the loo
 # The loop position as 24-bit fixed point in three channels, each a whole number of 255ths (+ a
 # quarter, so a float buffer decodes to the same integer as an 8-bit one rounds it to). FLOAT is
 # asked for, but the ISF JavaScript renderer keeps every buffer 8-bit; this way both hold it.
-# Every product is by a power of two, so packing and unpacking are exact in float32.
+# Every product is by a power of two, so packing and unpacking are exact in float32. Alpha tags
+# the frame that wrote it (1..250, 0 = never written): hosts differ in what a later pass sees,
+# this frame's write (VVISF) or the buffer as it was when the frame began (the JavaScript
+# renderer binds every buffer once per frame), and the image pass must know which it got.
 _ISF_PHASE = """\
+float cppn_frame_tag() {
+    return mod(float(FRAMEINDEX), 250.0) + 1.0;
+}
+
 vec4 cppn_pack_phase(float ph) {
     float q = floor(fract(ph) * 16777216.0 + 0.5);
     if (q >= 16777216.0) q = 0.0;
     float r = floor(q * (1.0 / 65536.0));
     float g = floor((q - r * 65536.0) * (1.0 / 256.0));
     float b = q - r * 65536.0 - g * 256.0;
-    return (vec4(r, g, b, 255.0) + 0.25) * (1.0 / 255.0);
+    return (vec4(r, g, b, cppn_frame_tag()) + 0.25) * (1.0 / 255.0);
 }
 
 float cppn_unpack_phase(vec4 c) {
     vec3 k = floor(c.rgb * 255.0 + 0.5);
     return dot(k, vec3(1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0));
+}
+
+bool cppn_written_this_frame(vec4 c) {
+    return floor(c.a * 255.0 + 0.5) == cppn_frame_tag();
 }
 """
 
@@ -411,15 +422,19 @@ def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         _body(scene, spec),
         _ISF_PHASE,
         "void main() {",
+        f"    vec4 state = {state};",
+        "    float advance = TIMEDELTA * speed / CPPN_LOOP;",
         "    if (PASSINDEX == 0) {",
         "        // Loops played since the first frame: speed scales each step, never the total.",
-        f"        float played = FRAMEINDEX == 0 ? 0.0 : cppn_unpack_phase({state});",
-        "        gl_FragColor = cppn_pack_phase(played + TIMEDELTA * speed / CPPN_LOOP);",
+        "        float played = FRAMEINDEX == 0 ? 0.0 : cppn_unpack_phase(state);",
+        "        gl_FragColor = cppn_pack_phase(played + advance);",
         "        return;",
         "    }",
+        "    float played = cppn_unpack_phase(state);",
+        "    if (!cppn_written_this_frame(state)) played += advance;  // the buffer as the frame began",
         "    vec2 frag = isf_FragNormCoord * RENDERSIZE;",
         "    vec2 p = cppn_point(frag, RENDERSIZE, center, CPPN_NET_SCALE / zoom, int(symmetry));",
-        f"    float phase = CPPN_PHASE0 + cppn_unpack_phase({state});",
+        "    float phase = CPPN_PHASE0 + played;",
         f"    gl_FragColor = vec4(cppn_color(cppn_evaluate(p, phase, {dz})), 1.0);",
         "}",
         "",

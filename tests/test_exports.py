@@ -236,12 +236,14 @@ def draw_export(ctx, targets, fmt: str, text: str, size, uniforms: dict) -> np.n
     return read_rgb(tex, size)
 
 
-def play_isf(ctx, targets, text: str, size, frames: list[dict],
-             buffer_dtype: str = "f4") -> list[np.ndarray]:
-    """An ISF host's frame loop: per frame, each PASS in order into its TARGET (ping-pong pairs:
-    a pass reads the target's last contents, later passes read what it wrote), the last pass to
-    the output. TIMEDELTA and FRAMEINDEX come from the frames' TIME; every buffer starts clear.
-    ``buffer_dtype`` "f1" plays a host that keeps buffers 8-bit (the ISF web renderer)."""
+def play_isf(ctx, targets, text: str, size, frames: list[dict], buffer_dtype: str = "f4",
+             bind_at_frame_start: bool = False) -> list[np.ndarray]:
+    """An ISF host's frame loop: per frame, each PASS in order into its TARGET (ping-pong pairs),
+    the last pass to the output; TIMEDELTA and FRAMEINDEX come from the frames' TIME, and every
+    buffer starts clear. A later pass reads what an earlier one wrote this frame, as VVISF does;
+    ``bind_at_frame_start`` plays the ISF web renderer instead, which binds every buffer as it
+    was when the frame began and flips them after the last pass. ``buffer_dtype`` "f1" plays a
+    host that keeps buffers 8-bit (the web renderer ignores FLOAT)."""
     prog = program(ctx, targets, ISF_VERT, wrap_isf(text, "330"))
     passes = exports.isf_header(text).get("PASSES") or [{}]
     buffers = {}
@@ -258,15 +260,21 @@ def play_isf(ctx, targets, text: str, size, frames: list[dict],
         uniforms = {**frame, "RENDERSIZE": (float(size[0]), float(size[1])), "FRAMEINDEX": index,
                     "TIMEDELTA": 0.0 if last_time is None else t - last_time}
         last_time = t
+        at_start = {name: pair[0][0] for name, (_, pair) in buffers.items()}
         for n, p in enumerate(passes):
             uniforms["PASSINDEX"] = n
-            samplers = {name: pair[0][0] for name, (_, pair) in buffers.items()}
+            current = {name: pair[0][0] for name, (_, pair) in buffers.items()}
+            samplers = at_start if bind_at_frame_start else current
             if "TARGET" in p:
                 bsize, pair = buffers[p["TARGET"]]
                 render(ctx, prog, pair[1][1], bsize, uniforms, samplers)
-                pair.reverse()  # what was written is what the next pass and frame read
+                if not bind_at_frame_start:
+                    pair.reverse()  # what was written is what the next pass and frame read
             else:
                 render(ctx, prog, out_fbo, size, uniforms, samplers)
+        if bind_at_frame_start:
+            for _, pair in buffers.values():
+                pair.reverse()
         images.append(read_rgb(out_tex, size))
     return images
 
@@ -361,11 +369,12 @@ def test_isf_inputs_change_what_the_app_would_change(renderer, gl_context, targe
     np.testing.assert_allclose(got, want, atol=COLOR_TOL)
 
 
-@pytest.mark.parametrize("buffer_dtype", ["f4", "f1"])
-def test_isf_speed_changes_the_rate_never_the_position(buffer_dtype, renderer, gl_context, targets):
+@pytest.mark.parametrize("host", ["vvisf-float", "vvisf-8bit", "web-renderer"])
+def test_isf_speed_changes_the_rate_never_the_position(host, renderer, gl_context, targets):
     """An hour into the host's clock, Speed nudged then doubled: each frame moves on by one
-    frame's motion at the new speed, as the app's own Phase does. "f1": a host whose persistent
-    buffers are 8-bit (the ISF web renderer ignores FLOAT) keeps the phase just as well."""
+    frame's motion at the new speed, as the app's own Phase does. In a host whose buffers are
+    8-bit, and in one whose later passes see the buffers as the frame began (the ISF web
+    renderer, both at once), the picture is the same."""
     from realtime_cppn.animation import Phase
 
     scene, spec, _ = scene_of("rgb-tanh")
@@ -374,7 +383,9 @@ def test_isf_speed_changes_the_rate_never_the_position(buffer_dtype, renderer, g
     speeds = [1.0, 1.0, 1.0, 1.001, 2.0, 2.0, 0.0, 0.5]
     frames = [{**isf_defaults(text), "TIME": start + i * dt, "speed": s}
               for i, s in enumerate(speeds)]
-    images = play_isf(gl_context, targets, text, SIZE, frames, buffer_dtype)
+    images = play_isf(gl_context, targets, text, SIZE, frames,
+                      buffer_dtype="f4" if host == "vvisf-float" else "f1",
+                      bind_at_frame_start=host == "web-renderer")
     phase = Phase(scene.phase)
     for i, (image, speed) in enumerate(zip(images, speeds)):
         if i:
