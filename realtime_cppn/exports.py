@@ -426,7 +426,7 @@ def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         "    float advance = TIMEDELTA * speed / CPPN_LOOP;",
         "    if (PASSINDEX == 0) {",
         "        // Loops played since the first frame: speed scales each step, never the total.",
-        "        float played = FRAMEINDEX == 0 ? 0.0 : cppn_unpack_phase(state);",
+        "        float played = cppn_unpack_phase(state);  // a clear buffer is 0: the start",
         "        gl_FragColor = cppn_pack_phase(played + advance);",
         "        return;",
         "    }",
