@@ -358,7 +358,8 @@ PHASE_BUFFER = "cppn_phase"  # the ISF persistent one-pixel pass holding the loo
 
 # The loop position as 24-bit fixed point in three channels, each a whole number of 255ths (+ a
 # quarter, so a float buffer decodes to the same integer as an 8-bit one rounds it to). FLOAT is
-# asked for, but the ISF JavaScript renderer keeps every buffer 8-bit; this way both hold it.
+# not asked for: 8 bits per channel hold it exactly, and the ISF JavaScript renderer's float
+# buffers are not renderable in WebGL 1 (every write to them is lost).
 # Every product is by a power of two, so packing and unpacking are exact in float32. Alpha tags
 # the frame that wrote it (1..250, 0 = never written): hosts differ in what a later pass sees,
 # this frame's write (VVISF) or the buffer as it was when the frame began (the JavaScript
@@ -403,8 +404,8 @@ def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         "ISFVSN": "2",
         "CATEGORIES": ["Generator"],
         "INPUTS": isf_inputs(scene, spec, speed),
-        "PASSES": [{"TARGET": PHASE_BUFFER, "PERSISTENT": True, "FLOAT": True,
-                    "WIDTH": "1", "HEIGHT": "1"}, {}],
+        "PASSES": [{"TARGET": PHASE_BUFFER, "PERSISTENT": True, "WIDTH": "1", "HEIGHT": "1"},
+                   {}],
     }
     sliders = [f"z{i}" for i in range(min(LATENT_SLIDERS, spec.z_dim))]
     dz = f"vec4({', '.join(sliders + ['0.0'] * (4 - len(sliders)))})"

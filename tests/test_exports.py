@@ -243,7 +243,7 @@ def play_isf(ctx, targets, text: str, size, frames: list[dict], buffer_dtype: st
     buffer starts clear. A later pass reads what an earlier one wrote this frame, as VVISF does;
     ``bind_at_frame_start`` plays the ISF web renderer instead, which binds every buffer as it
     was when the frame began and flips them after the last pass. ``buffer_dtype`` "f1" plays a
-    host that keeps buffers 8-bit (the web renderer ignores FLOAT)."""
+    host that makes buffers 8-bit (every host when FLOAT is not asked for)."""
     prog = program(ctx, targets, ISF_VERT, wrap_isf(text, "330"))
     passes = exports.isf_header(text).get("PASSES") or [{}]
     buffers = {}
@@ -373,8 +373,8 @@ def test_isf_inputs_change_what_the_app_would_change(renderer, gl_context, targe
 def test_isf_speed_changes_the_rate_never_the_position(host, renderer, gl_context, targets):
     """An hour into the host's clock, Speed nudged then doubled: each frame moves on by one
     frame's motion at the new speed, as the app's own Phase does. In a host whose buffers are
-    8-bit, and in one whose later passes see the buffers as the frame began (the ISF web
-    renderer, both at once), the picture is the same."""
+    8-bit (FLOAT is not asked for), in one that makes them float anyway, and in one whose later
+    passes see the buffers as the frame began (the ISF web renderer), the picture is the same."""
     from realtime_cppn.animation import Phase
 
     scene, spec, _ = scene_of("rgb-tanh")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,28 +78,32 @@ document.getElementById('out').textContent = lines.join('\\n');
 """
 
 
-def run_webgl(jobs: list[dict], tmp_path) -> list[np.ndarray]:
-    """Each job's shader compiled once by Chromium's software WebGL and drawn once per entry of
-    its ``frames`` (uniform values): (H, W, 3) levels per frame, top row first."""
-    page = tmp_path / "page.html"
-    page.write_text(PAGE % json.dumps(jobs))
+def chromium_frames(page: str, tmp_path, count: int) -> list[np.ndarray]:
+    """Load ``page`` in headless Chromium (SwiftShader) and decode the ``count`` frames it lists
+    in its ``out`` element as base64 RGBA: (H, W, 3) levels each, top row first."""
+    path = tmp_path / "page.html"
+    path.write_text(page)
     res = subprocess.run(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
          "--enable-unsafe-swiftshader", "--disable-gpu-sandbox", "--virtual-time-budget=60000",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
         capture_output=True, text=True, timeout=300)
     out = re.search(r'<pre id="out">(.*?)</pre>', res.stdout, re.S)
     rows = re.findall(r"^(FRAME|ERROR) (.*)$", out.group(1) if out else "", re.M)
-    per_frame = [job for job in jobs for _ in job["frames"]]
     assert rows, f"Chromium drew nothing: {res.stderr[-2000:]}"
     refused = [data for kind, data in rows if kind == "ERROR"]
-    assert not refused, f"WebGL refused a shader: {refused[0][:1000]}"
-    assert len(rows) == len(per_frame), f"Chromium drew {len(rows)} of {len(per_frame)}"
-    frames = []
-    for (_, data), job in zip(rows, per_frame):
-        px = np.frombuffer(base64.b64decode(data), np.uint8).reshape(job["h"], job["w"], 4)
-        frames.append(px[::-1, :, :3].astype(float))
-    return frames
+    assert not refused, f"WebGL refused: {refused[0][:1000]}"
+    assert len(rows) == count, f"Chromium drew {len(rows)} of {count}"
+    w, h = SIZE
+    return [np.frombuffer(base64.b64decode(data), np.uint8).reshape(h, w, 4)[::-1, :, :3]
+            .astype(float) for _, data in rows]
+
+
+def run_webgl(jobs: list[dict], tmp_path) -> list[np.ndarray]:
+    """Each job's shader compiled once by Chromium's software WebGL and drawn once per entry of
+    its ``frames`` (uniform values): (H, W, 3) levels per frame, top row first."""
+    assert all((job["w"], job["h"]) == SIZE for job in jobs)
+    return chromium_frames(PAGE % json.dumps(jobs), tmp_path, sum(len(j["frames"]) for j in jobs))
 
 
 DEEP = {"32x8": dict(width=32, depth=8, seed=21), "64x4": dict(width=64, depth=4, seed=22)}
@@ -129,3 +135,59 @@ def test_exports_match_the_app_in_software_webgl(renderer, tmp_path):
         off = float(np.abs(got - want).max())
         print(f"{name}: max {off:g} levels off the app")
         assert off <= 1, f"{name}: {off:g} levels off the app"
+
+
+# The official ISF JavaScript renderer's browser bundle (npm pack interactive-shader-format@2.9.0,
+# then package/build/build.js): not vendored here, so the test runs where ISF_JS_BUNDLE names it.
+ISF_JS = os.environ.get("ISF_JS_BUNDLE", "")
+
+ISF_PAGE = """<html><body><pre id="out">pending</pre><canvas id="c" width="%d" height="%d"></canvas>
+<script>var digits, BASE_UNIT_NONE;</script>
+<script>window.isfRequire = __BUNDLE__</script>
+<script>
+const lines = [];
+try {
+  let now = 1000000;  // the renderer reads Date.now for TIME and TIMEDELTA: a clock of our own
+  Date.now = () => now;
+  const ISF = window.isfRequire(10);  // the bundle's entry module: lib/main.js
+  const canvas = document.getElementById('c');
+  const gl = canvas.getContext('webgl', {preserveDrawingBuffer: true, antialias: false});
+  const r = new ISF.Renderer(gl);
+  r.loadSource(__SOURCE__);
+  if (!r.valid) throw 'invalid ISF: ' + JSON.stringify(r.error);
+  for (const [dt, speed] of __STEPS__) {
+    now += dt;
+    r.setValue('speed', speed);
+    r.draw(canvas);
+    const px = new Uint8Array(canvas.width * canvas.height * 4);
+    gl.readPixels(0, 0, canvas.width, canvas.height, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    let bin = ''; for (let i = 0; i < px.length; i++) bin += String.fromCharCode(px[i]);
+    lines.push('FRAME ' + btoa(bin));
+  }
+} catch (e) { lines.push('ERROR ' + String(e && e.stack || e).replace(/\\s+/g, ' ')); }
+document.getElementById('out').textContent = lines.join('\\n');
+</script></body></html>
+"""
+
+
+@pytest.mark.skipif(not os.path.isfile(ISF_JS), reason="set ISF_JS_BUNDLE to the ISF JS renderer's "
+                    "build/build.js (npm pack interactive-shader-format@2.9.0)")
+def test_isf_export_plays_in_the_isf_web_renderer(renderer, tmp_path):
+    """The official ISF renderer in WebGL 1: the persistent phase pass accumulates, and Speed
+    changed mid-play changes only the rate: every frame is the app's at the integrated phase."""
+    from test_exports import scene_of
+
+    from realtime_cppn.animation import Phase
+
+    scene, spec, _ = scene_of("rgb-tanh")
+    steps = [(0, 1.0), (500, 1.0), (16, 1.0), (17, 1.001), (500, 2.0), (250, 0.0), (100, 0.5)]
+    # The bundle's vendored math library assigns two undeclared globals: strict mode refuses it.
+    bundle = Path(ISF_JS).read_text().replace('"use strict";', "").replace("'use strict';", "")
+    page = (ISF_PAGE % SIZE).replace("__BUNDLE__", bundle).replace(
+        "__SOURCE__", json.dumps(exports.isf(scene, spec))).replace("__STEPS__", json.dumps(steps))
+    got = chromium_frames(page, tmp_path, len(steps))
+    phase = Phase(scene.phase)
+    for i, ((dt_ms, speed), image) in enumerate(zip(steps, got)):
+        phase = phase.advance(dt_ms / 1000.0, speed, scene.loop)
+        off = float(np.abs(image - levels(app_frame(renderer, spec, scene, phase.value))).max())
+        assert off <= 1, f"frame {i} (speed {speed}): {off:g} levels off the app"
