@@ -7,13 +7,18 @@ Every export is one self-contained fragment shader with the weights baked in as 
 ``phase = scene.phase + time * speed / loop``, then the first layer's bias ``b0 + W_z z``. So the
 host's clock (Shadertoy ``iTime``, ISF ``TIME``, glslViewer ``u_time``) drives the same closed loop
 as the app, and time t in the host shows what the app shows t seconds after opening the scene.
+ISF integrates the phase in a persistent pass instead, so its Speed input never moves the loop.
 
-The GLSL is written for the oldest dialect any target compiles (GLSL 1.10 for ISF hosts, GLSL ES
-3.00 for Shadertoy's WebGL2): no arrays, no non-square matrices, no built-in ``tanh`` (the
-activations registry already defines stable ``act_*``), no ``texelFetch``. Coordinates and colour
-follow shaders/common.glsl exactly (the export tests draw both and compare); the view's symmetry,
-zoom, centre and colour mode are baked as constants, except that ISF exposes speed, zoom, centre,
-symmetry and a few latent offsets as INPUTS whose defaults are the scene's.
+The harmonics' sin/cos come from a polynomial in the shader (``cppn_sincos``), not the host's:
+hosts' trigonometry may be off by 2e-4, which a deep network amplifies into visible colour.
+
+The GLSL is written for the oldest dialect any target compiles (GLSL 1.10 for ISF hosts and
+glslViewer's default contexts, ES 1.00 for GLES/WebGL1, ES 3.00 for Shadertoy's WebGL2): no
+``#version`` outside Shadertoy's wrapper, no arrays, no non-square matrices, no built-in ``tanh``
+(the activations registry already defines stable ``act_*``), no ``texelFetch``. Coordinates and
+colour follow shaders/common.glsl exactly (the export tests draw both and compare); the view's
+symmetry, zoom, centre and colour mode are baked as constants, except that ISF exposes speed,
+zoom, centre, symmetry and a few latent offsets as INPUTS whose defaults are the scene's.
 
 uv-remap networks (2 output channels) are refused: their colour comes from an image texture and,
 with ``uv_normalize``, a per-frame min/max a single pass cannot compute.
@@ -36,12 +41,19 @@ from .spec import PALETTES, SYMMETRIES, NetworkSpec
 FORMATS = ("shadertoy", "isf", "glsl")
 SUFFIXES = {"shadertoy": ".glsl", "isf": ".fs", "glsl": ".frag"}
 
-# Most baked weights (weights + biases + latent coefficients) per format. Every weight is a float
-# literal in the source and an immediate in the compiled code: WebGL on Windows goes through ANGLE
-# to Direct3D, whose compiler takes tens of seconds (or times out and loses the context) on
-# shaders much beyond ~16k constants, and ISF hosts compile on the render thread, so the show
-# stalls as long. glslViewer compiles natively on desktop GL and tolerates more.
-MAX_WEIGHTS = {"shadertoy": 16384, "isf": 16384, "glsl": 65536}
+# Most baked weights (weights + biases + latent Fourier coefficients) per format, and the host
+# each cap protects. Every weight is a float literal in the source and an immediate in the
+# compiled code. Shaders up to 16,384 compiled and played in every host tried (Shadertoy's WebGL2
+# page and the ISF JavaScript renderer in Chromium, glslViewer 3.5 on llvmpipe); at 61k weights
+# Chrome's GPU process crashed and glslViewer on llvmpipe took minutes to its first frame. WebGL
+# on Windows goes through ANGLE to Direct3D, whose compiler is slower still, and ISF hosts
+# compile on their render thread, so the show stalls for as long as the compile takes.
+MAX_WEIGHTS = {"shadertoy": 16384, "isf": 16384, "glsl": 16384}
+CAP_HOSTS = {
+    "shadertoy": "WebGL in the browser (Chrome's GPU process, ANGLE on Windows)",
+    "isf": "ISF hosts, which compile on their render thread (and the ISF web renderer)",
+    "glsl": "glslViewer and glslCanvas (minutes to a first frame on software GL, WebGL crashes)",
+}
 
 LATENT_SLIDERS = 4  # ISF latent offset inputs (z0..z3) and the dims iMouse moves (z0, z1)
 LATENT_RANGE = 2.0  # offsets span +-2: z is N(0, 1)-like along the loop
@@ -71,8 +83,7 @@ def check_weight_count(n: int, fmt: str, detail: str = "") -> None:
     if n > limit:
         raise CPPNError(
             f"the network has {n} weights{detail}; the {fmt} export bakes at most {limit} as "
-            "constants (bigger shaders take host compilers many seconds or fail): use a smaller "
-            "width or depth"
+            f"constants, which protects {CAP_HOSTS[fmt]}: use a smaller width or depth"
         )
 
 
@@ -100,6 +111,8 @@ def network_glsl(spec: NetworkSpec, path: LatentPath) -> str:
     ``phase`` is the loop position (any real: only its fraction matters); ``dz`` offsets latent
     dims 0..3 (ISF sliders, Shadertoy's mouse). Layer 0's coordinate weights and every later
     layer are ``mat4 * vec4`` blocks like ``bake.network``; its bias is ``b0 + W_z z(phase)``.
+    The harmonics come from ``cppn_sincos``, never the host's sin/cos (k is a whole number, so
+    ``k * fract(phase)`` turns is the same angle as ``k * phase``).
     """
     n_coord = len(spec.inputs)
     feats = {"x": "p.x", "y": "p.y", "r": "length(p)", "b": "1.0"}
@@ -120,10 +133,12 @@ def network_glsl(spec: NetworkSpec, path: LatentPath) -> str:
         b = _padded(path.amplitude * b, 4 * zb, n_k)
         lines += [
             "    // latent loop: z(phase) = sum_k a_k cos(2 pi k phase) + b_k sin(2 pi k phase)",
-            "    float t = CPPN_TAU * fract(phase);",
+            "    float ph = fract(phase);",
         ]
         for i, k in enumerate(ks):
-            lines.append(f"    float c{i + 1} = cos({literal(k)} * t), s{i + 1} = sin({literal(k)} * t);")
+            n = i + 1
+            lines.append(f"    vec2 sc{n} = cppn_sincos({literal(k)} * ph);  // harmonic {k:g}")
+            lines.append(f"    float c{n} = sc{n}.y, s{n} = sc{n}.x;")
         for j in range(zb):
             rows = slice(4 * j, 4 * j + 4)
             terms = [f"{_vec4(a[rows, i])} * c{i + 1}" for i in range(n_k)]
@@ -155,6 +170,26 @@ def network_glsl(spec: NetworkSpec, path: LatentPath) -> str:
 _COMMON = """\
 #define CPPN_TAU 6.28318530718
 
+// (sin, cos) of x turns (2 pi x radians) from a polynomial of our own, to ~1e-7: a host's
+// built-in sin/cos may be off by 2e-4 (Chrome's software WebGL), and a deep network amplifies
+// an error in its latent input into visible colour. Reduced to the nearest quarter turn, then
+// Taylor series on [-pi/4, pi/4] (remainders below 3e-8).
+vec2 cppn_sincos(float x) {
+    float u = 4.0 * fract(x);
+    float q = floor(u + 0.5);
+    float a = 1.5707963267948966 * (u - q);
+    float a2 = a * a;
+    float s = a * (1.0 + a2 * (-1.0 / 6.0 + a2 * (1.0 / 120.0 + a2 * (-1.0 / 5040.0
+        + a2 * (1.0 / 362880.0)))));
+    float c = 1.0 + a2 * (-0.5 + a2 * (1.0 / 24.0 + a2 * (-1.0 / 720.0 + a2 * (1.0 / 40320.0
+        - a2 * (1.0 / 3628800.0)))));
+    q = mod(q, 4.0);
+    if (q == 1.0) return vec2(c, -s);
+    if (q == 2.0) return vec2(-s, -c);
+    if (q == 3.0) return vec2(-c, s);
+    return vec2(s, c);
+}
+
 // Pixel centre (y up, origin bottom-left) -> network coordinates, as realtime_cppn.spec.coords:
 // the shorter side spans [-1, 1]; then symmetry (0 none, 1 mirror x, 2 mirror y, 3 both,
 // 4 + n - 2 an n-fold kaleidoscope), then centre + scale * point.
@@ -169,7 +204,7 @@ vec2 cppn_point(vec2 frag, vec2 res, vec2 c, float scale, int sym) {
         float a = atan(p.y, p.x);
         a = a - sector * floor(a / sector);
         if (a > sector * 0.5) a = sector - a;
-        p = length(p) * vec2(cos(a), sin(a));
+        p = length(p) * cppn_sincos(a / CPPN_TAU).yx;
     }
     return c + scale * p;
 }
@@ -263,15 +298,23 @@ def shadertoy(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
 
 
 def glsl_viewer(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
-    """A plain ``#version 330`` fragment shader with glslViewer's ``u_time`` / ``u_resolution``."""
+    """A version-less fragment shader as glslViewer's examples: ``u_time``, ``u_resolution``.
+
+    No ``#version`` line, ``gl_FragColor`` and a ``GL_ES`` precision block: glslViewer keeps its
+    default context whatever the file says (GL 2.1 on macOS, GLES on a Pi, WebGL in glslCanvas),
+    and GLSL 1.10 / ES 1.00 is what every one of them compiles.
+    """
     check_exportable(spec, "glsl")
     return "\n".join([
-        "#version 330",
         _header(scene, spec, "glsl"),
         "// glslViewer conventions: u_time in seconds, u_resolution in pixels.",
+        "#ifdef GL_ES",
+        "precision highp float;",
+        "precision highp int;",
+        "#endif",
+        "",
         "uniform float u_time;",
         "uniform vec2 u_resolution;",
-        "out vec4 fragColor;",
         "",
         _consts(scene, spec, speed),
         "",
@@ -279,7 +322,8 @@ def glsl_viewer(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         "void main() {",
         "    vec2 p = cppn_point(gl_FragCoord.xy, u_resolution, CPPN_CENTER, CPPN_SCALE, "
         "CPPN_SYMMETRY);",
-        f"    fragColor = vec4(cppn_color(cppn_evaluate(p, {_phase_expr('u_time')}, vec4(0.0))), 1.0);",
+        "    gl_FragColor = vec4(cppn_color(cppn_evaluate(p, "
+        f"{_phase_expr('u_time')}, vec4(0.0))), 1.0);",
         "}",
         "",
     ])
@@ -310,8 +354,48 @@ def isf_inputs(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> list[dict
     return inputs
 
 
+PHASE_BUFFER = "cppn_phase"  # the ISF persistent one-pixel pass holding the loop position
+
+# The loop position as 24-bit fixed point in three channels, each a whole number of 255ths (+ a
+# quarter, so a float buffer decodes to the same integer as an 8-bit one rounds it to). FLOAT is
+# not asked for: 8 bits per channel hold it exactly, and the ISF JavaScript renderer's float
+# buffers are not renderable in WebGL 1 (every write to them is lost).
+# Every product is by a power of two, so packing and unpacking are exact in float32. Alpha tags
+# the frame that wrote it (1..250, 0 = never written): hosts differ in what a later pass sees,
+# this frame's write (VVISF) or the buffer as it was when the frame began (the JavaScript
+# renderer binds every buffer once per frame), and the image pass must know which it got.
+_ISF_PHASE = """\
+float cppn_frame_tag() {
+    return mod(float(FRAMEINDEX), 250.0) + 1.0;
+}
+
+vec4 cppn_pack_phase(float ph) {
+    float q = floor(fract(ph) * 16777216.0 + 0.5);
+    if (q >= 16777216.0) q = 0.0;
+    float r = floor(q * (1.0 / 65536.0));
+    float g = floor((q - r * 65536.0) * (1.0 / 256.0));
+    float b = q - r * 65536.0 - g * 256.0;
+    return (vec4(r, g, b, cppn_frame_tag()) + 0.25) * (1.0 / 255.0);
+}
+
+float cppn_unpack_phase(vec4 c) {
+    vec3 k = floor(c.rgb * 255.0 + 0.5);
+    return dot(k, vec3(1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0));
+}
+
+bool cppn_written_this_frame(vec4 c) {
+    return floor(c.a * 255.0 + 0.5) == cppn_frame_tag();
+}
+"""
+
+
 def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
-    """An ISF 2 generator (``.fs``): TIME, RENDERSIZE, isf_FragNormCoord, gl_FragColor."""
+    """An ISF 2 generator (``.fs``): TIME, RENDERSIZE, isf_FragNormCoord, gl_FragColor.
+
+    Two passes: a persistent one-pixel pass integrates the loop position, ``phase += TIMEDELTA *
+    speed / loop`` (so the Speed input changes the rate, never the position, as the app's speed
+    does), then the image pass draws the network at that phase.
+    """
     check_exportable(spec, "isf")
     doc = {
         "DESCRIPTION": f"CPPN from realtime-cppn: a {len(spec.layers)}-layer network on a "
@@ -320,10 +404,13 @@ def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         "ISFVSN": "2",
         "CATEGORIES": ["Generator"],
         "INPUTS": isf_inputs(scene, spec, speed),
+        "PASSES": [{"TARGET": PHASE_BUFFER, "PERSISTENT": True, "WIDTH": "1", "HEIGHT": "1"},
+                   {}],
     }
     sliders = [f"z{i}" for i in range(min(LATENT_SLIDERS, spec.z_dim))]
     dz = f"vec4({', '.join(sliders + ['0.0'] * (4 - len(sliders)))})"
     consts = _consts(scene, spec, speed).splitlines()
+    state = f"IMG_NORM_PIXEL({PHASE_BUFFER}, vec2(0.5))"
     return "\n".join([
         "/*" + _isf_json(doc) + "*/",
         "",
@@ -334,10 +421,21 @@ def isf(scene: Scene, spec: NetworkSpec, speed: float = 1.0) -> str:
         f"const float CPPN_NET_SCALE = {literal(spec.scale)};",
         "",
         _body(scene, spec),
+        _ISF_PHASE,
         "void main() {",
+        f"    vec4 state = {state};",
+        "    float advance = TIMEDELTA * speed / CPPN_LOOP;",
+        "    if (PASSINDEX == 0) {",
+        "        // Loops played since the first frame: speed scales each step, never the total.",
+        "        float played = cppn_unpack_phase(state);  // a clear buffer is 0: the start",
+        "        gl_FragColor = cppn_pack_phase(played + advance);",
+        "        return;",
+        "    }",
+        "    float played = cppn_unpack_phase(state);",
+        "    if (!cppn_written_this_frame(state)) played += advance;  // the buffer as the frame began",
         "    vec2 frag = isf_FragNormCoord * RENDERSIZE;",
         "    vec2 p = cppn_point(frag, RENDERSIZE, center, CPPN_NET_SCALE / zoom, int(symmetry));",
-        f"    float phase = {_phase_expr('TIME', 'speed / CPPN_LOOP')};",
+        "    float phase = CPPN_PHASE0 + played;",
         f"    gl_FragColor = vec4(cppn_color(cppn_evaluate(p, phase, {dz})), 1.0);",
         "}",
         "",

@@ -15,9 +15,10 @@ spout          SpoutGL             Windows, a current GL ctx  RGBA    yes
 ndi            ndi-python (NDIlib) the NDI runtime            BGRA    yes
 =============  ==================  =========================  ======  ==========================
 
-Every layout is uint8, top row first, C-contiguous. Only this conversion and the calls made on the
-library are tested here (against stand-in modules); the routes themselves were not run on their
-platforms by the tests.
+Every layout is uint8, top row first, C-contiguous. The conversion and the calls made on each
+library are tested against stand-in modules; the NDI route also end to end, with ndi-python's own
+receiver on the same machine (NDI compresses every frame, so pixels arrive within a few levels).
+virtualcam, Syphon and Spout have not been run on their platforms by the tests.
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ def _ndi(mods: list[ModuleType], size: tuple[int, int], fps: float, name: str) -
         raise CPPNError("the NDI runtime did not start (CPU without SSE4.2, or no runtime)")
     settings = ndi.SendCreate()
     settings.ndi_name = name
+    # The show paces itself: a clocked sender would block each send until its frame slot.
+    settings.clock_video = False
     sender = ndi.send_create(settings)
     if sender is None:
         ndi.destroy()
@@ -167,7 +170,7 @@ def _ndi(mods: list[ModuleType], size: tuple[int, int], fps: float, name: str) -
 
     def send(bgra: np.ndarray) -> None:
         frame.data = bgra  # ndi-python takes xres, yres and the stride from the array
-        ndi.send_send_video_v2(sender, frame)
+        ndi.send_send_video_v2(sender, frame)  # synchronous: the frame is copied before return
 
     def close() -> None:
         ndi.send_destroy(sender)

@@ -1,9 +1,9 @@
 """Video out: the frame path up to each library call, and the errors for what is missing.
 
-The libraries (pyvirtualcam, syphon-python, SpoutGL, ndi-python) need drivers or platforms this
-machine lacks, so each is replaced by a stand-in module that records what it was handed: the tests
-check our side of the boundary (layout, dtype, row order, alpha, sizes, lifecycle, messages),
-never the library's.
+pyvirtualcam, syphon-python and SpoutGL need drivers or platforms this machine lacks, so each is
+replaced here by a stand-in module that records what it was handed: the tests check our side of
+the boundary (layout, dtype, row order, alpha, sizes, lifecycle, messages), never the library's.
+ndi-python gets the same checks here, and a real receiver in test_videoout_ndi.py.
 """
 
 from __future__ import annotations
