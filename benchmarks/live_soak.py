@@ -126,7 +126,8 @@ def main() -> int:
               "rss_start_mb": round(start_rss, 1), "rss_end_mb": round(end_rss, 1),
               "frames": len(gaps) + 1, "longest_frame_s": round(max(gaps, default=0.0), 3),
               "median_frame_s": round(sorted(gaps)[len(gaps) // 2], 4) if gaps else None,
-              "longest_frames": longest(trace), "sent": sent, "take_files": takes, "tracebacks": out.count("Traceback"),
+              "longest_frames": longest(trace), "sent": sent, "take_files": takes,
+              "tracebacks": out.count("Traceback"),
               "last_output": out.strip().splitlines()[-5:]}
     print(json.dumps(result, indent=2))
     if args.json:

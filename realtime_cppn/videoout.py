@@ -61,7 +61,7 @@ ROUTES: dict[str, Route] = {
         Route("spout", "SpoutGL", ("SpoutGL",), ("win32",), "rgba",
               "Windows with an OpenGL context current on the sending thread"),
         Route("ndi", "ndi-python", ("NDIlib",), (), "bgra",
-              "the NDI runtime (https://ndi.video/tools)"),
+              "a platform its wheels exist for (they carry the NDI runtime)"),
     )
 }
 
