@@ -39,7 +39,7 @@ import numpy as np
 from . import actions, activations, cost, instrument, keys, liveliness, overlay, perflog, recorder, safeio
 from .actions import Action, AppState
 from .animation import LatentPath, blend
-from .autoscale import AutoScale
+from .autoscale import LADDER, AutoScale
 from .clock import Clock, FixedClock, WallClock
 from .errors import CPPNError
 from .spec import NetworkSpec
@@ -460,6 +460,7 @@ class Live:
         self._builds = _Builds()
         self.actions_per_frame: int | None = ACTIONS_PER_FRAME  # None: no cap (offline replay)
         self._backlog: deque[Action] = deque()
+        self._follow: list[Action] = []  # applied right after the current action (_follow_with)
         self.backlog_dropped = 0
         self._drawn: tuple[int, float, int, int] | None = None  # (frames, wall, work, width)
 
@@ -525,7 +526,21 @@ class Live:
         shown = self._shown
         if shown is not None and _architecture(shown) == _architecture(network):
             return
+        if self.autoscale is not None:
+            self._scale_to_fit(network)
         self.budget.check(network, self._pixels(), self.cost_path)
+
+    def _scale_to_fit(self, network: dict) -> None:
+        """Under auto scale a network too slow at the current scale starts at the largest rung
+        of the ladder that holds the frame limit; only one no rung holds is refused."""
+        fits = self.budget.pixels_within(network, self.cost_path)
+        if fits is None or self._pixels() <= fits:
+            return
+        full = self._pixels() / self.state.render_scale ** 2
+        rungs = [k for k in LADDER if full * k * k <= fits and k < self.state.render_scale]
+        if rungs:
+            self.state = replace(self.state, render_scale=rungs[0])
+            self.autoscale.reset()  # the costs it saw were of another network and scale
 
     @property
     def cost_path(self) -> str:
@@ -654,7 +669,7 @@ class Live:
             if lively:
                 self._note(skipped, option)
                 if seed != after.seed:
-                    self._queue_first(Action("seed", seed))
+                    self._follow_with(Action("seed", seed))
                 return option
             skipped.append(str(option.value[0]) if option.name == "activation" else str(option))
         self.note = (f"no lively picture for {options[0]}: try R", state.time)
@@ -673,14 +688,10 @@ class Live:
         if skipped:
             self.note = (f"skipped {', '.join(skipped)} (no lively picture)", self.state.time)
 
-    def _queue_first(self, action: Action) -> None:
-        """Queue ``action`` before anything already queued (applied in this same frame)."""
-        rest = []
-        with suppress(queue.Empty):
-            while True:
-                rest.append(self._queue.get_nowait())
-        for a in (action, *rest):
-            self._queue.put(a)
+    def _follow_with(self, action: Action) -> None:
+        """Apply ``action`` right after the one being applied, in this same frame (a searched
+        seed follows its key's change before anything is drawn)."""
+        self._follow.append(action)
 
     # --- time and state -------------------------------------------------------------------------
 
@@ -696,6 +707,8 @@ class Live:
             self._queue.put(action)
         for action in self._batch():
             self._apply(action)
+            while self._follow:
+                self._apply(self._follow.pop(0))
         try:
             self._sync()
         except CPPNError as exc:  # a background compile the driver refused in the end
@@ -1861,6 +1874,7 @@ def _start_show(live: Live, args: argparse.Namespace, scene, window: Window,
                 start: list[Action]) -> None:
     """What the show needs before its first frame: texture, auto scale, a lively default
     scene, video out and the --action list."""
+    live.fb_size = window.framebuffer_size()  # what the cost model judges the first network at
     if scene.texture:
         live._load_texture(scene.texture)  # a bad image fails now, with one line
     if live.state.auto_scale:

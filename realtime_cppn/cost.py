@@ -167,6 +167,17 @@ class Budget:
         layers = (len(sizes) - 1) * LAYER_SECONDS.get(path, LAYER_SECONDS["cpu"])
         return work * max(pixels, 1) / self.rate(path, sizes[1]) + layers
 
+    def pixels_within(self, network: Mapping[str, Any], path: str) -> float | None:
+        """How many pixels a frame of ``network`` may draw within the frame limit (None: no
+        limit applies, or the model would refuse the config itself)."""
+        if self.frame_limit_s is None:
+            return None
+        work, sizes = work_per_pixel(network), layer_sizes(network)
+        if work is None or sizes is None:
+            return None
+        fixed = (len(sizes) - 1) * LAYER_SECONDS.get(path, LAYER_SECONDS["cpu"])
+        return max(self.frame_limit_s - fixed, 0.0) * self.rate(path, sizes[1]) / max(work, 1)
+
     def check(self, network: Mapping[str, Any], pixels: int, path: str) -> None:
         """Refuse (a CPPNError with the reason) a network this renderer cannot build or draw
         within the limits; a config the model would refuse passes here (the model names it)."""
@@ -184,8 +195,7 @@ class Budget:
             self.refused += 1
             work = work_per_pixel(network) or 1
             rate = self.rate(path, (layer_sizes(network) or [0, 0])[1])
-            fixed = seconds - work * max(pixels, 1) / rate
-            fits = max(self.frame_limit_s - fixed, 0.0) * rate / work
+            fits = self.pixels_within(network, path) or 0.0
             raise CPPNError(
                 f"{describe(network)} would take ~{seconds:.3g} s a frame at {pixels} pixels "
                 f"({work * pixels / 1e9:.3g} GMAC; this {path} path has shown "

@@ -275,3 +275,28 @@ def test_no_search_for_networks_too_big_to_search_in_a_frame(renderer, gl_contex
     assert searches[0] == 0 and live.state.draws == 1 and not live.error
     assert np.isfinite(live.state.seed)
     assert Action("reseed") != Action("reseed", live.state.seed)
+
+
+def test_under_auto_scale_a_slow_network_starts_at_a_rung_that_fits(cpu_renderer, gl_context):
+    # A rate at which width 32 at 64x48 misses the 2 s limit at scale 1 but fits in a third of
+    # the pixels: with auto scale on it is shown at a lower rung; with it off it is refused.
+    from realtime_cppn.autoscale import LADDER, AutoScale
+
+    big = {"seed": 7, "width": 32, "depth": 1}  # what the width action makes of show()'s network
+    rate = cost.work_per_pixel(big) * SIZE[0] * SIZE[1] / 3 / (2.0 - 3 * cost.LAYER_SECONDS["cpu"])
+    for auto in (False, True):
+        live, frame = show(cpu_renderer, gl_context)
+        live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
+        if auto:
+            live.autoscale = AutoScale(60.0)
+        live.dispatch(Action("width", 32))
+        live.update()  # the scale the change starts at (the controller moves it from there)
+        if auto:
+            assert live.state.scene.network == big, live.error
+            k = live.state.render_scale
+            assert k in LADDER and k < 1.0
+            assert SIZE[0] * SIZE[1] * k * k <= live.budget.pixels_within(big, "cpu")
+            assert SIZE[0] * SIZE[1] * 4 * k * k > live.budget.pixels_within(big, "cpu")  # largest
+        else:
+            assert live.state.net("width") == 8 and "would take" in live.error
+        frame()  # and the show goes on
