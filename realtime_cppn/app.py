@@ -1814,6 +1814,8 @@ def run(args: argparse.Namespace) -> int:
             target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS)
         live = Live(renderer, state, keymap, clock, args.screenshot_dir, font_size=font_size,
                     record=record, instrument_=inst)
+        if trace.file is not None:  # every applied action, from keys, OSC, MIDI or the bank
+            live.listeners.append(lambda t, action, state: trace.event("action", str(action)[:80]))
         try:
             _start_show(live, args, scene, window, start)
             rc = show(live, window, args.frames, trace=trace)
