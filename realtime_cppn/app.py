@@ -59,6 +59,8 @@ SPEC_CACHE_BYTES = 512 << 20
 ACTIONS_PER_FRAME = 256
 MAX_BACKLOG = 16384
 EXPORT_LIMIT = (8, 10.0)  # at most 8 shader exports (each writes a file) in 10 clock seconds
+# Seconds a full-resolution screenshot may hold the frame; beyond, the picture as shown is saved.
+SCREENSHOT_S = 0.5
 # Actions whose value, when left out, is a liveliness search: a burst of them in one frame
 # becomes its last (each later seed change makes an earlier search's result moot).
 _SEARCHED = ("reseed", "morph")
@@ -1148,11 +1150,26 @@ class Live:
         return self._overlay_img
 
     def screenshot(self, fb_size: tuple[int, int]) -> Path:
-        """A PNG of the current picture at window resolution, with its scene for re-rendering."""
-        from .images import save_png
+        """A PNG of the current picture at window resolution, with its scene for re-rendering.
 
-        tex = self.renderer.draw(fb_size, self.view(), dtype="f4", display=True)
+        Rendered again at full resolution where the cost model predicts that takes at most
+        SCREENSHOT_S; else the picture as the window shows it (the render size, upscaled), since
+        a full-size render of a network the auto scale holds at 1/8 would freeze the show for
+        64 frames' work. ``still --scene`` renders the PNG's scene at full size offline.
+        """
+        from .images import save_png, to_uint8
+
+        size = fb_size
+        full = self.budget.frame_seconds(self.state.scene.network, fb_size[0] * fb_size[1],
+                                         self.cost_path)
+        if full is not None and full > SCREENSHOT_S and self.state.render_scale < 1.0:
+            size = self.render_size(fb_size)
+        tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
+        if size != fb_size:
+            from PIL import Image
+
+            frame = np.asarray(Image.fromarray(to_uint8(frame)).resize(fb_size, Image.BILINEAR))
         path = _free_path(self.screenshot_dir, f"cppn-{self.state.seed}", ".png")
         try:
             self.last_screenshot = save_png(path, frame, self.state.scene)

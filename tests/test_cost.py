@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -300,3 +301,37 @@ def test_under_auto_scale_a_slow_network_starts_at_a_rung_that_fits(cpu_renderer
         else:
             assert live.state.net("width") == 8 and "would take" in live.error
         frame()  # and the show goes on
+
+
+def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_renderer, gl_context,
+                                                                       tmp_path):
+    # The auto scale holds a heavy network at a low scale; a full-resolution screenshot would
+    # cost 1/scale^2 frames of work at once. Where the cost model says so, the PNG is the
+    # window's picture (the render size, upscaled); where it does not, a full-size render.
+    from PIL import Image
+
+    from realtime_cppn.app import SCREENSHOT_S
+    from realtime_cppn.images import read_scene
+
+    live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
+    live.state = replace(live.state, render_scale=0.25)
+    net = live.state.scene.network
+    pixels = SIZE[0] * SIZE[1]
+    for slow in (False, True):
+        rate = cost.work_per_pixel(net) * pixels / (SCREENSHOT_S * (4 if slow else 0.25))
+        live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
+        assert (live.budget.frame_seconds(net, pixels, "cpu") > SCREENSHOT_S) == slow
+        path = live.screenshot(SIZE)
+        with Image.open(path) as im:
+            shot = np.asarray(im.convert("RGB")).astype(int)
+        assert shot.shape == (SIZE[1], SIZE[0], 3) and read_scene(path) == live.state.scene
+        small = cpu_renderer.read(cpu_renderer.draw(live.render_size(SIZE), live.view(),
+                                                    display=True), 3)
+        shown = np.asarray(Image.fromarray((np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8))
+                           .resize(SIZE, Image.BILINEAR)).astype(int)
+        full = np.clip(cpu_renderer.read(cpu_renderer.draw(SIZE, live.view(), display=True), 3)
+                       * 255 + 0.5, 0, 255).astype(int)
+        want, other = (shown, full) if slow else (full, shown)
+        assert np.abs(shot - want).max() <= 1
+        assert np.abs(shot - other).max() > 1  # the two pictures differ: the test can tell
+    frame()
