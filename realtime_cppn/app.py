@@ -1202,17 +1202,13 @@ def _architecture(network: dict) -> str:
 def _free_path(folder: Path, stem: str, suffix: str) -> Path:
     """``folder/stem-NNN.suffix`` with the first free number, claimed with exclusive creation
     (the folder is made; a dangling link holds its number and is never followed)."""
-    from .safeio import claim_numbered
-
-    return claim_numbered(folder, stem, suffix)
+    return safeio.claim_numbered(folder, stem, suffix)
 
 
 def _write_claimed(path: Path, data: str | bytes) -> None:
     """Fill a claimed name whole (atomically); a failed write gives the number back."""
-    from .safeio import write_atomic
-
     try:
-        write_atomic(path, data)
+        safeio.write_atomic(path, data)
     except BaseException:
         _remove_claim(path)
         raise
@@ -1220,9 +1216,7 @@ def _write_claimed(path: Path, data: str | bytes) -> None:
 
 def _remove_claim(path: Path) -> None:
     """Remove the empty placeholder of a name that was claimed but never written."""
-    import contextlib
-
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         if path.stat().st_size == 0:
             path.unlink()
 
