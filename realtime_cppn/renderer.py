@@ -388,7 +388,9 @@ def _warm_main(state_json: str) -> int:
     (``Renderer._draw_state``), filling the driver's cache for the render thread."""
     state = json.loads(state_json)
     source = sys.stdin.read()
-    ctx = create_headless_context()
+    # EGL only, never the GLX fallback: a child is headless by design, and GLX would open
+    # whatever X display happens to be around (its own driver, its own cache).
+    ctx = moderngl.create_standalone_context(backend="egl")
     # A power-of-two float texture like the renderer's weights (llvmpipe keys a variant on the
     # sampler state and whether sizes are powers of two, not on the sizes).
     weights = ctx.texture((glsl.TEXTURE_WIDTH, 1), 4, dtype="f4")
