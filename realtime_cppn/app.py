@@ -771,18 +771,12 @@ class Live:
     def _apply(self, action: Action) -> None:
         before = self.state
         try:
-            if action.name in instrument.HOST_ACTIONS:
-                self.state = self.instrument.apply_host(before, action)
-                if action.name == "latent" and self.instrument.reactor is None:
-                    # applied to this frame's z, as the instrument does with what it polls
-                    self.poll = replace(self.poll, z_offset=self.instrument.latent_offset.copy())
-            else:
-                if action.value is None and action.name in _SEARCHED and \
-                        not cost.searchable(before.scene.network):
-                    # a dozen candidate builds of a big network would hold the frame: no search
-                    action = Action(action.name, actions.draw_seed(before))
-                action = self.resolve(action)
-                self.state = actions.apply(before, action)
+            if action.value is None and action.name in _SEARCHED and \
+                    not cost.searchable(before.scene.network):
+                # a dozen candidate builds of a big network would hold the frame: no search
+                action = Action(action.name, actions.draw_seed(before))
+            action = self.resolve(action)
+            self.state = actions.apply(before, action)
             self._effects(before)
         except Exception as exc:  # a refused value, a full disk, an encoder: the show goes on
             self.state = before
@@ -923,7 +917,7 @@ class Live:
             key = (json.dumps(network, sort_keys=True), morph, t)
         else:
             key = (json.dumps(network, sort_keys=True), None, 1.0)
-        offset = self.poll.z_offset
+        offset = actions.z_offset(s, self.poll.z_offset)
         latent_key = (s.scene.path_seed, s.scene.phase,
                       None if offset is None else offset.tobytes())
         if key != self._uploaded:
@@ -951,10 +945,10 @@ class Live:
             self._latent = latent_key
 
     def _z(self, spec: NetworkSpec) -> np.ndarray:
-        """z on the loop, plus the instrument's offset (OSC / MIDI latents, audio)."""
+        """z on the loop, plus the state's latent offsets (OSC / MIDI) and the audio's."""
         s = self.state
         z = self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
-        offset = self.poll.z_offset
+        offset = actions.z_offset(s, self.poll.z_offset)
         return z if offset is None else z + offset[: spec.z_dim]
 
     def _load_texture(self, name: str) -> None:

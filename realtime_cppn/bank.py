@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .actions import NETWORK_DEFAULTS
 from .errors import CPPNError
 from .safeio import read_limited, write_atomic
-from .scene import Scene, check_network, parse_json
+from .scene import NETWORK_DEFAULTS, Scene, check_network, parse_json
 
 FORMAT = "realtime-cppn/bank"
 VERSION = 1

@@ -9,11 +9,12 @@ a failing piece (an unplugged controller) is logged once and skipped: the show g
 Per frame the app calls ``poll(time, state)`` and gets a ``Poll``: the actions to dispatch (from
 OSC and MIDI, quantised reseeds released on their beat, bank recalls), the audio's latent offset,
 speed and zoom factors. Keys bound to instrument actions go through ``handle_key_action`` first
-(it answers whether it took the action). Three actions the reducer does not know travel in the
-same stream (``HOST_ACTIONS``); the app applies them with ``Instrument.apply_host``, so they are
-logged and replayed like any other action.
+(it answers whether it took the action). The instrument reduces no show state: it produces
+actions (a bank ``recall``, a ``loop`` length, OSC / MIDI ``latent`` offsets) that the app
+applies with the one reducer, ``actions.apply``, so they are logged and replayed like any other.
 
-Instrument actions (``INSTRUMENT_ACTIONS``; keys in ``KEY_BINDINGS``, OSC ``/cppn/<name>``):
+Instrument actions (owner ``instrument`` in ``actions.ACTIONS``; keys in ``KEY_BINDINGS``, OSC
+``/cppn/<name>``):
 
 ===================  ===================================================================
 tap                  tap tempo: the mean interval of the last taps; each tap is a beat
@@ -34,92 +35,26 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import actions, audio, bank, midi, osc, tempo
-from .actions import Action, ActionInfo, AppState
+from .actions import Action, ActionSpec, AppState
 from .errors import CPPNError
-from .scene import Scene
 from .spec import MAX_Z
 
 log = logging.getLogger(__name__)
 
-QUANTA = ("off", *tempo.QUANTA)
+QUANTA = actions.QUANTA
 QUANTISED = ("reseed", "morph", "seed", "new_path", "recall")  # changes that land on the beat
 LOOP_BARS = (1, 2, 4, 8, 16)
 REACTIVITY_STEP = 0.1
 
-INSTRUMENT_ACTIONS: dict[str, ActionInfo] = {
-    "tap": ActionInfo("tap tempo (the mean of the last taps)"),
-    "bpm": ActionInfo("set the tempo", "float bpm", optional=False),
-    "bpm_double": ActionInfo("double the tempo"),
-    "bpm_half": ActionInfo("halve the tempo"),
-    "resync": ActionInfo("resync: this moment is beat one"),
-    "loop_bars": ActionInfo("loop length in bars (cycles 1, 2, 4, 8, 16)", "float bars"),
-    "quantize": ActionInfo("quantise reseed / morph / recall: off, beat, bar", "|".join(QUANTA)),
-    "reactivity_up": ActionInfo("more audio reactivity"),
-    "reactivity_down": ActionInfo("less audio reactivity"),
-    "reactivity": ActionInfo("set the audio reactivity (0..2)", "float", optional=False),
-    "midi_learn": ActionInfo("MIDI learn: arm, press a key (or name a parameter), move a control",
-                             "target"),
-    "bank_store": ActionInfo("store the scene in a bank slot", "int slot 1-9", optional=False),
-    "bank_recall": ActionInfo("recall a bank slot (morphs if the architecture matches)",
-                              "int slot 1-9", optional=False),
-}
-
-# Actions the reducer (actions.apply) does not know: the app applies them with apply_host.
-HOST_ACTIONS: dict[str, ActionInfo] = {
-    "latent": osc.EXTRA_ACTIONS["latent"],
-    "recall": ActionInfo("become a stored scene: {slot, scene (Scene.to_dict), morph (bool)}",
-                         "object", optional=False),
-    "loop": ActionInfo("set the scene's loop length in seconds (the phase is kept)",
-                       "float seconds", optional=False),
-}
-
-# Everything a show applies and logs, typed: the reducer's vocabulary and the host actions. The
-# live app, replay and the fuzzers read performance logs with this one table.
-LOGGED_ACTIONS: dict[str, ActionInfo] = {**actions.ACTIONS, **HOST_ACTIONS}
-
-
-def logged_action(name: str, value: Any) -> Action:
-    """A performance log's event as a checked Action of ``LOGGED_ACTIONS`` (CPPNError if not)."""
-    info = LOGGED_ACTIONS.get(name)
-    if info is None:
-        raise CPPNError(f"unknown action {name!r}")
-    if isinstance(value, list):
-        value = tuple(value)
-    if value is None:
-        if not info.optional:
-            raise CPPNError(f"action {name!r} needs a value ({info.value})")
-        return Action(name)
-    if name in actions.ACTIONS:
-        return Action(name, actions._coerce(name, value))
-    if name == "latent":
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise CPPNError(f"latent takes (index, offset), got {value!r}")
-        index, offset = value
-        return Action(name, (_slot_int(index, "latent index", MAX_Z - 1, 0),
-                             actions.finite_number(offset, "latent offset")))
-    if name == "loop":
-        seconds = actions.finite_number(value, "loop")
-        if seconds <= 0:
-            raise CPPNError(f"loop must be a positive number of seconds, got {value!r}")
-        return Action(name, seconds)
-    if not isinstance(value, dict) or not isinstance(value.get("scene"), dict):
-        raise CPPNError("recall needs {slot, scene, morph}")
-    return Action(name, value)
-
-
-def _slot_int(v: Any, what: str, hi: int, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or \
-            not lo <= v <= hi:
-        raise CPPNError(f"{what} must be an integer in {lo}..{hi}, got {v!r}")
-    return int(v)
+# The instrument's part of the one vocabulary (a view of actions.ACTIONS, declared there).
+INSTRUMENT_ACTIONS: dict[str, ActionSpec] = actions.named(["instrument"])
 
 
 # (action, key, description): what the lead merges into keys.DEFAULT_KEYS. None of these keys
@@ -141,66 +76,15 @@ KEY_BINDINGS: tuple[tuple[str, str, str], ...] = (
 
 def parse(text: str) -> Action:
     """``'bpm=128'``, ``'bank_recall=3'``, ``'tap'`` -> a checked instrument Action."""
-    name, sep, raw = str(text).strip().partition("=")
-    name = name.strip().replace("-", "_")
-    return _coerce(name, raw.strip() if sep else None)
-
-
-def _coerce(name: str, v: Any) -> Action:
-    info = INSTRUMENT_ACTIONS.get(name)
-    if info is None:
-        raise CPPNError(f"unknown instrument action {name!r}; valid: {', '.join(INSTRUMENT_ACTIONS)}")
-    if v is None:
-        if not info.optional:
-            raise CPPNError(f"{name} needs a value ({info.value})")
-        return Action(name)
-    if info.value is None:
-        raise CPPNError(f"{name} takes no value")
-    kind = info.value
-    if isinstance(v, (bytes, bytearray, list, tuple, dict)) or isinstance(v, bool):
-        raise CPPNError(f"{name}: cannot use a value of type {type(v).__name__}")
-    if kind.startswith("int"):
-        f = actions.finite_number(v, name)
-        if f != int(f) or not 1 <= f <= 9:
-            raise CPPNError(f"{name}: bank slots are 1-9, got {v!r}")
-        return Action(name, int(f))
-    if kind.startswith("float"):
-        return Action(name, actions.finite_number(v, name))
-    if kind == "target":
-        target = str(v).strip()
-        midi.Binding.for_target(target, "cc")  # a typo fails now, not when the knob moves
-        return Action(name, target)
-    choice = str(v).strip().lower()
-    if choice in ("none", "0", "false"):
-        choice = "off"
-    if choice not in QUANTA:
-        raise CPPNError(f"{name} must be one of {', '.join(QUANTA)}, got {v!r}")
-    return Action(name, choice)
-
-
-def osc_actions(name: str, args: Sequence[Any]) -> list[Action] | None:
-    """OSC ``/cppn/<name>`` for instrument actions (None: not an instrument address)."""
-    info = INSTRUMENT_ACTIONS.get(name)
-    if info is None:
-        return None
-    if not args:
-        return [_coerce(name, None)]
-    if len(args) != 1:
-        raise CPPNError(f"/cppn/{name} takes one value, got {len(args)}")
-    if info.value is None:  # a controller's button: 1.0 on press, 0.0 on release
-        v = args[0]
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            return [Action(name)] if v >= 0.5 else []
-        raise CPPNError(f"/cppn/{name} takes no value (or a button's 1 / 0)")
-    return [_coerce(name, args[0])]
+    return actions.parse(text, owners=["instrument"])
 
 
 @dataclass(frozen=True)
 class Poll:
     """What the instrument adds to one frame."""
 
-    actions: list[Action]  # to dispatch, in order (names in HOST_ACTIONS: apply_host)
-    z_offset: np.ndarray | None  # (MAX_Z,) added to z (the app slices [:z_dim]); None: nothing
+    actions: list[Action]  # to dispatch, in order, to the reducer (actions.apply)
+    z_offset: np.ndarray | None  # (MAX_Z,) audio's, added to z (the app slices [:z_dim])
     speed_factor: float = 1.0  # multiplies the rate this frame (audio)
     zoom_factor: float = 1.0  # multiplies the view's zoom this frame (audio)
     features: audio.Features | None = None  # the audio analysis behind it, for the overlay
@@ -236,15 +120,11 @@ class Instrument:
         self.reactor = reactor
         self.tempo = tempo_ or tempo.Tempo()
         self.quantizer = tempo.Quantizer()
-        self.quantum = _coerce("quantize", quantum).value
+        self.quantum = actions.make("quantize", quantum).value
         self.bank = scene_bank or bank.Bank()
         self.bank_path = bank_path
         self.config_path = config_path  # MIDI learn saves the mapping here
         self.reactivity = reactor.reactivity if reactor is not None else audio.Reactivity()
-        self.latent_offset = np.zeros(MAX_Z)  # (MAX_Z,) set by "latent" (OSC / MIDI z/<i>)
-        self.learning = False  # MIDI learn armed
-        self.learn_target: str | None = None  # what the next control binds to
-        self.learn_source: midi.Source | None = None  # a control moved before the target key
         self.time = 0.0  # clock time of the latest poll
         self.message = ""  # the latest instrument event, for the overlay
         self._keys: list[Action] = []  # key actions taken, handled at the next poll's time
@@ -259,7 +139,7 @@ class Instrument:
         try:
             server = sender = midi_input = reactor = None
             if getattr(args, "osc_port", None):
-                server = osc.OscServer(args.osc_port, args.osc_host, extra=osc_actions,
+                server = osc.OscServer(args.osc_port, args.osc_host,
                                        allow_quit=bool(getattr(args, "osc_quit", False)))
                 opened.append(server)
                 log.info("OSC listening on %s:%s", server.host, server.port)
@@ -306,7 +186,7 @@ class Instrument:
         if self.osc is not None:
             incoming += self._safely("osc", self.osc.poll, [])
         if self.midi is not None:
-            incoming += self._midi()
+            incoming += self._midi_poll()
         for action in incoming:
             if action.name in INSTRUMENT_ACTIONS:
                 out += self._instrument(action, time, state)
@@ -315,10 +195,7 @@ class Instrument:
             else:
                 out.append(action)
         out += self.quantizer.poll(time)
-        for action in out:
-            if action.name == "latent":  # in the same frame as it arrives
-                self._set_latent(action.value)
-        z = self.latent_offset.copy() if self.latent_offset.any() else None
+        z = None
         speed = zoom = 1.0
         features = None
         if self.reactor is not None:
@@ -328,7 +205,7 @@ class Instrument:
                 features = m.features
                 speed, zoom = m.speed_scale, m.zoom_scale
                 if m.z_offset.any():
-                    z = m.z_offset + self.latent_offset
+                    z = m.z_offset
         if self.sender is not None:
             self._safely("osc-out", lambda: self.sender.send(state), 0)
         return Poll(out, z, speed, zoom, features)
@@ -341,11 +218,11 @@ class Instrument:
         a target, the next key's action (bound, not done).
         """
         if self.learning and action.name == "escape":
-            self._cancel_learn()
+            self.midi.cancel()
             self.message = "MIDI learn cancelled"
             return False  # Esc also does its usual job
         if self.learning and self.learn_target is None and action.name not in INSTRUMENT_ACTIONS:
-            self._learn_target(str(action))
+            self._arm(str(action))
             return True
         if action.name in INSTRUMENT_ACTIONS:
             self._keys.append(action)
@@ -355,28 +232,19 @@ class Instrument:
             return True
         return False
 
-    def apply_host(self, state: AppState, action: Action) -> AppState:
-        """The state after a ``HOST_ACTIONS`` action (the reducer's job for names it lacks).
+    @property
+    def learning(self) -> bool:
+        """MIDI learn is armed (waiting for a key, a parameter or a control)."""
+        return self.midi is not None and self.midi.learn.armed
 
-        ``latent`` sets an offset the instrument adds to z (idempotent: a replay applies it
-        again); ``recall`` becomes the stored scene: when only the seed differs the weights
-        morph from the current ones and the latent motion continues (path and phase kept), else
-        it cuts to the whole stored scene; ``loop`` sets the loop length, keeping the phase.
-        """
-        name, v = action.name, action.value
-        if name == "latent":
-            self._set_latent(v)
-            return state
-        if name == "loop":
-            seconds = actions.finite_number(v, "loop")
-            if seconds <= 0:
-                raise CPPNError(f"loop must be a positive number of seconds, got {v!r}")
-            return replace(state, scene=replace(state.scene, loop=seconds))
-        if name == "recall":
-            if not isinstance(v, dict) or "scene" not in v:
-                raise CPPNError("recall needs {slot, scene, morph}")
-            return recall(state, Scene.from_dict(v["scene"]), bool(v.get("morph", False)))
-        raise CPPNError(f"not a host action: {name!r}; valid: {', '.join(HOST_ACTIONS)}")
+    @property
+    def learn_target(self) -> str | None:
+        target = None if self.midi is None else self.midi.learn.target
+        return None if target is None else str(target)
+
+    @property
+    def learn_source(self) -> midi.Source | None:
+        return None if self.midi is None else self.midi.learn.source
 
     def close(self) -> None:
         for name, thing in (("osc", self.osc), ("midi", self.midi),
@@ -430,72 +298,46 @@ class Instrument:
             self._log(what, "%s input failed (keeps going without it): %s", what, exc)
             return default
 
-    def _midi(self) -> list[Action]:
-        out: list[Action] = []
-        try:
-            pending = list(self.midi.port.iter_pending())[: midi.MAX_PER_POLL]
-        except Exception as exc:  # an unplugged controller
-            self._log("midi", "MIDI input %s failed (keeps going without it): %s",
-                      getattr(self.midi.port, "name", "?"), exc)
-            return out
-        for msg in pending:
-            source = midi.source_of(msg)
-            if self.learning and source is not None:
-                if self.learn_target is None:
-                    self.learn_source = source  # bound when the key (target) comes
-                    self.message = f"MIDI learn: {source[0]} {source[2]}: now press a key"
-                else:
-                    self._bind(source, self.learn_target)
-                continue
-            out += midi.handle(self.midi.mapping, msg)
+    def _midi_poll(self) -> list[Action]:
+        """The MIDI port's actions this frame (``MidiInput.poll``: learn first, then the
+        mapping), saying in the overlay what learning did meanwhile."""
+        before = (self.midi.learn, self.midi.mapping)
+        out = self._safely("midi", self.midi.poll, [])
+        self._learned(*before)
         return out
 
-    def _learn_target(self, target: str) -> None:
-        self.learn_target = target
-        if self.learn_source is not None:
-            self._bind(self.learn_source, target)
-        else:
-            self.message = f"MIDI learn: move a control for {target}"
-
-    def _bind(self, source: midi.Source, target: str) -> None:
+    def _arm(self, target: str) -> None:
+        before = (self.midi.learn, self.midi.mapping)
         try:
-            binding = midi.Binding.for_target(target, source[0])
-        except CPPNError as exc:  # e.g. an action that needs a value, learned onto a note
+            self.midi.arm(target)
+        except CPPNError as exc:
             self.message = f"MIDI learn: cannot bind {target}: {exc}"
-            log.warning("%s", self.message)
-            self._cancel_learn()
+            self.midi.cancel()
             return
-        if self.midi is None:
-            self.message = "MIDI learn: no MIDI input open (--midi-in)"
-            self._cancel_learn()
-            return
-        self.midi.mapping = self.midi.mapping.bind(source, binding)
-        self.message = f"MIDI {source[0]} {source[1] + 1}:{source[2]} -> {target}"
-        self._cancel_learn()
-        if self.config_path is not None:
-            try:
-                midi.save_config(self.config_path, self.midi.mapping)
-            except CPPNError as exc:
-                log.warning("MIDI learn: %s", exc)
+        self._learned(*before)
 
-    def _cancel_learn(self) -> None:
-        self.learning, self.learn_target, self.learn_source = False, None, None
-
-    def _set_latent(self, value: Any) -> None:
-        try:
-            index, offset = value
-            index, offset = int(index), float(offset)
-        except (TypeError, ValueError):
-            raise CPPNError(f"latent takes (index, offset), got {value!r}") from None
-        if not 0 <= index < MAX_Z or not math.isfinite(offset):
-            raise CPPNError(f"latent index must be 0..{MAX_Z - 1} and the offset finite")
-        lo, hi = osc.LATENT_RANGE
-        self.latent_offset[index] = min(max(offset, lo), hi)
+    def _learned(self, before: midi.Learn, mapping: midi.Mapping) -> None:
+        """The overlay's message (and the config file) after learning moved on."""
+        learn = self.midi.learn
+        if learn.error and learn.error != before.error:
+            self.message = f"MIDI learn: {learn.error}"
+        elif self.midi.mapping is not mapping and learn.last is not None:
+            kind, channel, number = learn.last
+            self.message = f"MIDI {kind} {channel + 1}:{number} -> {before.target}"
+            if self.config_path is not None:
+                try:
+                    midi.save_config(self.config_path, self.midi.mapping)
+                except CPPNError as exc:
+                    log.warning("MIDI learn: %s", exc)
+        elif learn.source is not None and learn.source != before.source:
+            self.message = f"MIDI learn: {learn.source[0]} {learn.source[2]}: now press a key"
+        elif learn.target is not None and learn.target != before.target:
+            self.message = f"MIDI learn: move a control for {learn.target}"
 
     def _instrument(self, action: Action, time: float, state: AppState) -> list[Action]:
         """Carry out one instrument action; returns the actions it makes for the app."""
         try:
-            action = _coerce(action.name, action.value)
+            action = actions.make(action.name, action.value)
         except CPPNError as exc:
             self.message = str(exc)
             return []
@@ -537,16 +379,14 @@ class Instrument:
         elif name == "midi_learn":
             if self.midi is None:  # nothing could ever bind: arming would swallow a key
                 self.message = "MIDI learn needs a MIDI input (--midi-in); nothing armed"
-                self._cancel_learn()
                 return []
             if v is not None:
-                self.learning = True
-                self._learn_target(v)
+                self._arm(v)
             elif self.learning:
-                self._cancel_learn()
+                self.midi.cancel()
                 self.message = "MIDI learn cancelled"
             else:
-                self.learning = True
+                self.midi.listen()
                 self.message = "MIDI learn: press a key, then move a control (or the reverse)"
         elif name == "bank_store":
             try:
@@ -572,18 +412,6 @@ class Instrument:
                 return []
             return [recall_]
         return []
-
-
-def recall(state: AppState, scene: Scene, morph: bool) -> AppState:
-    """``state`` showing ``scene``: a weight morph keeping the latent motion, or a cut."""
-    old = state.seed
-    new_seed = int(scene.network.get("seed", actions.NETWORK_DEFAULTS["seed"]))
-    history = state.history if new_seed == old else (*state.history, old)[-actions.HISTORY:]
-    if morph:
-        scene = replace(scene, path_seed=state.scene.path_seed, phase=state.scene.phase)
-        m = actions.Morph(old, state.time) if new_seed != old else None
-        return replace(state, scene=scene, history=history, morph=m)
-    return replace(state, scene=scene, history=history, morph=None)
 
 
 # --- opening the pieces ---------------------------------------------------------------------------

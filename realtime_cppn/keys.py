@@ -100,26 +100,17 @@ DEFAULT_KEYS: dict[str, str] = {
 
 
 def parse_action(text: str) -> actions.Action:
-    """A key's target: a show action (actions.ACTIONS) or an instrument one (tempo, bank...)."""
-    from . import instrument  # lazy: instrument imports osc and midi, which import this vocabulary
-
-    name = str(text).strip().partition("=")[0].strip().replace("-", "_")
-    if name in instrument.INSTRUMENT_ACTIONS:
-        return instrument.parse(text)
-    return actions.parse(text)
+    """A key's target: a show action or an instrument one (tempo, bank...) of actions.ACTIONS."""
+    return actions.parse(text, owners=actions.NAMEABLE)
 
 
 def description(name: str) -> str:
-    from . import instrument
-
-    info = actions.ACTIONS.get(name) or instrument.INSTRUMENT_ACTIONS[name]
-    return info.description
+    return actions.spec(name, actions.NAMEABLE).description
 
 
 def _vocabulary_order() -> list[str]:
-    from . import instrument
+    return list(actions.named(actions.NAMEABLE))
 
-    return [*actions.ACTIONS, *instrument.INSTRUMENT_ACTIONS]
 
 _SHOWN = {  # how key names read in the help overlay
     "equal": "=", "minus": "-", "left_bracket": "[", "right_bracket": "]", "kp_add": "keypad +",

@@ -119,8 +119,9 @@ class Binding:
         target = str(target).strip()
         name = target.partition("=")[0]
         is_param = target.partition("/")[0] in osc.PARAMS and "=" not in target
-        is_action = name in osc.EXTRA_ACTIONS or (
-            name in actions.ACTIONS and (actions.ACTIONS[name].optional or "=" in target))
+        spec = actions.ACTIONS.get(name)
+        is_action = spec is not None and spec.owner != "instrument" and (
+            spec.optional or "=" in target)
         if is_param and (kind == "cc" or not is_action):
             return cls.for_param(target)
         if target == "record":
@@ -258,44 +259,58 @@ def handle(mapping: Mapping, msg: Any) -> list[Action]:
 
 @dataclass(frozen=True)
 class Learn:
-    """MIDI learn: ``idle`` -> ``arm(target)`` -> the next note / CC binds -> ``idle``.
+    """MIDI learn: ``idle`` -> ``arm(target)`` -> the next note / CC binds -> ``idle``; or the
+    reverse order, ``listen()`` -> a control moves (kept as ``source``) -> ``arm(target)`` binds.
 
     The target is a parameter (``"zoom"``, ``"z/3"``) or an action (``"reseed"``) as written in
-    the config file, or a ready ``Binding`` (a custom range). Pure data: ``feed`` returns the next
-    Learn and the mapping.
+    the config file, or a ready ``Binding`` (a custom range). Pure data: ``feed`` and ``bind``
+    return the next Learn and the mapping.
     """
 
     target: str | Binding | None = None
     last: Source | None = None  # what the latest learn bound, for the overlay
+    listening: bool = False  # armed before a target is named: the next control waits for one
+    source: Source | None = None  # a control that moved while listening
+    error: str = ""  # why the latest learn bound nothing
 
     @property
     def armed(self) -> bool:
-        return self.target is not None
+        return self.target is not None or self.listening
+
+    def listen(self) -> Learn:
+        return Learn(last=self.last, listening=True)
 
     def arm(self, target: str | Binding) -> Learn:
         if isinstance(target, str):  # check now, so a typo fails at the key, not at the knob
             Binding.for_target(target, "cc")
-        return replace(self, target=target)
+        return replace(self, target=target, listening=False, error="")
 
     def cancel(self) -> Learn:
-        return replace(self, target=None)
+        return Learn(last=self.last)
 
-    def feed(self, mapping: Mapping, msg: Any) -> tuple[Learn, Mapping, bool]:
-        """(next learn state, mapping, whether ``msg`` was consumed by learning)."""
-        if self.target is None:
-            return self, mapping, False
-        source = source_of(msg)
-        if source is None:
-            return self, mapping, False  # clock ticks and note-offs do not end learning
+    def bind(self, mapping: Mapping, source: Source) -> tuple[Learn, Mapping]:
+        """Bind ``source`` to the target: (idle learn, the mapping with it)."""
         target = self.target
         try:
             binding = target if isinstance(target, Binding) else Binding.for_target(target,
                                                                                    source[0])
         except CPPNError as exc:  # e.g. an action that needs a value, learned onto a note
             log.warning("MIDI learn: cannot bind %s to %s: %s", target, source, exc)
-            return Learn(), mapping, True
+            return Learn(last=self.last, error=f"cannot bind {target}: {exc}"), mapping
         # A control moves once: any earlier binding of this source is replaced.
-        return Learn(None, source), mapping.bind(source, binding), True
+        return Learn(None, source), mapping.bind(source, binding)
+
+    def feed(self, mapping: Mapping, msg: Any) -> tuple[Learn, Mapping, bool]:
+        """(next learn state, mapping, whether ``msg`` was consumed by learning)."""
+        if not self.armed:
+            return self, mapping, False
+        source = source_of(msg)
+        if source is None:
+            return self, mapping, False  # clock ticks and note-offs do not end learning
+        if self.target is None:
+            return replace(self, source=source), mapping, True  # bound when the target comes
+        learn, mapping = self.bind(mapping, source)
+        return learn, mapping, True
 
 
 def load_config(path: str | Path) -> Mapping:
@@ -385,15 +400,27 @@ class MidiInput:
 
     ``port`` is any mido input port (``open_input(name)``, a virtual or socket port); its backend
     receives on its own thread and mido queues messages, so ``poll`` is safe on the render thread.
+    At most ``MAX_PER_POLL`` messages are taken per poll; the rest stay queued for the next.
     """
 
     def __init__(self, port: Any, mapping: Mapping | None = None) -> None:
         self.port = port
         self.mapping = mapping or Mapping()
         self.learn = Learn()
+        self._failed = False  # the port failed once (logged); later failures are quiet
 
     def arm(self, target: str | Binding) -> None:
+        """Learn ``target``; a control that moved while listening binds to it now."""
         self.learn = self.learn.arm(target)
+        if self.learn.source is not None:
+            self.learn, self.mapping = self.learn.bind(self.mapping, self.learn.source)
+
+    def listen(self) -> None:
+        """Learn with the target to come: the next control waits for ``arm``."""
+        self.learn = self.learn.listen()
+
+    def cancel(self) -> None:
+        self.learn = self.learn.cancel()
 
     def poll(self) -> list[Action]:
         out: list[Action] = []
@@ -410,9 +437,12 @@ class MidiInput:
                 yield msg
                 n += 1
                 if n >= MAX_PER_POLL:
-                    return
-        except Exception as exc:  # an unplugged device: log, keep the show running
-            log.warning("MIDI input %s failed: %s", getattr(self.port, "name", "?"), exc)
+                    return  # mido polls one message at a time: the rest wait in its queue
+        except Exception as exc:  # an unplugged device: log once, keep the show running
+            if not self._failed:
+                log.warning("MIDI input %s failed (keeps going without it): %s",
+                            getattr(self.port, "name", "?"), exc)
+            self._failed = True
 
     def close(self) -> None:
         self.port.close()

@@ -3,9 +3,10 @@
 Every address speaks the vocabulary of ``actions.ACTIONS``: ``/cppn/<action>`` with the action's
 optional value (``/cppn/reseed``, ``/cppn/reseed 42``, ``/cppn/width 32``, ``/cppn/symmetry k6``,
 ``/cppn/activation sin tanh``), so an OSC message and the key bound to the same action change the
-state identically. One parameter is not a reducer action and travels as ``EXTRA_ACTIONS``:
-``/cppn/z/<i> <offset>`` (one latent dimension; the app's instrument applies it). ``/cppn/action
-"speed=0.5"`` takes any action as text, as ``--action`` does.
+state identically; the instrument's actions have addresses too (``/cppn/bpm 128``,
+``/cppn/bank_recall 3``). ``/cppn/z/<i> <offset>`` sets one latent dimension (the ``latent``
+action). ``/cppn/action "speed=0.5"`` takes any show action as text, as ``--action`` does. Every
+value goes through the vocabulary's one ``actions.coerce``.
 
 ``OscServer`` listens on 127.0.0.1 by default (opening it to a network is a deliberate
 ``host=``), decodes on python-osc's own thread, and hands Actions to the render thread through a
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import actions, activations
-from .actions import ACTIONS, Action, AppState
+from .actions import ACTIONS, LATENT_RANGE, NAMEABLE, Action, AppState
 from .errors import CPPNError
 from .spec import MAX_Z, SYMMETRIES
 
@@ -39,17 +40,10 @@ PREFIX = "/cppn"
 QUEUE_SIZE = 4096  # actions waiting for the render thread; past this a flood is dropped, not stored
 MAX_LOGGED = 1024  # distinct (address, problem) pairs remembered for log-once; bounds memory
 MAX_ARGS = 64  # more arguments than any action takes (activation lists are at most this deep)
-LATENT_RANGE = (-8.0, 8.0)  # latent offsets: far past the N(0, 1) path, still finite in the shader
 RENDER_SCALE_RANGE = (1.0 / 16.0, 1.0)
 # Actions that end the show (escape twice quits): any local process can send OSC, so these are
 # taken only from a server opened with allow_quit (``--osc-quit``).
 QUITTING = ("quit", "escape")
-
-# Parameters that are not (yet) actions in ``actions.ACTIONS``; the app must handle these names.
-EXTRA_ACTIONS: dict[str, actions.ActionInfo] = {
-    "latent": actions.ActionInfo("offset one latent dimension", "(int index, float offset)",
-                                 optional=False),
-}
 
 
 @dataclass(frozen=True)
@@ -71,17 +65,19 @@ PARAMS: dict[str, Param] = {
         Param("morph", "int", 0, _SEED_MAX, "morph to the weights of this seed"),
         Param("activation", "choice", 0, len(activations.NAMES) - 1, "hidden activation",
               activations.NAMES),
-        Param("width", "int", *actions.WIDTH_RANGE, "layer width"),
-        Param("depth", "int", *actions.DEPTH_RANGE, "hidden layers"),
-        Param("zoom", "float", *actions.ZOOM_RANGE, "zoom"),
-        Param("speed", "float", *actions.SPEED_RANGE, "speed"),
+        Param("width", "int", *ACTIONS["width"].range, "layer width"),
+        Param("depth", "int", *ACTIONS["depth"].range, "hidden layers"),
+        Param("zoom", "float", *ACTIONS["zoom"].range, "zoom"),
+        Param("speed", "float", *ACTIONS["speed"].range, "speed"),
         Param("symmetry", "choice", 0, len(SYMMETRIES) - 1, "symmetry", SYMMETRIES),
         Param("render_scale", "float", *RENDER_SCALE_RANGE, "render scale"),
         Param("record", "bool", 0, 1, "recording on / off"),
         Param("z", "latent", *LATENT_RANGE, "latent offset of dimension i (z/0 ... z/255)"),
     )
 }
-_CLAMPED = {"width", "depth", "zoom", "speed", "render_scale"}
+# Values clamped to the parameter's range (not refused): the vocabulary's clamped numbers and
+# the render scale, whose OSC range is narrower than the reducer's (0, 1].
+_CLAMPED = {*(n for n in PARAMS if n in ACTIONS and ACTIONS[n].clamp), "render_scale"}
 _BOOL_WORDS = {"1": True, "true": True, "on": True, "yes": True,
                "0": False, "false": False, "off": False, "no": False}
 
@@ -145,8 +141,8 @@ def message_actions(address: str, args: Sequence[Any],
                     extra: ExtraAddresses | None = None) -> tuple[list[Action], bool]:
     """The Actions an OSC message asks for and whether a value was clamped; CPPNError if none.
 
-    Pure: the server's only logic, testable without sockets. ``extra(name, args)`` answers for
-    names outside the vocabulary (the instrument's tempo / bank / learn actions): a list of
+    Pure: the server's only logic, testable without sockets. Show and instrument actions both
+    have addresses; ``extra(name, args)`` may answer for names outside the vocabulary: a list of
     Actions, None for "not mine", or a CPPNError for a bad value.
     """
     if not address.startswith(PREFIX + "/"):
@@ -167,7 +163,7 @@ def message_actions(address: str, args: Sequence[Any],
         action, clamped = param_action(name, args[0])
         return [action], clamped
     info = ACTIONS.get(name)
-    if info is None:
+    if info is None or info.owner not in NAMEABLE:
         found = None if extra is None else extra(name, args)
         if found is None:
             raise CPPNError(f"unknown address {address!r}")
@@ -184,10 +180,10 @@ def message_actions(address: str, args: Sequence[Any],
     if len(args) == 1 and name in PARAMS and not isinstance(args[0], str):
         action, clamped = param_action(name, args[0])  # a number: clamped to the range
         return [action], clamped
-    if info.value == "names":
+    if info.kind == "vector":
         if not all(isinstance(a, str) for a in args):
             raise CPPNError(f"{address} takes activation names")
-        return _checked(actions.parse(f"{name}={','.join(args)}"))
+        return _checked(actions.make(name, ",".join(args)))
     if len(args) != 1:
         raise CPPNError(f"{address} takes one value, got {len(args)}")
     v = args[0]
@@ -195,16 +191,11 @@ def message_actions(address: str, args: Sequence[Any],
         raise CPPNError(f"{address}: cannot use a value of type {type(v).__name__}")
     if isinstance(v, float) and not math.isfinite(v):
         raise CPPNError(f"{address}: value must be finite, got {v!r}")
-    return _checked(actions.parse(f"{name}={actions.format_value(v)}"))
+    return _checked(actions.make(name, v))
 
 
 def _checked(action: Action) -> tuple[list[Action], bool]:
     """Clamp the value of a parsed action to its parameter's range (as OSC numbers are)."""
-    if action.name in ("activation", "random_activations") and action.value is not None \
-            and len(action.value) > actions.DEPTH_RANGE[1]:
-        # One name per hidden layer: a longer list would build an absurdly deep network.
-        raise CPPNError(f"at most {actions.DEPTH_RANGE[1]} activation names, got "
-                        f"{len(action.value)}")
     if action.name in _CLAMPED and action.value is not None:
         clamped, was = param_action(action.name, action.value)
         return [clamped], was
@@ -391,7 +382,7 @@ class StateSender:
 def address_table() -> str:
     """Every address as a Markdown table, for the README."""
     rows = [("Address", "Arguments", "Effect")]
-    for name, info in ACTIONS.items():
+    for name, info in actions.named(["show"]).items():
         if name in PARAMS:
             p = PARAMS[name]
             if p.kind == "choice":

@@ -8,7 +8,7 @@ Line 1 is the header, every other line one event::
     {"t": 2.5167, "action": "speed", "args": {"value": 0.5}}
 
 ``t`` is seconds on the show's clock (the injected clock the window advances, not the wall),
-non-decreasing; ``action`` names an action of the live vocabulary (``actions.ACTIONS``);
+non-decreasing; ``action`` names an action the reducer applies (``actions.APPLIED``);
 ``args`` holds its arguments as plain JSON (``{}`` for none; an ``Action`` with a value becomes
 ``{"value": ...}``). ``state`` and any other header keys are free-form plain values the window
 and ``replay`` agree on. The writer flushes every line, so a crash or Ctrl-C leaves a valid log

@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import actions, cost, instrument, perflog, recorder
+from . import actions, cost, perflog, recorder
 from .cli import _float, _size
 from .errors import CPPNError
 from .render_cmd import interrupted
@@ -53,8 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load(path: Path) -> perflog.PerfLog:
-    """The log, its events checked against everything a show logs (``LOGGED_ACTIONS``)."""
-    log = perflog.read(path, known=instrument.LOGGED_ACTIONS.__contains__)
+    """The log, its events checked against what the reducer applies (``actions.APPLIED``)."""
+    log = perflog.read(path, known=actions.APPLIED)
     if log.duration > MAX_SECONDS:
         raise CPPNError(f"{path}: the log's events run to t={log.duration:.6g} s; a take "
                         f"replays up to {MAX_SECONDS:g} s")
@@ -93,7 +93,7 @@ class Replay:
         while self._next < len(self.events) and self.events[self._next].t <= t + EPS:
             ev = self.events[self._next]
             try:
-                live.dispatch(instrument.logged_action(ev.action, ev.value))
+                live.dispatch(actions.from_log(ev.action, ev.value))
             except CPPNError as exc:
                 raise CPPNError(f"the log's action at t={ev.t:.4f} s was refused: {exc}") \
                     from None

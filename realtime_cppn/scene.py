@@ -18,6 +18,18 @@ FORMAT = "realtime-cppn/scene"
 VERSION = 1
 PNG_KEY = "realtime-cppn"
 SEED_MAX = 2**64 - 1  # what torch's generator takes; the app's own draws stay below 2**31
+
+# The network fields and their ranges, once for everything that reads a network config without
+# torch (the reducer, banks, scene files); model.CPPNConfig holds the same defaults and limits
+# (MAX_WIDTH, MAX_DEPTH), and a test checks they agree.
+NETWORK_DEFAULTS: dict = {
+    "seed": 0, "width": 32, "depth": 4, "activation": "tanh", "inputs": ["x", "y", "r"],
+    "z_dim": 8, "out_channels": 3, "output_activation": "sigmoid", "sigma": 1.0, "scale": 2.0,
+}
+NETWORK_RANGES: dict[str, tuple[int, int]] = {
+    "width": (1, 1024), "depth": (1, 64), "z_dim": (0, MAX_Z), "out_channels": (1, 3),
+    "seed": (0, SEED_MAX),
+}
 MAX_NESTING = 32  # a scene is four levels deep; deeper JSON is hostile, not a scene
 
 
@@ -163,12 +175,8 @@ def check_network(network: dict, where: str) -> dict:
     built (torch would take ``width: true`` as 1 and fail on a seed of 2**64 with a traceback),
     integral floats made ints. Absent fields take the model's defaults; unknown ones are refused
     when the network is built (a fitted scene names its fit there instead)."""
-    from .actions import DEPTH_RANGE, WIDTH_RANGE
-
-    ranges = {"width": WIDTH_RANGE, "depth": DEPTH_RANGE, "z_dim": (0, MAX_Z),
-              "out_channels": (1, 3), "seed": (0, SEED_MAX)}
     network = dict(network)
-    for key, (lo, hi) in ranges.items():
+    for key, (lo, hi) in NETWORK_RANGES.items():
         if key in network:
             network[key] = _integer(network[key], f"{where} {key}", lo, hi)
     for key in ("sigma", "scale"):

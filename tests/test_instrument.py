@@ -70,9 +70,10 @@ def test_osc_over_loopback_drives_the_state_like_keys_and_the_instrument_itself(
         by_key = actions.apply(actions.apply(STATE, keys.DEFAULT.action_for("equal")),
                                actions.parse("width=16"))
         assert by_osc == by_key
-        # The latent offset lands in this frame's z_offset, and stays.
-        p = inst.poll(0.0, STATE)
-        assert p.z_offset is not None and p.z_offset[3] == 0.5 and np.count_nonzero(p.z_offset) == 1
+        # The latent offset is show state, set by the one reducer: it stays in z until changed.
+        z = actions.z_offset(actions.apply(STATE, got[2]))
+        assert z is not None and z[3] == 0.5 and np.count_nonzero(z) == 1
+        assert inst.poll(0.0, STATE).z_offset is None  # the instrument's own: audio only
         # Instrument addresses are handled inside (tempo), never handed to the app.
         client.send_message("/cppn/bpm", 90.0)
         client.send_message("/cppn/quantize", "beat")
@@ -131,11 +132,10 @@ def test_midi_port_drives_mapped_parameters_across_their_range_through_poll():
     p = inst.poll(0.0, STATE)
     assert p.actions == [Action("reseed"), Action("zoom", 0.25), Action("zoom", 4.0),
                          Action("latent", (2, 2.0))]
-    assert p.z_offset[2] == 2.0
     state = STATE
-    for a in p.actions[1:3]:
+    for a in p.actions[1:]:
         state = actions.apply(state, a)
-    assert state.scene.view.zoom == 4.0
+    assert state.scene.view.zoom == 4.0 and actions.z_offset(state)[2] == 2.0
 
 
 def test_midi_learn_binds_a_key_action_and_a_named_parameter_and_saves_them(tmp_path):
@@ -291,7 +291,7 @@ def test_tap_tempo_bpm_keys_resync_and_loop_length_in_bars():
     inst.handle_key_action(instrument.parse("loop_bars=2"))
     (loop,) = inst.poll(21.1, STATE).actions
     assert loop == Action("loop", pytest.approx(2 * 4 * 60 / 128))
-    state = inst.apply_host(STATE, loop)
+    state = actions.apply(STATE, loop)
     assert state.scene.loop == pytest.approx(3.75) and state.scene.phase == STATE.scene.phase
 
 
@@ -311,7 +311,7 @@ def test_bank_store_and_recall_morph_or_cut_and_survive_a_restart(tmp_path):
     inst.handle_key_action(instrument.parse("bank_recall=1"))
     (rec,) = inst.poll(6.0, b).actions
     assert rec.name == "recall" and rec.value["morph"] is True and rec.value["slot"] == 1
-    after = inst.apply_host(replace(b, time=6.0), rec)
+    after = actions.apply(replace(b, time=6.0), rec)
     assert after.seed == 1 and after.morph == actions.Morph(99, 6.0)
     assert (after.scene.phase, after.scene.path_seed) == (0.3, 4)
     # Another architecture: a cut to the whole stored scene.
@@ -319,7 +319,7 @@ def test_bank_store_and_recall_morph_or_cut_and_survive_a_restart(tmp_path):
     inst.handle_key_action(instrument.parse("bank_recall=1"))
     (rec,) = inst.poll(7.0, c).actions
     assert rec.value["morph"] is False
-    assert inst.apply_host(c, rec).scene == a.scene and inst.apply_host(c, rec).morph is None
+    assert actions.apply(c, rec).scene == a.scene and actions.apply(c, rec).morph is None
     # An empty slot says so and does nothing; a restart finds the bank.
     inst.handle_key_action(instrument.parse("bank_recall=5"))
     assert inst.poll(8.0, c).actions == [] and "empty" in inst.message
@@ -342,18 +342,21 @@ def test_instrument_vocabulary_keys_and_osc_addresses_are_consistent():
         assert name in instrument.INSTRUMENT_ACTIONS
         assert keys.normalize(key) == key
         assert keys.DEFAULT.action_for(key) == instrument.parse(action)  # merged, not shadowed
-    assert not set(instrument.INSTRUMENT_ACTIONS) & set(actions.ACTIONS)
-    assert not set(instrument.HOST_ACTIONS) & set(actions.ACTIONS)
-    assert osc.message_actions("/cppn/tap", [1.0], instrument.osc_actions)[0] == [Action("tap")]
-    assert osc.message_actions("/cppn/tap", [0.0], instrument.osc_actions)[0] == []
-    assert osc.message_actions("/cppn/bank_recall", [3], instrument.osc_actions)[0] == \
-        [Action("bank_recall", 3)]
+    # One table: the instrument's actions are the vocabulary's with owner "instrument".
+    assert instrument.INSTRUMENT_ACTIONS == actions.named(["instrument"])
+    assert all(actions.ACTIONS[n] is spec for n, spec in instrument.INSTRUMENT_ACTIONS.items())
+    assert osc.message_actions("/cppn/tap", [1.0])[0] == [Action("tap")]
+    assert osc.message_actions("/cppn/tap", [0.0])[0] == []
+    assert osc.message_actions("/cppn/bank_recall", [3])[0] == [Action("bank_recall", 3)]
     for bad in (("/cppn/bank_recall", [12]), ("/cppn/bpm", ["fast"]), ("/cppn/bpm", [1, 2]),
                 ("/cppn/quantize", ["often"]), ("/cppn/midi_learn", ["explode"])):
         with pytest.raises(CPPNError):
-            osc.message_actions(*bad, instrument.osc_actions)
-    with pytest.raises(CPPNError, match="unknown address"):
-        osc.message_actions("/cppn/nope", [], instrument.osc_actions)
+            osc.message_actions(*bad)
+    for made in ("/cppn/nope", "/cppn/recall", "/cppn/loop", "/cppn/latent"):
+        with pytest.raises(CPPNError, match="unknown address"):
+            osc.message_actions(made, [])
+    with pytest.raises(CPPNError, match="the instrument's"):
+        actions.apply(STATE, Action("tap"))  # the instrument takes it, not the reducer
     assert audio  # the module is importable without sounddevice (checked in test_osc)
 
 
@@ -394,11 +397,12 @@ def test_midi_learn_with_no_midi_input_is_refused_and_swallows_no_key():
 
 
 def test_one_table_holds_every_logged_action_typed():
-    assert set(instrument.LOGGED_ACTIONS) == set(actions.ACTIONS) | set(instrument.HOST_ACTIONS)
-    assert instrument.logged_action("latent", [3, 1.5]) == Action("latent", (3, 1.5))
-    assert instrument.logged_action("loop", 4) == Action("loop", 4.0)
-    assert instrument.logged_action("activation", ["sin", "tanh"]).value == ("sin", "tanh")
+    assert actions.APPLIED == set(actions.ACTIONS) - set(instrument.INSTRUMENT_ACTIONS)
+    assert actions.from_log("latent", [3, 1.5]) == Action("latent", (3, 1.5))
+    assert actions.from_log("loop", 4) == Action("loop", 4.0)
+    assert actions.from_log("activation", ["sin", "tanh"]).value == ("sin", "tanh")
     for name, value in (("latent", [999, 1.0]), ("latent", "x"), ("loop", 0), ("loop", None),
-                        ("recall", {"slot": 1}), ("explode", None), ("speed", "fast")):
+                        ("recall", {"slot": 1}), ("explode", None), ("speed", "fast"),
+                        ("tap", None)):
         with pytest.raises(CPPNError):
-            instrument.logged_action(name, value)
+            actions.from_log(name, value)
