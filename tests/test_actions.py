@@ -396,3 +396,105 @@ def test_state_header_round_trips_what_replay_needs():
         actions.state_from_header(s.scene, {"morph": {"start": 1}})
     with pytest.raises(CPPNError, match="speed must be a number"):
         actions.state_from_header(s.scene, {"speed": "fast"})
+
+
+# --- the one vocabulary: every action's value from every source ----------------------------------
+
+
+def _sample(spec: actions.ActionSpec):
+    """A valid value of the spec's kind (inside its range, one of its choices)."""
+    if spec.kind in ("int", "float"):
+        lo, hi = spec.range or (0, 7)
+        v = min(max(lo, 1 if spec.kind == "int" else 0.5), hi)
+        v = v if v > lo or not spec.open_low else (lo + min(hi, lo + 2)) / 2
+        return int(v) if spec.kind == "int" else float(v)
+    return {"bool": True, "vector": (3, 0.5) if spec.item == "latent" else ("sin", "tanh"),
+            "object": {"slot": 2, "scene": Scene(network={"seed": 3}).to_dict(), "morph": False},
+            "str": (spec.choices or ("zoom" if spec.name == "midi_learn" else "a.png",))[-1],
+            }[spec.kind]
+
+
+@pytest.mark.parametrize("name", [n for n, s in actions.ACTIONS.items() if s.kind != "none"])
+def test_every_valued_action_round_trips_through_coerce_from_text_and_json(name):
+    import json
+
+    spec = actions.ACTIONS[name]
+    value = _sample(spec)
+    typed = actions.coerce(name, value)
+    assert actions.coerce(name, typed) == typed  # idempotent: a checked value stays itself
+    text = actions.format_value(typed)  # OSC strings, TOML, the CLI, /cppn/action
+    assert actions.coerce(name, text) == typed, text
+    logged = json.loads(json.dumps(typed))  # the performance log: tuples come back as lists
+    assert actions.coerce(name, logged) == typed
+    if name in actions.APPLIED:
+        assert actions.from_log(name, logged) == Action(name, typed)
+    if spec.owner != "made":  # what keys, the CLI and OSC may name, as text
+        assert actions.parse(f"{name}={text}", actions.NAMEABLE) == Action(name, typed)
+
+
+@pytest.mark.parametrize("name", actions.named(["show"]))
+def test_every_show_action_comes_from_midi_through_the_same_coerce(name):
+    """A MIDI note fires an action (with the value written in the config), a CC maps 0..127
+    onto a parameter's range: what comes out is a checked Action of the table."""
+    from realtime_cppn import midi, osc
+
+    spec = actions.ACTIONS[name]
+    text = name if spec.kind == "none" else f"{name}={actions.format_value(_sample(spec))}"
+    binding = midi.Binding.for_target(text, "note")
+    mapping = midi.Mapping({("note", 0, 60): binding})
+    for velocity in (1, 64, 127):
+        (got,) = midi.handle(mapping, _Msg("note_on", velocity=velocity, note=60))
+        assert got == actions.make(got.name, got.value) and got.name == name
+    if name in osc.PARAMS:
+        mapping = midi.Mapping({("cc", 0, 7): midi.Binding.for_param(name)})
+        for raw in (0, 1, 63, 64, 126, 127):
+            (got,) = midi.handle(mapping, _Msg("control_change", value=raw, control=7))
+            assert got == actions.make(got.name, got.value) and got.name == name
+            if spec.range is not None and spec.kind in ("int", "float"):
+                assert spec.range[0] <= got.value <= spec.range[1]
+
+
+def test_latent_from_midi_and_osc_is_the_same_checked_action():
+    from realtime_cppn import midi, osc
+
+    mapping = midi.Mapping({("cc", 0, 7): midi.Binding.for_param("z/3", -2.0, 2.0)})
+    (got,) = midi.handle(mapping, _Msg("control_change", value=127, control=7))
+    assert got == Action("latent", (3, 2.0)) == actions.make("latent", "3,2.0")
+    assert osc.message_actions("/cppn/z/3", [2.0])[0] == [got]
+    s = apply(state(), got)
+    assert s.z_offsets == (0.0, 0.0, 0.0, 2.0)
+    assert apply(s, Action("latent", (3, 0.0))).z_offsets == ()  # back to nothing
+    assert apply(s, Action("latent", (0, 99.0))).z_offsets[0] == actions.LATENT_RANGE[1]
+
+
+class _Msg:
+    """A mido-like message (midi.handle reads type, channel and the data fields)."""
+
+    def __init__(self, type: str, channel: int = 0, **fields) -> None:
+        self.type, self.channel = type, channel
+        self.__dict__.update(fields)
+
+
+def test_the_reducer_is_a_table_with_a_handler_for_every_action_it_applies():
+    assert set(actions.HANDLERS) == actions.APPLIED
+    assert all(s.owner in actions.OWNERS and s.kind in actions.KINDS
+               for s in actions.ACTIONS.values())
+
+
+def test_network_defaults_and_ranges_have_one_source():
+    from realtime_cppn import bank, model, scene
+
+    assert actions.NETWORK_DEFAULTS is scene.NETWORK_DEFAULTS
+    assert (actions.WIDTH_RANGE, actions.DEPTH_RANGE) == (scene.NETWORK_RANGES["width"],
+                                                          scene.NETWORK_RANGES["depth"])
+    assert actions.WIDTH_RANGE[1] == model.MAX_WIDTH and actions.DEPTH_RANGE[1] == model.MAX_DEPTH
+    assert actions.ACTIONS["width"].range == actions.WIDTH_RANGE
+    # A bank morphs between a scene naming a default and one leaving it out.
+    a, b = Scene(network={"seed": 1, "scale": 2.0}), Scene(network={"seed": 2})
+    assert bank.can_morph(a, b)
+
+
+def test_quanta_agree_with_the_tempo():
+    from realtime_cppn import tempo
+
+    assert actions.QUANTA == ("off", *tempo.QUANTA)

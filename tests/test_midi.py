@@ -190,6 +190,45 @@ def test_midi_input_polls_an_in_process_port_with_learn_first():
     assert inp.poll() == []  # a closed port reads as nothing, not an error
 
 
+def test_a_flood_past_the_per_frame_cap_is_deferred_to_the_next_polls_not_dropped():
+    port = LoopbackPort("loopback")
+    inp = midi.MidiInput(port, MAPPING)
+    n = midi.MAX_PER_POLL * 2 + 100
+    for i in range(n):
+        port.send(cc(74, i % 128))
+    counts = [len(inp.poll()) for _ in range(4)]
+    assert counts == [midi.MAX_PER_POLL, midi.MAX_PER_POLL, 100, 0]
+    # In order: the deferred messages come after the ones before them.
+    for i in range(3):
+        port.send(cc(74, 127 * (i % 2)))
+    assert inp.poll() == [Action("zoom", 0.25), Action("zoom", 4.0), Action("zoom", 0.25)]
+
+
+def test_learn_in_either_order_control_first_then_the_target():
+    port = LoopbackPort("loopback")
+    inp = midi.MidiInput(port)
+    inp.listen()
+    assert inp.learn.armed and inp.learn.target is None
+    port.send(cc(30, 5))
+    assert inp.poll() == []  # consumed: remembered until the target is named
+    assert inp.learn.source == ("cc", 0, 30) and inp.mapping.bindings == {}
+    inp.arm("zoom_in")
+    assert not inp.learn.armed and inp.learn.last == ("cc", 0, 30)
+    port.send(cc(30, 127))
+    assert inp.poll() == [Action("zoom_in")]
+    # A note that moved first takes a parameter through its velocity; a typo fails at arm.
+    inp.listen()
+    port.send(note(40))
+    inp.poll()
+    inp.arm("zoom")
+    assert inp.learn.error == "" and inp.mapping.bindings[("note", 0, 40)].param == "zoom"
+    with pytest.raises(CPPNError):
+        inp.arm("explode")
+    inp.arm("width")
+    inp.cancel()
+    assert not inp.learn.armed
+
+
 def test_ports_missing_or_unavailable_are_one_line_errors():
     """Here without an ALSA sequencer the backend itself fails; with one, the name is missing.
     Either way: one CPPNError line that says what is there."""

@@ -181,7 +181,7 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     from realtime_cppn.actions import initial_state
     from realtime_cppn.app import Live, RecordSettings
     from realtime_cppn.clock import FixedClock
-    from realtime_cppn.instrument import Instrument, osc_actions
+    from realtime_cppn.instrument import Instrument
     from realtime_cppn.scene import Scene
 
     class Loopback(BaseIOPort):
@@ -192,7 +192,7 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     mapping = midi.Mapping.from_dict({"cc": {"1:77": {"param": "z/2", "min": -2.0,
                                                       "max": 2.0}}})
     stored = Scene(network={**NET, "seed": 99}, path_seed=7)
-    server = osc.OscServer(port=0, extra=osc_actions)
+    server = osc.OscServer(port=0)
     inst = Instrument(server, midi_input=midi.MidiInput(port, mapping),
                       scene_bank=bank.Bank().store(1, stored))
     client = udp_client.SimpleUDPClient("127.0.0.1", server.port)
@@ -220,11 +220,14 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
         16: lambda: live.dispatch("record"),
     }
     fbo = gl_context.simple_framebuffer(SIZE)
+    states = []  # the live state of each recorded frame
     try:
         for n in range(18):
             if n in script:
                 script[n]()
             live.update()
+            if live.recording is not None:
+                states.append(live.state)
             live.render(fbo, SIZE)
     finally:
         live.close()
@@ -241,6 +244,18 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
         assert np.abs(got.astype(int) - want).max() <= 1, n
     diffs = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:])]
     assert sum(d > 1 for d in diffs) >= 5  # each input changed the picture
+    # The replayed states are the live ones: the recall, the loop length and both latent
+    # offsets went through the one reducer both times.
+    from realtime_cppn.replay_cmd import Replay, load
+
+    again = Replay(renderer, load(log_path), FPS)
+    replayed = [again.step() for _ in range(len(states))]
+    for n, (got, want) in enumerate(zip(replayed, states)):
+        assert (got.scene, got.z_offsets, got.history, got.morph is None) == \
+            (want.scene, want.z_offsets, want.history, want.morph is None), n
+    final = replayed[-1]
+    assert final.z_offsets[2:4] == (2.0, 1.5) and final.seed == 99  # MIDI, OSC; the recall
+    assert final.scene.loop == pytest.approx(2 * 4 * 60 / 100)  # two bars at 100 BPM
 
 
 # --- bounds on tiny files ------------------------------------------------------------------------
