@@ -35,7 +35,9 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -341,77 +343,102 @@ class Instrument:
         except CPPNError as exc:
             self.message = str(exc)
             return []
-        name, v = action.name, action.value
+        return _HANDLERS[action.name](self, action.value, time, state) or []
+
+    # One handler per instrument action: (value, clock time, show state) -> actions it makes.
+
+    def _tempo(self, v: Any, time: float, state: AppState, step: str) -> None:
         t = self.tempo
-        if name == "tap":
-            self.tempo = t.tap(time)
-        elif name == "bpm":
-            self.tempo = t.set_bpm(v, time)
-        elif name == "bpm_double":
-            self.tempo = t.double(time)
-        elif name == "bpm_half":
-            self.tempo = t.half(time)
-        elif name == "resync":
-            self.tempo = t.resync(time)
-        elif name == "loop_bars":
-            if v is None:
-                bars = state.scene.loop / t.loop_seconds(1)
-                v = next((b for b in LOOP_BARS if b > bars + 1e-6), LOOP_BARS[0])
-            if not 0 < v <= 1024:
-                self.message = f"loop_bars must be in (0, 1024], got {v:g}"
-                return []
-            self.message = f"loop {v:g} bars"
-            return [Action("loop", t.loop_seconds(v))]
-        elif name == "quantize":
-            self.quantum = v or QUANTA[(QUANTA.index(self.quantum) + 1) % len(QUANTA)]
-            if self.quantum == "off":
-                released = [p.action for p in self.quantizer.pending]
-                self.quantizer.clear()
-                return released  # nothing waits for a beat that no longer matters
-        elif name in ("reactivity_up", "reactivity_down", "reactivity"):
-            r = self.reactivity
-            if name == "reactivity":
-                self.reactivity = r.step(v - r.amount)
-            else:
-                self.reactivity = r.step(REACTIVITY_STEP if name == "reactivity_up"
-                                         else -REACTIVITY_STEP)
-            self.message = f"reactivity {self.reactivity.amount:g}"
-        elif name == "midi_learn":
-            if self.midi is None:  # nothing could ever bind: arming would swallow a key
-                self.message = "MIDI learn needs a MIDI input (--midi-in); nothing armed"
-                return []
-            if v is not None:
-                self._arm(v)
-            elif self.learning:
-                self.midi.cancel()
-                self.message = "MIDI learn cancelled"
-            else:
-                self.midi.listen()
-                self.message = "MIDI learn: press a key, then move a control (or the reverse)"
-        elif name == "bank_store":
+        self.tempo = {"tap": t.tap, "double": t.double, "half": t.half,
+                      "resync": t.resync}[step](time)
+
+    def _bpm(self, v: float, time: float, state: AppState) -> None:
+        self.tempo = self.tempo.set_bpm(v, time)
+
+    def _loop_bars(self, v: float | None, time: float, state: AppState) -> list[Action]:
+        t = self.tempo
+        if v is None:
+            bars = state.scene.loop / t.loop_seconds(1)
+            v = next((b for b in LOOP_BARS if b > bars + 1e-6), LOOP_BARS[0])
+        if not 0 < v <= 1024:
+            self.message = f"loop_bars must be in (0, 1024], got {v:g}"
+            return []
+        self.message = f"loop {v:g} bars"
+        return [Action("loop", t.loop_seconds(v))]
+
+    def _quantize(self, v: str | None, time: float, state: AppState) -> list[Action]:
+        self.quantum = v or QUANTA[(QUANTA.index(self.quantum) + 1) % len(QUANTA)]
+        if self.quantum != "off":
+            return []
+        released = [p.action for p in self.quantizer.pending]
+        self.quantizer.clear()
+        return released  # nothing waits for a beat that no longer matters
+
+    def _reactivity(self, v: float | None, time: float, state: AppState,
+                    step: float = 0.0) -> None:
+        r = self.reactivity
+        self.reactivity = r.step(v - r.amount if v is not None else step)
+        self.message = f"reactivity {self.reactivity.amount:g}"
+
+    def _midi_learn(self, v: str | None, time: float, state: AppState) -> None:
+        if self.midi is None:  # nothing could ever bind: arming would swallow a key
+            self.message = "MIDI learn needs a MIDI input (--midi-in); nothing armed"
+        elif v is not None:
+            self._arm(v)
+        elif self.learning:
+            self.midi.cancel()
+            self.message = "MIDI learn cancelled"
+        else:
+            self.midi.listen()
+            self.message = "MIDI learn: press a key, then move a control (or the reverse)"
+
+    def _bank_store(self, v: int, time: float, state: AppState) -> None:
+        try:
+            self.bank = self.bank.store(v, state.scene)
+        except CPPNError as exc:
+            self.message = str(exc)
+            return
+        self.message = f"stored slot {v}"
+        if self.bank_path is not None:
             try:
-                self.bank = self.bank.store(v, state.scene)
+                bank.save(self.bank, self.bank_path)
             except CPPNError as exc:
-                self.message = str(exc)
-                return []
-            self.message = f"stored slot {v}"
-            if self.bank_path is not None:
-                try:
-                    bank.save(self.bank, self.bank_path)
-                except CPPNError as exc:
-                    self._log("bank-save", "%s", exc)
-        elif name == "bank_recall":
-            scene = self.bank.recall(v)
-            if scene is None:
-                self.message = f"bank slot {v} is empty"
-                return []
-            recall_ = Action("recall", {"slot": v, "scene": scene.to_dict(),
-                                        "morph": bank.can_morph(state.scene, scene)})
-            if self.quantum != "off":
-                self.quantizer.submit(recall_, time, t, self.quantum)
-                return []
-            return [recall_]
-        return []
+                self._log("bank-save", "%s", exc)
+
+    def _bank_recall(self, v: int, time: float, state: AppState) -> list[Action]:
+        scene = self.bank.recall(v)
+        if scene is None:
+            self.message = f"bank slot {v} is empty"
+            return []
+        recall_ = Action("recall", {"slot": v, "scene": scene.to_dict(),
+                                    "morph": bank.can_morph(state.scene, scene)})
+        if self.quantum != "off":
+            self.quantizer.submit(recall_, time, self.tempo, self.quantum)
+            return []
+        return [recall_]
+
+
+_HANDLERS: dict[str, Callable[..., list[Action] | None]] = {
+    "tap": partial(Instrument._tempo, step="tap"),
+    "bpm": Instrument._bpm,
+    "bpm_double": partial(Instrument._tempo, step="double"),
+    "bpm_half": partial(Instrument._tempo, step="half"),
+    "resync": partial(Instrument._tempo, step="resync"),
+    "loop_bars": Instrument._loop_bars,
+    "quantize": Instrument._quantize,
+    "reactivity_up": partial(Instrument._reactivity, step=REACTIVITY_STEP),
+    "reactivity_down": partial(Instrument._reactivity, step=-REACTIVITY_STEP),
+    "reactivity": Instrument._reactivity,
+    "midi_learn": Instrument._midi_learn,
+    "bank_store": Instrument._bank_store,
+    "bank_recall": Instrument._bank_recall,
+}
+
+
+def osc_actions(name: str, args: Any) -> None:
+    """No extra OSC addresses: the instrument's are the vocabulary's, which ``osc`` answers
+    itself. Kept for callers that still pass it as ``OscServer(extra=...)``."""
+    return None
 
 
 # --- opening the pieces ---------------------------------------------------------------------------

@@ -153,14 +153,9 @@ def message_actions(address: str, args: Sequence[Any],
     if name == "action":
         if len(args) != 1 or not isinstance(args[0], str):
             raise CPPNError(f"{address} takes one string such as 'speed=0.5'")
-        action = actions.parse(args[0])
-        return _checked(action)
-    if name.startswith("z/") or name == "record":
-        if name == "record" and not args:
-            return [Action("record")], False
-        if len(args) != 1:
-            raise CPPNError(f"{address} takes one value, got {len(args)}")
-        action, clamped = param_action(name, args[0])
+        return _checked(actions.parse(args[0]))
+    if name.startswith("z/"):
+        action, clamped = param_action(name, _one(address, args))
         return [action], clamped
     info = ACTIONS.get(name)
     if info is None or info.owner not in NAMEABLE:
@@ -168,11 +163,24 @@ def message_actions(address: str, args: Sequence[Any],
         if found is None:
             raise CPPNError(f"unknown address {address!r}")
         return found, False
+    return _valued(address, info, args)
+
+
+def _one(address: str, args: Sequence[Any]) -> Any:
+    if len(args) != 1:
+        raise CPPNError(f"{address} takes one value, got {len(args)}")
+    return args[0]
+
+
+def _valued(address: str, info: actions.ActionSpec, args: Sequence[Any]
+            ) -> tuple[list[Action], bool]:
+    """``/cppn/<action>`` with its arguments, through the vocabulary's coerce."""
+    name = info.name
     if not args:
         if not info.optional:
-            raise CPPNError(f"{address} needs a value ({info.value})")
+            raise CPPNError(f"{address} needs a value ({info.hint})")
         return [Action(name)], False
-    if info.value is None:
+    if info.kind == "none":
         # Controller apps (TouchOSC, Lemur) send a button as 1.0 on press and 0.0 on release.
         if len(args) == 1 and isinstance(args[0], (int, float)) and math.isfinite(args[0]):
             return ([Action(name)] if args[0] >= 0.5 else []), False
@@ -184,10 +192,8 @@ def message_actions(address: str, args: Sequence[Any],
         if not all(isinstance(a, str) for a in args):
             raise CPPNError(f"{address} takes activation names")
         return _checked(actions.make(name, ",".join(args)))
-    if len(args) != 1:
-        raise CPPNError(f"{address} takes one value, got {len(args)}")
-    v = args[0]
-    if isinstance(v, (bytes, bytearray)) or v is None or isinstance(v, (list, tuple)):
+    v = _one(address, args)
+    if v is None or isinstance(v, (bytes, bytearray, list, tuple)):
         raise CPPNError(f"{address}: cannot use a value of type {type(v).__name__}")
     if isinstance(v, float) and not math.isfinite(v):
         raise CPPNError(f"{address}: value must be finite, got {v!r}")

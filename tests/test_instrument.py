@@ -344,6 +344,7 @@ def test_instrument_vocabulary_keys_and_osc_addresses_are_consistent():
         assert keys.DEFAULT.action_for(key) == instrument.parse(action)  # merged, not shadowed
     # One table: the instrument's actions are the vocabulary's with owner "instrument".
     assert instrument.INSTRUMENT_ACTIONS == actions.named(["instrument"])
+    assert set(instrument._HANDLERS) == set(instrument.INSTRUMENT_ACTIONS)  # one handler each
     assert all(actions.ACTIONS[n] is spec for n, spec in instrument.INSTRUMENT_ACTIONS.items())
     assert osc.message_actions("/cppn/tap", [1.0])[0] == [Action("tap")]
     assert osc.message_actions("/cppn/tap", [0.0])[0] == []
