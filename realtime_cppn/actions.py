@@ -89,13 +89,6 @@ class ActionSpec:
         if not self.hint and self.kind != "none":
             object.__setattr__(self, "hint", "|".join(self.choices) or self.kind)
 
-    @property
-    def value(self) -> str | None:
-        """The value's hint, None for an action that takes none."""
-        return None if self.kind == "none" else self.hint
-
-
-ActionInfo = ActionSpec  # the name the instrument and tests used for it
 
 
 def _specs(*specs: ActionSpec) -> dict[str, ActionSpec]:

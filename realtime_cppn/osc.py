@@ -399,10 +399,10 @@ def address_table() -> str:
                 arg = f"{p.kind} {_num(p.lo)}..{_num(p.hi)} (clamped)"
                 if name in ("seed", "morph"):
                     arg = f"int seed{' (optional)' if info.optional else ''}"
-        elif info.value is None:
+        elif info.kind == "none":
             arg = "none, or a button's 1 / 0 (fires on 1)"
         else:
-            arg = f"{info.value}{' (optional)' if info.optional else ''}"
+            arg = f"{info.hint}{' (optional)' if info.optional else ''}"
         rows.append((f"`{PREFIX}/{name}`", arg, info.description))
     rows.append((f"`{PREFIX}/z/<i>`", f"float {_num(LATENT_RANGE[0])}..{_num(LATENT_RANGE[1])} "
                  f"(clamped), i in 0..{MAX_Z - 1}", "offset latent dimension i"))
