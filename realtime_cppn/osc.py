@@ -108,30 +108,30 @@ def param_action(name: str, value: Any) -> tuple[Action, bool]:
     """The Action that sets parameter ``name`` to ``value`` and whether the value was clamped.
 
     Numbers outside the range are clamped; a choice takes its name or its index; a number for
-    an int parameter is rounded. MIDI reuses this with values it mapped through a curve.
+    an int parameter is rounded; the result is checked by the vocabulary's ``actions.make``.
+    MIDI reuses this with values it mapped through a curve.
     """
     p, index = param_name(name)
     if p.kind == "latent":
         v = _finite(value, name)
         c = min(max(v, p.lo), p.hi)
-        return Action("latent", (index, c)), c != v
+        return actions.make("latent", (index, c)), c != v
     if p.kind == "bool":
-        if isinstance(value, bool):
-            return Action(name, value), False
-        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-            return Action(name, _BOOL_WORDS[value.strip().lower()]), False
-        return Action(name, _finite(value, name) >= 0.5), False
+        if not isinstance(value, bool) and not (
+                isinstance(value, str) and value.strip().lower() in _BOOL_WORDS):
+            value = _finite(value, name) >= 0.5
+        return actions.make(name, value), False
     if p.kind == "choice":
         if isinstance(value, str):
-            return actions.parse(f"{name}={value}"), False
+            return actions.make(name, value), False
         v = _finite(value, name)
         i = int(min(max(round(v), p.lo), p.hi))
-        return Action(name, actions.parse(f"{name}={p.choices[i]}").value), i != v
+        return actions.make(name, p.choices[i]), i != v
     v = _finite(value, name)
     c = min(max(v, p.lo), p.hi)
     if p.kind == "int":
         c = float(round(c))
-    return Action(name, int(c) if p.kind == "int" else c), c != v
+    return actions.make(name, int(c) if p.kind == "int" else c), c != v
 
 
 ExtraAddresses = Callable[[str, Sequence[Any]], "list[Action] | None"]
