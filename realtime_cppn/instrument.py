@@ -106,7 +106,7 @@ class Instrument:
     """Every optional input of the live show behind one per-frame ``poll``.
 
     All parts are optional and injected (tests pass an in-process MIDI port or a file-driven
-    Reactor); ``Instrument()`` alone still keeps tempo, quantisation, bank and latent offsets.
+    Reactor); ``Instrument()`` alone still keeps tempo, quantisation and the bank.
     """
 
     def __init__(self, osc_server: osc.OscServer | None = None,
