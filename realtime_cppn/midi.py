@@ -18,9 +18,11 @@ pure function from a mido Message to Actions. A mapping lives in the TOML config
     "1:74" = { param = "zoom", min = 0.25, max = 4.0, curve = "exp" }
     "1:20" = "pause"                  # a button sending CC 20: fires at values >= 64
 
-``Learn`` is MIDI learn: arm a target, and the next note or CC binds to it. ``MidiInput`` polls a
-mido input port once per frame on the render thread (mido queues what the backend's thread
-receives), feeding learn or the mapping. mido is imported only to list and open ports.
+``Learn`` is MIDI learn: arm a target, and the next note or CC binds to it (or the reverse: a
+control moves, then the target is named). ``MidiInput`` polls a mido input port once per frame on
+the render thread (mido queues what the backend's thread receives), feeding learn or the
+mapping; past ``MAX_PER_POLL`` messages a frame, the rest wait in mido's queue for the next.
+mido is imported only to list and open ports.
 """
 
 from __future__ import annotations
