@@ -41,6 +41,7 @@ from typing import Any
 from . import actions, osc
 from .actions import Action
 from .errors import CPPNError
+from .safeio import read_limited
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -334,9 +335,11 @@ def save_config(path: str | Path, mapping: Mapping) -> Path:
     written as dotted keys elsewhere) is left untouched and reported."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        # The same bound and file checks as reading the config (keys.load_config).
+        text = (read_limited(path, 1 << 20, "config file").decode("utf-8")
+                if os.path.lexists(path) else "")
         before = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise CPPNError(f"cannot read config {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CPPNError(f"config {path} is not valid TOML, not rewriting it: {exc}") from None

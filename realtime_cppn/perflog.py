@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import CPPNError
+from .safeio import read_limited
 from .scene import Scene
 
 FORMAT = "realtime-cppn/perflog"
@@ -154,15 +155,18 @@ class Writer:
         self.close()
 
 
+MAX_LOG_BYTES = 64 << 20
+
+
 def read(path: str | Path, known: Iterable[str] | Callable[[str], bool] | None = None) -> PerfLog:
     """A performance log, checked line by line. ``known`` (names, or a predicate) refuses
     actions outside the vocabulary, naming the line."""
     path = Path(path)
-    if not path.is_file():
-        raise CPPNError(f"no such performance log: {path}")
+    # A FIFO, a device or a link to /dev/zero is refused unread; an hour's show is a few MB.
+    data = read_limited(path, MAX_LOG_BYTES, "performance log")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CPPNError(f"cannot read performance log {path}: {exc}") from None
     return parse(text, str(path), known)
 

@@ -537,3 +537,26 @@ def test_config_files_that_are_fifos_devices_or_deeply_nested_are_one_line(tmp_p
     for line, match in zip(lines, ("must be a regular file", "must be a regular file", "nested",
                                    "at most"), strict=True):
         assert line.startswith("refused:") and match in line, line
+
+
+def test_performance_logs_and_midi_config_rewrites_refuse_fifos_and_devices(tmp_path):
+    """The log reader (replay) and MIDI learn's config rewrite meet the same special files as
+    the other readers: refused at once, the file left as it was."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    out = run_python(f"""
+        from realtime_cppn import midi, perflog
+        from realtime_cppn.errors import CPPNError
+        for special in ("fifo", "zero"):
+            for read in (perflog.read, lambda p: midi.save_config(p, midi.Mapping())):
+                try:
+                    read({str(tmp_path)!r} + "/" + special)
+                    print("loaded")
+                except CPPNError as exc:
+                    print("refused:", exc)
+    """, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 4 and all(
+        line.startswith("refused:") and "must be a regular file" in line for line in lines), lines
+    assert (tmp_path / "zero").is_symlink() and (tmp_path / "fifo").is_fifo()
