@@ -154,14 +154,18 @@ def _loops(isa: Path) -> int:
     return back
 
 
-def measure(tool: Path, workdir: Path, family: str, name: str, source: str, kind: str) -> dict:
+def measure(tool: Path, workdir: Path, family: str, name: str, source: str, kind: str,
+            timeout: float = 1800) -> dict:
     """Compile one shader with shader-stats; its figures as a dict, or {'error': line}."""
     path = workdir / f"{name}.{kind}"
     path.write_text(source, encoding="utf-8")
     env = {**os.environ, "SHADER_STATS_DIR": str(workdir)}
     t0 = time.perf_counter()
-    proc = subprocess.run([str(tool), family, str(path)], capture_output=True, text=True,
-                          env=env, timeout=1800)
+    try:
+        proc = subprocess.run([str(tool), family, str(path)], capture_output=True, text=True,
+                              env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result in {timeout:.0f} s", "compile_s": time.perf_counter() - t0}
     elapsed = time.perf_counter() - t0
     out = proc.stdout.strip()
     if proc.returncode != 0 or "VGPR=" not in out:
@@ -216,6 +220,16 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def save(path: Path, rows: list[Row]) -> None:
+    payload = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "gpu_max_ubo": GPU_MAX_UBO,
+        "rows": [{**asdict(r), "instr_px": r.instr_px, "all_px": r.all_px,
+                  "mac_share": r.mac_share} for r in rows],
+    }
+    write_atomic(path, json.dumps(payload, indent=1) + "\n")
+
+
 def _nets(text: str) -> list[tuple[int, int]]:
     try:
         return [tuple(int(v) for v in item.lower().split("x")) for item in text.split(",")]
@@ -240,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--programs", help="comma list of program labels to keep (default: all)")
     ap.add_argument("--tool", help="the shader-stats script (default: ../shared/tools/...)")
     ap.add_argument("--keep", type=Path, help="keep sources, SPIR-V and ISA in this folder")
-    ap.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    ap.add_argument("--json", type=Path,
+                    help="also write every figure to this JSON file (rewritten after each one)")
+    ap.add_argument("--timeout", type=float, default=1800,
+                    help="seconds one compile may take (ACO takes ~12 min for W64 D8's "
+                         "four-pixel program on a loaded 2-core machine)")
     args = ap.parse_args(argv)
     tool = _tool(args.tool)
     programs = PROGRAMS
@@ -266,10 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             source, kind, pixels = fn(spec, storage)
             for fam in families:
                 name = f"w{width}d{depth}-{re.sub(r'[^a-z0-9]+', '', label.lower())}"
-                figures = measure(tool, workdir, fam, name, source, kind)
+                figures = measure(tool, workdir, fam, name, source, kind, args.timeout)
                 row = Row(net, label, fam, storage, pixels, macs_per_pixel=spec.macs_per_pixel,
                           **figures)
                 rows.append(row)
+                if args.json:
+                    save(args.json, rows)
                 print(f"  {net} {label} {fam}: VGPR {row.vgpr} spilled {row.spilled_vgpr} "
                       f"instr/px {_fmt(row.instr_px, '.0f')} {row.compile_s:.1f} s {row.error}",
                       flush=True)
@@ -279,13 +299,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     if args.json:
-        payload = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "gpu_max_ubo": GPU_MAX_UBO,
-            "rows": [{**asdict(r), "instr_px": r.instr_px, "all_px": r.all_px,
-                      "mac_share": r.mac_share} for r in rows],
-        }
-        write_atomic(args.json, json.dumps(payload, indent=1) + "\n")
         print(f"\nwrote {args.json}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
