@@ -387,64 +387,80 @@ def programs(run: Run, ctx: moderngl.Context, nets, sizes: dict, target_s: float
         if run.left() < 20:
             run.add({"group": "program", "name": f"W{width} D{depth}", "skipped": "out of time"})
             continue
-        spec = network(width, depth)
-        z = rng.standard_normal(spec.z_dim)
-        macs = spec.macs_per_pixel
-        net = f"W{width} D{depth}"
-        # The renderer as the window and the render command run it, a reseed and a morph.
-        t0 = time.perf_counter()
-        renderer.set_network(spec, z)
-        renderer.draw((64, 64), display=True)
-        ctx.finish()
-        compile_s = time.perf_counter() - t0
-        reference = None
+        try:
+            _network_rows(run, ctx, renderer, rng, max_ubo, width, depth, sizes, target_s,
+                          fragment_ok, why_not)
+        except Exception as exc:  # the next network may still work: record this one, go on
+            run.add({"group": "program", "name": f"W{width} D{depth}",
+                     "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"})
+    renderer.forget_programs()
+
+
+def _network_rows(run: Run, ctx: moderngl.Context, renderer: Renderer, rng, max_ubo: int,
+                  width: int, depth: int, sizes: dict, target_s: float, fragment_ok: bool,
+                  why_not: str) -> None:
+    spec = network(width, depth)
+    z = rng.standard_normal(spec.z_dim)
+    macs = spec.macs_per_pixel
+    net = f"W{width} D{depth}"
+    # The renderer as the window and the render command run it, a reseed and a morph.
+    t0 = time.perf_counter()
+    renderer.set_network(spec, z)
+    renderer.draw((64, 64), display=True)
+    ctx.finish()
+    compile_s = time.perf_counter() - t0
+    for size_name, size in sizes.items():
+        if run.left() < 15:
+            break
+        px = size[0] * size[1]
+        where = f"{renderer.path}, {renderer.storage_for(spec)}"
+        t = timed(ctx, lambda size=size: renderer.draw(size, display=True), target_s)
+        run.add({"group": "program", "name": f"{net} renderer {size_name}", "where": where,
+                 **t, "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9,
+                 "compile_s": compile_s, "macs_per_pixel": macs, "pixels": px})
+        z2 = rng.standard_normal(spec.z_dim)
+        def reseed(size=size, z2=z2) -> None:
+            renderer.set_network(spec, z2)  # same architecture: the whole weight upload
+            renderer.draw(size, display=True)
+
+        def morph(size=size, z2=z2) -> None:
+            renderer.set_latent(z2 * 0.5)  # the z-folded first bias only
+            renderer.draw(size, display=True)
+
+        t = timed(ctx, reseed, target_s)
+        run.add({"group": "program", "name": f"{net} reseed {size_name}", "where": where, **t,
+                 "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9})
+        t = timed(ctx, morph, target_s)
+        run.add({"group": "program", "name": f"{net} morph {size_name}", "where": where, **t,
+                 "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9})
+    renderer.set_network(spec, z)
+    reference = renderer.read(renderer.draw((64, 64), display=True), 4)[::-1]
+    storage = gpu_storage(spec, max_ubo)
+    for label, path, source_fn, side in designs():
+        name = f"{net} {label} {storage}"
+        if path == "fragment" and not fragment_ok:
+            run.add({"group": "program", "name": name, "skipped": why_not})
+            continue
+        if run.left() < 20:
+            run.add({"group": "program", "name": name, "skipped": "out of time"})
+            continue
+        try:
+            design = Design(ctx, spec, z, path, source_fn(spec, storage), side, storage)
+        except Exception as exc:  # moderngl raises plain Exception for compile errors
+            run.add({"group": "program", "name": name,
+                     "error": " ".join(str(exc).split())[:200]})
+            continue
+        diff = float(np.max(np.abs(_frame(design.draw((64, 64))) - reference)))
         for size_name, size in sizes.items():
             if run.left() < 15:
                 break
             px = size[0] * size[1]
-            where = f"{renderer.path}, {renderer.storage_for(spec)}"
-            t = timed(ctx, lambda size=size: renderer.draw(size, display=True), target_s)
-            run.add({"group": "program", "name": f"{net} renderer {size_name}", "where": where,
-                     **t, "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9,
-                     "compile_s": compile_s, "macs_per_pixel": macs, "pixels": px})
-            z2 = rng.standard_normal(spec.z_dim)
-            t = timed(ctx, lambda size=size, spec=spec, z2=z2: (renderer.set_network(spec, z2),
-                                              renderer.draw(size, display=True)), target_s)
-            run.add({"group": "program", "name": f"{net} reseed {size_name}", "where": where, **t,
-                     "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9})
-            t = timed(ctx, lambda size=size, z2=z2: (renderer.set_latent(z2 * 0.5),
-                                              renderer.draw(size, display=True)), target_s)
-            run.add({"group": "program", "name": f"{net} morph {size_name}", "where": where, **t,
-                     "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9})
-        renderer.set_network(spec, z)
-        reference = renderer.read(renderer.draw((64, 64), display=True), 4)[::-1]
-        storage = gpu_storage(spec, max_ubo)
-        for label, path, source_fn, side in designs():
-            name = f"{net} {label} {storage}"
-            if path == "fragment" and not fragment_ok:
-                run.add({"group": "program", "name": name, "skipped": why_not})
-                continue
-            if run.left() < 20:
-                run.add({"group": "program", "name": name, "skipped": "out of time"})
-                continue
-            try:
-                design = Design(ctx, spec, z, path, source_fn(spec, storage), side, storage)
-            except Exception as exc:  # moderngl raises plain Exception for compile errors
-                run.add({"group": "program", "name": name,
-                         "error": " ".join(str(exc).split())[:200]})
-                continue
-            diff = float(np.max(np.abs(_frame(design.draw((64, 64))) - reference)))
-            for size_name, size in sizes.items():
-                if run.left() < 15:
-                    break
-                px = size[0] * size[1]
-                t = timed(ctx, lambda size=size, design=design: design.draw(size), target_s)
-                run.add({"group": "program", "name": f"{name} {size_name}", **t,
-                         "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9,
-                         "link_s": design.link_s, "max_diff": diff, "macs_per_pixel": macs,
-                         "pixels": px})
-            design.release()
-    renderer.forget_programs()
+            t = timed(ctx, lambda size=size, design=design: design.draw(size), target_s)
+            run.add({"group": "program", "name": f"{name} {size_name}", **t,
+                     "gflops": 2 * macs * px / (t["ms"] * 1e-3) / 1e9,
+                     "link_s": design.link_s, "max_diff": diff, "macs_per_pixel": macs,
+                     "pixels": px})
+        design.release()
 
 
 # --- 4. weight-fetch costs --------------------------------------------------------------------
