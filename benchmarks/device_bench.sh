@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# The speed benchmarks on a lent GPU machine (issue 8, item 6), as one prepared run that fits
-# the device tool's budget (15 minutes a session, 10 a command; the machine has torch, numpy and
-# Pillow but no moderngl and no network).
+# The GPU measurements for a lent machine, as one call that cannot be wasted: a lease is 15
+# minutes of device time, the machine's start takes minutes of it, so the commands get at most
+# 8 minutes (DEVICE_BENCH_SECONDS, default 470) and every step's limit is cut to what is left.
+# The machine has torch, numpy and Pillow but no moderngl and no network.
 #
 # Here, once per checkout (downloads ~1 MB of GL loader packages and two wheels, git-ignored):
 #     bash benchmarks/device_bench.sh --fetch
-# Then with the device tool:
-#     run(command="bash benchmarks/device_bench.sh", carry=[".gl", ".whl"], timeout_s=590)
-# Every figure lands in $OUT (bench_render JSON + Markdown, bench_live text, the GPU's name).
-# Not yet run on a real device: no GPU was lent to the sessions that wrote it.
+# Then with the device tool, as the first call:
+#     run(command="bash benchmarks/device_bench.sh", carry=[".gl", ".whl"], timeout_s=500)
+# End to end on llvmpipe, to try the whole run without a GPU (skips the GPU check, small sizes):
+#     PYTHON=.venv/bin/python bash benchmarks/device_bench.sh --fake-gpu   # or DEVICE_BENCH_FAKE_GPU=1
+#
+# In order of importance, everything into $OUT (default bench-device):
+#  1. the GL check: stop at once (exit 3) unless GL_RENDERER names the GPU;
+#  2. nvidia-smi: the GPU, its clocks, and a clock log every second while the rest runs;
+#  3. gpu_peak.py: the GL FP32 FMA peak (compute, fragment), the programs reseeds and morphs
+#     draw at 1080p and 4K as % of that peak, weight-fetch costs; JSON after every result;
+#  4. bench_render.py: ours against torch on CUDA, the default and the widest D4 network;
+#  5. bench_live.py --background: architecture changes in place vs in a child, at 1080p.
 set -uo pipefail
 
 if [[ "${1:-}" == "--fetch" ]]; then
@@ -27,26 +36,75 @@ if [[ "${1:-}" == "--fetch" ]]; then
     exit 0
 fi
 
+FAKE="${DEVICE_BENCH_FAKE_GPU:-}"
+[[ "${1:-}" == "--fake-gpu" ]] && FAKE=1
+LIMIT="${DEVICE_BENCH_SECONDS:-470}"
 OUT="${OUT:-bench-device}"
+PY="${PYTHON:-python3}"
 mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export __EGL_VENDOR_LIBRARY_FILENAMES="${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+: > "$OUT/steps.log"
+note() { echo "== $*" | tee -a "$OUT/steps.log"; }
+left() { echo $(( LIMIT - SECONDS )); }
 
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-python3 -c "from realtime_cppn.renderer import create_headless_context as c; i = c().info; \
-print(i['GL_RENDERER'], i['GL_VERSION'])" | tee -a "$OUT/gpu.txt" || exit 1
+# step NAME SECONDS COMMAND...: run with a limit of min(SECONDS, time left - 5); skipped under
+# 20 s left. Output to the terminal and $OUT/NAME.log; the exit status goes to steps.log.
+step() {
+    local name=$1 want=$2 t0=$SECONDS t
+    shift 2
+    t=$(( $(left) - 5 ))
+    (( want < t )) && t=$want
+    if (( t < 20 )); then note "$name: skipped, $(left) s left"; return 0; fi
+    note "$name: up to $t s ($(left) s left)"
+    timeout -k 5 "$t" "$@" 2>&1 | tee "$OUT/$name.log"
+    note "$name: exit ${PIPESTATUS[0]} after $(( SECONDS - t0 )) s"
+}
 
-# The default network and the width sweep at every size, all paths (torch on the CPU and on
-# CUDA), then the deepest network without torch on the CPU (seconds a frame at 4K there).
-timeout 300 python3 benchmarks/bench_render.py --big --specialized --ubo \
-    --nets 32x4,16x4,64x4 --out "$OUT/render" 2>&1 | tee "$OUT/render.log"
-timeout 120 python3 benchmarks/bench_render.py --big --specialized \
-    --nets 64x12 --skip torch-cpu+upload --out "$OUT/render-deep" 2>&1 | tee "$OUT/render-deep.log"
-# Architecture change in place vs in the background (NVIDIA's shader disk cache shared with a
-# child process), and the baked takeover after a reseed, at 1080p.
-timeout 120 python3 benchmarks/bench_live.py --background --size 1920x1080 --frames 500 \
-    --repeats 2 2>&1 | tee "$OUT/live.log"
+# The GL loaders and moderngl, only where this python lacks them (the lent machine).
+if ! "$PY" -c "import moderngl" 2>/dev/null; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || { note "moderngl install failed"; exit 1; }
+    export PYTHONPATH="/tmp/site:$PWD"
+fi
+export PYTHONPATH="${PYTHONPATH:-$PWD}" PYTHONUNBUFFERED=1
+nv_egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [[ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" && -f "$nv_egl" ]]; then
+    export __EGL_VENDOR_LIBRARY_FILENAMES="$nv_egl"
+fi
+note "set-up done after $SECONDS s"
+
+# 1. Nothing else runs unless GL_RENDERER names the GPU.
+if [[ -n "$FAKE" ]]; then
+    "$PY" benchmarks/gpu_peak.py --check --fake-gpu --out "$OUT" | tee "$OUT/gpu.txt"
+else
+    "$PY" benchmarks/gpu_peak.py --check --out "$OUT" | tee "$OUT/gpu.txt"
+    rc=${PIPESTATUS[0]}
+    if (( rc != 0 )); then note "GL check failed (exit $rc): stopping"; exit 3; fi
+fi
+
+# 2. The GPU and its clocks, logged once a second until the script ends.
+smi_pid=""
+if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.sm,clocks.mem,power.limit \
+        --format=csv | tee -a "$OUT/gpu.txt"
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_throttle_reasons.active \
+        --format=csv -lms 1000 > "$OUT/clocks.csv" 2>&1 &
+    smi_pid=$!
+    trap '[[ -n "$smi_pid" ]] && kill "$smi_pid" 2>/dev/null' EXIT
+fi
+
+if [[ -n "$FAKE" ]]; then
+    step gpu_peak 150 "$PY" benchmarks/gpu_peak.py --fake-gpu --out "$OUT" --budget 120
+    step render 150 "$PY" benchmarks/bench_render.py --nets 8x2 --sizes 512x512 --ubo \
+        --specialized --seconds 0.2 --min-frames 1 --out "$OUT/render"
+    step live 120 "$PY" benchmarks/bench_live.py --background --size 160x90 --width 8 --depth 2 \
+        --frames 50 --repeats 1
+else
+    step gpu_peak 240 "$PY" benchmarks/gpu_peak.py --out "$OUT" --budget 225
+    step render 130 "$PY" benchmarks/bench_render.py --big --specialized --ubo \
+        --nets 32x4,64x4 --skip torch-cpu+upload --out "$OUT/render"
+    step live 80 "$PY" benchmarks/bench_live.py --background --size 1920x1080 --frames 300 \
+        --repeats 1
+fi
+note "done after $SECONDS s (limit $LIMIT s); results in $OUT"

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("realtime_cppn.export_cmd", "export a scene as a Shadertoy, ISF or glslViewer shader"),
     "doctor": ("realtime_cppn.doctor_cmd", "say what this machine can run (OpenGL, display, codecs, "
                                            "OSC, MIDI, audio, video out) and why not"),
+    "shader": ("realtime_cppn.shader_cmd", "print the exact shader the renderer compiles for a network"),
 }
 
 
