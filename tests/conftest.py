@@ -25,6 +25,20 @@ def pytest_configure(config: pytest.Config) -> None:
     # before any context exists (subprocesses inherit it).
     if not os.environ.get("MESA_SHADER_CACHE_DIR") and getattr(config, "cache", None) is not None:
         os.environ["MESA_SHADER_CACHE_DIR"] = str(config.cache.mkdir("mesa-shader-cache"))
+    _children_get_default_signals()
+
+
+def _children_get_default_signals() -> None:
+    """A shell runs `pytest &` with SIGINT ignored and `nohup pytest` with SIGHUP ignored, and an
+    ignored signal stays ignored across exec: the apps the tests start would never see the Ctrl-C
+    or hang-up a test sends them. A do-nothing handler keeps pytest itself deaf to them, as its
+    caller asked, while every child starts with the default (handlers reset on exec)."""
+    import signal
+
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, lambda signum, frame: None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
