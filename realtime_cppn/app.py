@@ -1146,8 +1146,8 @@ class Live:
     def screenshot(self, fb_size: tuple[int, int]) -> Path:
         """A PNG of the current picture at window resolution, with its scene for re-rendering.
 
-        Rendered again at full resolution where the cost model predicts that takes at most
-        SCREENSHOT_S; else the picture as the window shows it (the render size, upscaled), since
+        Rendered again at full resolution where the cost model and the measured frame cost both
+        predict that takes at most SCREENSHOT_S; else the picture as the window shows it (the render size, upscaled), since
         a full-size render of a network the auto scale holds at 1/8 would freeze the show for
         64 frames' work. ``still --scene`` renders the PNG's scene at full size offline.
         """
@@ -1155,9 +1155,13 @@ class Live:
 
         size = fb_size
         full = self.budget.frame_seconds(self.state.scene.network, fb_size[0] * fb_size[1],
-                                         self.cost_path)
-        if full is not None and full > SCREENSHOT_S and self.state.render_scale < 1.0:
-            size = self.render_size(fb_size)
+                                         self.cost_path) or 0.0
+        # The model's rate and the frame just measured, scaled to full size: the larger wins, so
+        # a machine slower than the model predicts (a loaded CPU, a throttled GPU) holds too.
+        shown = self.render_size(fb_size)
+        full = max(full, self.frame_cost * fb_size[0] * fb_size[1] / max(shown[0] * shown[1], 1))
+        if full > SCREENSHOT_S and self.state.render_scale < 1.0:
+            size = shown
         tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
         if size != fb_size:

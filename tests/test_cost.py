@@ -321,6 +321,7 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
         rate = cost.work_per_pixel(net) * pixels / (SCREENSHOT_S * (4 if slow else 0.25))
         live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
         assert (live.budget.frame_seconds(net, pixels, "cpu") > SCREENSHOT_S) == slow
+        live.frame_cost = 0.0  # the model alone decides here, whatever the last frame took
         path = live.screenshot(SIZE)
         with Image.open(path) as im:
             shot = np.asarray(im.convert("RGB")).astype(int)
@@ -334,4 +335,11 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
         want, other = (shown, full) if slow else (full, shown)
         assert np.abs(shot - want).max() <= 1
         assert np.abs(shot - other).max() > 1  # the two pictures differ: the test can tell
+    # A model that says fast, a frame measured slow (at 1/4 scale, 1/16 of the pixels): the
+    # measurement wins and the PNG is the picture as shown.
+    live.budget = cost.Budget(priors={"cpu": cost.work_per_pixel(net) * pixels / 0.01},
+                              measure=False)
+    live.frame_cost = SCREENSHOT_S / 4
+    with Image.open(live.screenshot(SIZE)) as im:
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
     frame()
