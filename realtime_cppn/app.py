@@ -886,7 +886,9 @@ class Live:
         from . import exports
 
         s = self.state
-        spec = self.spec_for(s.scene.network)
+        spec = self._spec_soon(s.scene.network)
+        if spec is None:  # building it here would hold the frame for the whole build
+            raise CPPNError("the network is still building; export once it is on screen")
         text = exports.export(s.scene, spec, fmt, speed=s.speed)
         path = _free_path(self.screenshot_dir, f"cppn-{s.seed}", exports.SUFFIXES[fmt])
         _write_claimed(path, text)

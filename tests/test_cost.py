@@ -135,7 +135,7 @@ def test_osc_width_1024_then_depth_64_keeps_the_frame_drawing(renderer, gl_conte
 
 
 def test_a_network_building_in_the_background_leaves_the_current_one_playing(
-        renderer, gl_context, monkeypatch):
+        renderer, gl_context, monkeypatch, tmp_path):
     from realtime_cppn import build
 
     gate = threading.Event()
@@ -147,7 +147,7 @@ def test_a_network_building_in_the_background_leaves_the_current_one_playing(
         return real(scene)
 
     monkeypatch.setattr(build, "scene_network", gated)
-    live, frame = show(renderer, gl_context)
+    live, frame = show(renderer, gl_context, screenshot_dir=tmp_path)
     live.background_builds = True
     before = live.renderer.spec
     live.dispatch("width=96")
@@ -155,6 +155,10 @@ def test_a_network_building_in_the_background_leaves_the_current_one_playing(
         frame()
     assert live.frames == 6 and live.renderer.spec is before  # still drawing the old one
     assert live.building is not None and "building 96x1" in (live.rec_badge() or "")
+    live.dispatch("export")  # an export of the network being built refuses, never builds it here
+    frame()
+    assert live.frames == 7 and "still building" in live.error and not list(tmp_path.iterdir())
+    live.error = ""  # what follows must not add one
     gate.set()
     for _ in range(400):
         frame()
