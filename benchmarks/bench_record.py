@@ -30,11 +30,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from realtime_cppn import CPPN, recorder, to_spec
-from realtime_cppn.animation import LatentPath
-from realtime_cppn.render_cmd import plan_clip, render_frames
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.spec import parse_size
+from realtime_cppn import CPPN, to_spec
+from realtime_cppn.cli.render import plan_clip, render_frames
+from realtime_cppn.core.animation import LatentPath
+from realtime_cppn.core.spec import parse_size
+from realtime_cppn.media import recorder
+from realtime_cppn.rendering.renderer import Renderer
 
 
 def timed(fn, frames: int) -> float:

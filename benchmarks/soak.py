@@ -38,11 +38,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from realtime_cppn import actions, app
-from realtime_cppn.actions import Action
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.renderer import MAX_PROGRAMS
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.rendering.renderer import MAX_PROGRAMS
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action
+from realtime_cppn.show.clock import FixedClock
+from realtime_cppn.window import app
 
 SIZES = ((320, 180), (256, 144), (240, 180))  # window sizes the resize step cycles through
 SCREEN = (480, 270)  # the Xvfb screen started here: fullscreen frames stay cheap on llvmpipe
@@ -227,7 +228,7 @@ class Show:
 def run(args: argparse.Namespace) -> dict:
     import glfw
 
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     scene = Scene(network={"seed": 3, "width": 8, "depth": 2, "activation": "tanh"},
                   path_seed=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import NetworkSpec, View
+from .core.spec import NetworkSpec, View
 
 _default = None
 
@@ -13,7 +13,7 @@ def default_renderer():
     """The process-wide headless renderer (created on first use)."""
     global _default
     if _default is None:
-        from .renderer import Renderer
+        from .rendering.renderer import Renderer
 
         _default = Renderer()
     return _default
@@ -32,7 +32,7 @@ def render(
     grid ``realtime_cppn.coords`` returns.
     """
     if not isinstance(net, NetworkSpec):
-        from .export import as_spec
+        from .nn.export import as_spec
 
         net = as_spec(net)
     r = renderer or default_renderer()

@@ -7,13 +7,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from realtime_cppn import actions, activations, liveliness, overlay
-from realtime_cppn.actions import Action, AppState, advance, apply, initial_state
-from realtime_cppn.animation import LatentPath
-from realtime_cppn.clock import FixedClock, WallClock
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import View
+from realtime_cppn.core import activations, liveliness
+from realtime_cppn.core.animation import LatentPath
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import View
+from realtime_cppn.live import hud as overlay
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action, AppState, advance, apply, initial_state
+from realtime_cppn.show.clock import FixedClock, WallClock
 
 
 def state(**net) -> AppState:
@@ -183,7 +185,7 @@ def test_architecture_change_drops_a_morph_but_a_reseed_keeps_it_consistent():
 
 
 def test_network_defaults_match_the_model():
-    from realtime_cppn.model import CPPNConfig
+    from realtime_cppn.nn.model import CPPNConfig
 
     d = CPPNConfig().to_dict()
     assert {k: d[k] for k in actions.NETWORK_DEFAULTS} == actions.NETWORK_DEFAULTS
@@ -436,7 +438,7 @@ def test_every_valued_action_round_trips_through_coerce_from_text_and_json(name)
 def test_every_show_action_comes_from_midi_through_the_same_coerce(name):
     """A MIDI note fires an action (with the value written in the config), a CC maps 0..127
     onto a parameter's range: what comes out is a checked Action of the table."""
-    from realtime_cppn import midi, osc
+    from realtime_cppn.instrument import midi, osc
 
     spec = actions.ACTIONS[name]
     text = name if spec.kind == "none" else f"{name}={actions.format_value(_sample(spec))}"
@@ -455,7 +457,7 @@ def test_every_show_action_comes_from_midi_through_the_same_coerce(name):
 
 
 def test_latent_from_midi_and_osc_is_the_same_checked_action():
-    from realtime_cppn import midi, osc
+    from realtime_cppn.instrument import midi, osc
 
     mapping = midi.Mapping({("cc", 0, 7): midi.Binding.for_param("z/3", -2.0, 2.0)})
     (got,) = midi.handle(mapping, _Msg("control_change", value=127, control=7))
@@ -482,7 +484,9 @@ def test_the_reducer_is_a_table_with_a_handler_for_every_action_it_applies():
 
 
 def test_network_defaults_and_ranges_have_one_source():
-    from realtime_cppn import bank, model, scene
+    from realtime_cppn.core import scene
+    from realtime_cppn.instrument import bank
+    from realtime_cppn.nn import model
 
     assert actions.NETWORK_DEFAULTS is scene.NETWORK_DEFAULTS
     assert (actions.WIDTH_RANGE, actions.DEPTH_RANGE) == (scene.NETWORK_RANGES["width"],
@@ -495,6 +499,6 @@ def test_network_defaults_and_ranges_have_one_source():
 
 
 def test_quanta_agree_with_the_tempo():
-    from realtime_cppn import tempo
+    from realtime_cppn.instrument import tempo
 
     assert actions.QUANTA == ("off", *tempo.QUANTA)

@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from realtime_cppn import audio
-from realtime_cppn.errors import CPPNError
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.instrument import audio
 
 R, B = audio.RATE, audio.BLOCK
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import api, cli, recorder
+from realtime_cppn import api
+from realtime_cppn.cli import main as cli
+from realtime_cppn.media import recorder
 
 av = pytest.importorskip("av")
 

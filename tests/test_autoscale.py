@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime_cppn.autoscale import LADDER, AutoScale, rung
-from realtime_cppn.errors import CPPNError
+from realtime_cppn.core.autoscale import LADDER, AutoScale, rung
+from realtime_cppn.core.errors import CPPNError
 
 
 def run(ctrl: AutoScale, cost_of, frames: int, scale: float = 1.0, seed: int = 0,

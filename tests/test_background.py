@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from realtime_cppn.renderer import HIT_BUDGET_S
+from realtime_cppn.rendering.renderer import HIT_BUDGET_S
 
 pytestmark = pytest.mark.gl
 
@@ -26,7 +26,7 @@ RENDERER = r"""
 import json, sys, time
 import numpy as np
 import realtime_cppn as rc
-from realtime_cppn.renderer import Renderer
+from realtime_cppn.rendering.renderer import Renderer
 
 path = sys.argv[1]
 r = Renderer(path=path, background=True)
@@ -68,7 +68,7 @@ SPECIALIZER = r"""
 import json, time
 import numpy as np
 import realtime_cppn as rc
-from realtime_cppn.renderer import Renderer
+from realtime_cppn.rendering.renderer import Renderer
 
 r = Renderer(path="compute", specialize="async")
 spec = rc.to_spec(rc.CPPN(width=16, depth=3, seed=5))
@@ -93,10 +93,10 @@ import json, time
 import numpy as np
 import realtime_cppn as rc
 from realtime_cppn import actions
-from realtime_cppn.app import Live
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.scene import Scene
+from realtime_cppn.window.app import Live
+from realtime_cppn.show.clock import FixedClock
+from realtime_cppn.rendering.renderer import Renderer
+from realtime_cppn.core.scene import Scene
 
 r = Renderer(path="compute", background=True)
 size = (64, 48)
@@ -128,7 +128,7 @@ CHILD_FAILS = r"""
 import json, os, time
 import numpy as np
 import realtime_cppn as rc
-from realtime_cppn.renderer import Renderer
+from realtime_cppn.rendering.renderer import Renderer
 
 r = Renderer(path="compute", background=True, specialize="async")
 # From here on a child process finds no EGL driver (and has no display): every child fails.
@@ -208,7 +208,7 @@ def test_a_child_that_cannot_compile_turns_background_compiles_off(tmp_path):
 
 def test_two_slow_takeovers_in_a_row_mean_the_cache_is_not_shared():
     # One slow takeover may be a busy moment; a cache that is not shared misses every time.
-    from realtime_cppn.renderer import MISS_FRACTION, MISSES_IN_A_ROW, _ChildCompile
+    from realtime_cppn.rendering.renderer import MISS_FRACTION, MISSES_IN_A_ROW, _ChildCompile
 
     child = _ChildCompile()
     child.seconds = 10.0  # the child's build: a takeover above 3 s compiled it again
@@ -225,12 +225,12 @@ def test_a_network_the_driver_refuses_after_its_build_reverts_to_the_one_on_scre
     # No network compiles in a child yet fails in the render thread on llvmpipe, but a driver
     # whose limits differ between the two contexts could refuse one then: the driver's refusal
     # is injected at the renderer's compile call; the show's handling of it is what is tested.
-    from realtime_cppn import actions
-    from realtime_cppn.app import Live
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.errors import CPPNError
-    from realtime_cppn.renderer import Renderer
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.errors import CPPNError
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.rendering.renderer import Renderer
+    from realtime_cppn.show import actions
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live
 
     real = Renderer._program
 

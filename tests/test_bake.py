@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_cppn import CPPN, CPPNError, bake, coords, glsl, to_spec
-from realtime_cppn.spec import Layer, NetworkSpec, View
+from realtime_cppn import CPPN, CPPNError, coords, to_spec
+from realtime_cppn.core.spec import Layer, NetworkSpec, View
+from realtime_cppn.rendering.codegen import bake, glsl
 
 pytestmark = pytest.mark.gl
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from realtime_cppn import bank
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import View
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import View
+from realtime_cppn.instrument import bank
 
 
 def scene(seed: int, **net) -> Scene:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_cppn.scene import PNG_KEY, Scene
+from realtime_cppn.core.scene import PNG_KEY, Scene
 
 # The still command opens its own EGL context: this one only shows that one can exist (or skips,
 # like every GL test, under RCPPN_ALLOW_NO_GL=1).
@@ -111,8 +111,8 @@ def test_activation_error_lists_valid_names(tmp_path):
 def test_still_of_a_scene_file_uses_its_stored_weights(tmp_path, renderer):
     """A fitted or morphed network has weights no seed reproduces: still must render those."""
     import realtime_cppn as rc
-    from realtime_cppn import scenefile
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.media import scenefile
 
     network = {"seed": 1, "width": 8, "depth": 2, "z_dim": 0}
     stored = rc.to_spec(rc.CPPN(seed=2, width=8, depth=2, z_dim=0))  # not seed 1's weights

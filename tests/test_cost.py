@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import cost, osc
-from realtime_cppn.actions import Action, initial_state
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core import cost
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import osc
+from realtime_cppn.show.actions import Action, initial_state
 
 SIZE = (64, 48)
 
@@ -29,8 +30,8 @@ def rss_bytes() -> int:
 
 
 def show(renderer, gl_context, network=None, budget=None, **live_kw):
-    from realtime_cppn.app import Live
-    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live
 
     state = initial_state(Scene(network=network or {"seed": 7, "width": 8, "depth": 1},
                                 path_seed=7))
@@ -60,7 +61,7 @@ def send(live, address: str, *args) -> None:
                                                                 "z_dim": 0, "out_channels": 1},
                                  {"width": 5, "depth": 2, "inputs": ["x", "y", "r", "b"]}])
 def test_the_model_counts_what_the_built_network_has(net):
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.nn.build import scene_network
 
     spec = scene_network(Scene(network=net))
     assert cost.macs_per_pixel(net) == spec.macs_per_pixel
@@ -68,7 +69,7 @@ def test_the_model_counts_what_the_built_network_has(net):
 
 
 def test_defaults_match_the_model_and_bad_configs_are_left_to_it():
-    from realtime_cppn.model import CPPNConfig
+    from realtime_cppn.nn.model import CPPNConfig
 
     c = CPPNConfig()
     assert cost.DEFAULTS == {"width": c.width, "depth": c.depth, "inputs": c.inputs,
@@ -102,7 +103,7 @@ def test_budget_refuses_by_frame_time_and_build_memory_and_learns_only_from_runs
 
 def test_osc_width_1024_then_depth_64_keeps_the_frame_drawing(renderer, gl_context,
                                                               monkeypatch):
-    from realtime_cppn import build
+    from realtime_cppn.nn import build
 
     built: list[dict] = []
     real = build.scene_network
@@ -136,7 +137,7 @@ def test_osc_width_1024_then_depth_64_keeps_the_frame_drawing(renderer, gl_conte
 
 def test_a_network_building_in_the_background_leaves_the_current_one_playing(
         renderer, gl_context, monkeypatch):
-    from realtime_cppn import build
+    from realtime_cppn.nn import build
 
     gate = threading.Event()
     real = build.scene_network
@@ -179,7 +180,7 @@ def test_the_spec_cache_is_bounded_by_bytes(renderer, gl_context):
 @pytest.fixture
 def searches(monkeypatch):
     """How many liveliness searches each update ran (the real search, counted)."""
-    from realtime_cppn import liveliness
+    from realtime_cppn.core import liveliness
 
     calls = [0]
     real = liveliness.choose
@@ -208,7 +209,7 @@ def test_a_burst_of_200_reseeds_is_one_search(renderer, gl_context, searches):
 
 def test_ten_thousand_mixed_messages_apply_in_bounded_batches(renderer, gl_context, searches,
                                                                tmp_path):
-    from realtime_cppn import app
+    from realtime_cppn.window import app
 
     live, frame = show(renderer, gl_context, screenshot_dir=tmp_path)
     rng = random.Random(3)
@@ -281,7 +282,7 @@ def test_no_search_for_networks_too_big_to_search_in_a_frame(renderer, gl_contex
 def test_under_auto_scale_a_slow_network_starts_at_a_rung_that_fits(cpu_renderer, gl_context):
     # A rate at which width 32 at 64x48 misses the 2 s limit at scale 1 but fits in a third of
     # the pixels: with auto scale on it is shown at a lower rung; with it off it is refused.
-    from realtime_cppn.autoscale import LADDER, AutoScale
+    from realtime_cppn.core.autoscale import LADDER, AutoScale
 
     big = {"seed": 7, "width": 32, "depth": 1}  # what the width action makes of show()'s network
     rate = cost.work_per_pixel(big) * SIZE[0] * SIZE[1] / 3 / (2.0 - 3 * cost.LAYER_SECONDS["cpu"])
@@ -310,8 +311,8 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
     # window's picture (the render size, upscaled); where it does not, a full-size render.
     from PIL import Image
 
-    from realtime_cppn.app import SCREENSHOT_S
-    from realtime_cppn.images import read_scene
+    from realtime_cppn.media.images import read_scene
+    from realtime_cppn.window.app import SCREENSHOT_S
 
     live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
     live.state = replace(live.state, render_scale=0.25)

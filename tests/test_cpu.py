@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from conftest import reference
 
-from realtime_cppn import activations, cpu
-from realtime_cppn.export import to_spec
-from realtime_cppn.model import CPPN
-from realtime_cppn.spec import View
+from realtime_cppn.core import activations
+from realtime_cppn.core.spec import View
+from realtime_cppn.nn.export import to_spec
+from realtime_cppn.nn.model import CPPN
+from realtime_cppn.rendering import cpu
 
 
 @pytest.mark.parametrize("name", activations.NAMES)
@@ -95,7 +96,7 @@ def test_frames_are_the_outputs_coloured_as_colorize_does(channels, mode, one_la
 
 
 def test_frames_are_made_for_raw_and_rgb_only():
-    from realtime_cppn.errors import CPPNError
+    from realtime_cppn.core.errors import CPPNError
 
     assert cpu.can_frame(2, "raw") and not cpu.can_frame(2, "rgb")  # uv samples a texture
     assert not cpu.can_frame(3, "hsv") and not cpu.can_frame(1, "palette")
@@ -154,7 +155,7 @@ def test_software_renderers_are_recognised():
 
 
 def test_the_renderer_chooses_the_cpu_path_on_software_gl_only(gl_context):
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     r = Renderer(gl_context)
     try:
@@ -166,7 +167,7 @@ def test_the_renderer_chooses_the_cpu_path_on_software_gl_only(gl_context):
 
 
 def test_cpu_path_keeps_its_gl_objects_bounded(cpu_renderer):
-    from realtime_cppn.renderer import MAX_READ_POOLS
+    from realtime_cppn.rendering.renderer import MAX_READ_POOLS
 
     spec = to_spec(CPPN(width=4, depth=1, seed=5))
     cpu_renderer.set_network(spec)
@@ -244,7 +245,7 @@ def test_cpu_colours_like_the_shader(cpu_renderer, compute_renderer, channels, c
 
 
 def test_a_bad_latent_leaves_the_current_network_drawing(cpu_renderer):
-    from realtime_cppn.errors import CPPNError
+    from realtime_cppn.core.errors import CPPNError
 
     a = to_spec(CPPN(width=6, depth=2, seed=1, z_dim=3))
     b = to_spec(CPPN(width=6, depth=2, seed=2, z_dim=3))

@@ -10,9 +10,9 @@ from conftest import reference
 from torch import nn
 
 from realtime_cppn import CPPNError, from_torch, render
-from realtime_cppn.export import to_spec
-from realtime_cppn.model import CPPN
-from realtime_cppn.spec import coords
+from realtime_cppn.core.spec import coords
+from realtime_cppn.nn.export import to_spec
+from realtime_cppn.nn.model import CPPN
 
 ATOL = 1e-4
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.export import from_torch
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.nn.export import from_torch
 
 
 def test_softplus_with_another_beta_or_threshold_is_refused_not_dropped():

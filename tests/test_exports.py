@@ -21,11 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import api, bake, cli, exports, glsl, scenefile
-from realtime_cppn.animation import LatentPath
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import SYMMETRIES, Layer, NetworkSpec, View
+from realtime_cppn import api
+from realtime_cppn.cli import main as cli
+from realtime_cppn.core.animation import LatentPath
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import SYMMETRIES, Layer, NetworkSpec, View
+from realtime_cppn.exports import formats as exports
+from realtime_cppn.media import scenefile
+from realtime_cppn.rendering.codegen import bake, glsl
 
 SIZE = (64, 48)
 TIMES = (0.0, 1.7, 5.3)
@@ -46,7 +50,7 @@ CASES = {
 
 
 def scene_of(case: str) -> tuple[Scene, NetworkSpec, float]:
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.nn.build import scene_network
 
     network, view, loop, path_seed, phase, speed = CASES[case]
     scene = Scene(network=network, view=view, loop=loop, path_seed=path_seed, phase=phase)
@@ -375,7 +379,7 @@ def test_isf_speed_changes_the_rate_never_the_position(host, renderer, gl_contex
     frame's motion at the new speed, as the app's own Phase does. In a host whose buffers are
     8-bit (FLOAT is not asked for), in one that makes them float anyway, and in one whose later
     passes see the buffers as the frame began (the ISF web renderer), the picture is the same."""
-    from realtime_cppn.animation import Phase
+    from realtime_cppn.core.animation import Phase
 
     scene, spec, _ = scene_of("rgb-tanh")
     text = exports.isf(scene, spec)
@@ -452,7 +456,7 @@ DEEP = {"32x8": dict(width=32, depth=8, seed=21), "64x4": dict(width=64, depth=4
 @pytest.mark.parametrize("net", list(DEEP))
 def test_deep_exports_do_not_depend_on_the_host_trig(net, renderer, gl_context, targets):
     """Deep networks amplify an error in the latent harmonics; the exports compute their own."""
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.nn.build import scene_network
 
     scene = Scene(network=DEEP[net], loop=5.0, path_seed=3, phase=0.1)
     spec = scene_network(scene)

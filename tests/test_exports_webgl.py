@@ -23,9 +23,9 @@ import pytest
 
 from test_exports import app_frame, levels, wrap_shadertoy  # isort: skip
 
-from realtime_cppn import exports
-from realtime_cppn.build import scene_network
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.exports import formats as exports
+from realtime_cppn.nn.build import scene_network
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))
                  if p), None)
@@ -177,7 +177,7 @@ def test_isf_export_plays_in_the_isf_web_renderer(renderer, tmp_path):
     changed mid-play changes only the rate: every frame is the app's at the integrated phase."""
     from test_exports import scene_of
 
-    from realtime_cppn.animation import Phase
+    from realtime_cppn.core.animation import Phase
 
     scene, spec, _ = scene_of("rgb-tanh")
     steps = [(0, 1.0), (500, 1.0), (16, 1.0), (17, 1.001), (500, 2.0), (250, 0.0), (100, 0.5)]

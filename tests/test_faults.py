@@ -27,12 +27,13 @@ import pytest
 
 from test_window import display  # noqa: F401 (a fixture: an Xvfb of its own)  # isort: skip
 
-from realtime_cppn import actions, perflog, recorder
-from realtime_cppn.actions import Action
-from realtime_cppn.app import Live, RecordSettings
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.media import perflog, recorder
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action
+from realtime_cppn.show.clock import FixedClock
+from realtime_cppn.window.app import Live, RecordSettings
 
 SIZE = (64, 48)
 NET = {"seed": 7, "width": 8, "depth": 2}
@@ -133,7 +134,7 @@ def no_partial_files(folder) -> bool:
 def test_hap_encoder_killed_mid_take_the_show_goes_on_and_the_log_replays(
         show, tmp_path, renderer, caplog, monkeypatch):
     from realtime_cppn import api
-    from realtime_cppn.cli import main
+    from realtime_cppn.cli.main import main
 
     s = show("hap")
     s.live.dispatch(Action("record", True))
@@ -200,11 +201,11 @@ DISK_FULL = textwrap.dedent("""
     import json, resource, signal, sys
     import numpy as np
     from realtime_cppn import actions, perflog
-    from realtime_cppn.actions import Action
-    from realtime_cppn.app import Live, RecordSettings
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.renderer import Renderer
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.show.actions import Action
+    from realtime_cppn.window.app import Live, RecordSettings
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.rendering.renderer import Renderer
+    from realtime_cppn.core.scene import Scene
 
     folder, codec, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
     r = Renderer()
@@ -313,7 +314,7 @@ class UnpluggedMidi:
 
 
 def test_midi_port_unplugged_is_logged_once_and_the_keys_still_work(show, caplog):
-    from realtime_cppn import instrument, midi
+    from realtime_cppn.instrument import instrument, midi
 
     inst = instrument.Instrument(midi_input=midi.MidiInput(UnpluggedMidi(5)))
     s = show(instrument_=inst)
@@ -344,7 +345,7 @@ class FailingAudio:
 def test_audio_input_failing_is_logged_once_and_the_picture_goes_on(show, tmp_path, caplog):
     import wave
 
-    from realtime_cppn import audio, instrument
+    from realtime_cppn.instrument import audio, instrument
 
     path = tmp_path / "beat.wav"
     rate = 48000

@@ -163,10 +163,10 @@ def _panel_box(shot: np.ndarray, plain: np.ndarray) -> tuple[int, int]:
 @pytest.mark.parametrize("size, info", [((640, 360), False), ((1280, 720), False),
                                         ((1920, 1080), False), ((1280, 720), True)])
 def test_the_key_help_fits_the_window(big_display, tmp_path, renderer, size, info):
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live
 
     w, h = size
     # The layout the app draws, made here with the same font: every key row is in it.
@@ -205,17 +205,17 @@ def test_a_take_with_auto_scale_on_is_written_at_the_window_size(cpu_renderer, g
                                                                  tmp_path):
     import av
 
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live, RecordSettings
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live, RecordSettings
 
     size = (96, 64)
     state = initial_state(Scene(network={"seed": 7, "width": 8, "depth": 2}, path_seed=7),
                           auto_scale=True, target_fps=1000.0)
     live = Live(cpu_renderer, state, clock=FixedClock(20),
                 record=RecordSettings(tmp_path, wait=True))
-    from realtime_cppn.autoscale import AutoScale
+    from realtime_cppn.core.autoscale import AutoScale
 
     live.autoscale = AutoScale(1000.0)
     # Every frame costs 3 ms more than its drawing: a 1 ms budget is out of reach, so the

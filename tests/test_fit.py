@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import realtime_cppn as rc
-from realtime_cppn.train import FitConfig, fit, psnr
+from realtime_cppn.nn.train import FitConfig, fit, psnr
 
 
 def _target(n: int = 24) -> np.ndarray:
@@ -55,7 +55,7 @@ def test_fit_cli_writes_a_scene_and_bad_input_is_one_line(tmp_path):
 
 
 def test_grid_cells_equal_individual_renders(tmp_path, renderer):
-    from realtime_cppn.grid_cmd import layout, render_grid
+    from realtime_cppn.cli.grid import layout, render_grid
 
     specs = [rc.to_spec(rc.CPPN(width=w, depth=d, seed=3)) for d in (1, 2) for w in (4, 8)]
     z = np.linspace(-1, 1, 8)

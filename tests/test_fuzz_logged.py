@@ -7,9 +7,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from realtime_cppn import actions, instrument
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import instrument
+from realtime_cppn.show import actions
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70)

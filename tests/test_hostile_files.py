@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import bank, cli, scenefile
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.images import load_texture, read_scene, save_png
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import Layer, NetworkSpec
+from realtime_cppn.cli import main as cli
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import Layer, NetworkSpec
+from realtime_cppn.instrument import bank
+from realtime_cppn.media import scenefile
+from realtime_cppn.media.images import load_texture, read_scene, save_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SHAPES = [(8, 5), (3, 8)]  # inputs x, y, r and z_dim 2
@@ -84,10 +86,10 @@ def test_a_full_disk_leaves_every_earlier_file_whole(tmp_path):
         import resource, signal
         import numpy as np
         from realtime_cppn import bank, cli, scenefile
-        from realtime_cppn.errors import CPPNError
-        from realtime_cppn.images import save_png
-        from realtime_cppn.scene import Scene
-        from realtime_cppn.spec import Layer, NetworkSpec
+        from realtime_cppn.core.errors import CPPNError
+        from realtime_cppn.media.images import save_png
+        from realtime_cppn.core.scene import Scene
+        from realtime_cppn.core.spec import Layer, NetworkSpec
         d = {str(tmp_path)!r}
         rng = np.random.default_rng(0)
         spec = NetworkSpec(("x", "y", "r"), 0, (
@@ -138,9 +140,9 @@ def test_writers_replace_a_symlink_and_leave_its_target_alone(tmp_path, capsys):
 
 
 def test_screenshots_and_exports_never_follow_a_dangling_link(renderer, tmp_path):
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live
-    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live
 
     shots = tmp_path / "shots"
     shots.mkdir()
@@ -230,7 +232,7 @@ def _load_in_child(path: Path) -> tuple[str, int]:
     bytes (VmHWM: ru_maxrss of a child can report its parent's peak)."""
     out = run_python(f"""
         from realtime_cppn import scenefile
-        from realtime_cppn.errors import CPPNError
+        from realtime_cppn.core.errors import CPPNError
         try:
             scenefile.load({str(path)!r})
             print("loaded")
@@ -306,9 +308,9 @@ def test_fifos_and_devices_are_refused_without_blocking(tmp_path):
     out = run_python(f"""
         import json, os
         from realtime_cppn import bank, scenefile
-        from realtime_cppn.errors import CPPNError
-        from realtime_cppn.fit_cmd import load_target
-        from realtime_cppn.images import load_texture, read_scene
+        from realtime_cppn.core.errors import CPPNError
+        from realtime_cppn.cli.fit import load_target
+        from realtime_cppn.media.images import load_texture, read_scene
         d = {str(tmp_path)!r}
         doc = json.load(open(d + "/s.json"))
         for special in ("fifo", "zero"):
@@ -371,7 +373,7 @@ ODD_SCENES = {
 
 @pytest.mark.parametrize("name", list(ODD_SCENES))
 def test_odd_scene_values_are_one_line(tmp_path, name):
-    from realtime_cppn.build import scene_config
+    from realtime_cppn.nn.build import scene_config
 
     changes = json.loads(ODD_SCENES[name].replace("Infinity", '"INF"').replace("NaN", '"NAN"'))
     text = json.dumps(_scene_doc(**changes))
@@ -452,7 +454,7 @@ def test_png_scene_chunks_beyond_the_text_limit_or_bombs_are_one_line(tmp_path):
 
 def test_a_png_scene_claiming_9000x9000_renders_at_4096_by_default(tmp_path):
     """The pixels are never decoded to read the scene or the size; the default is capped."""
-    from realtime_cppn.images import read_png_scene
+    from realtime_cppn.media.images import read_png_scene
 
     path = tmp_path / "huge.png"
     path.write_bytes(_png_with_chunk(b"tEXt", Scene().to_json().encode(), (9000, 6000)))
@@ -524,7 +526,7 @@ def test_config_files_that_are_fifos_devices_or_deeply_nested_are_one_line(tmp_p
     names = ["fifo.toml", "zero.toml", "deep.toml", "big.toml"]
     out = run_python(f"""
         from realtime_cppn import keys
-        from realtime_cppn.errors import CPPNError
+        from realtime_cppn.core.errors import CPPNError
         for name in {names!r}:
             try:
                 keys.load_config({str(tmp_path)!r} + "/" + name)
@@ -546,7 +548,7 @@ def test_performance_logs_and_midi_config_rewrites_refuse_fifos_and_devices(tmp_
     (tmp_path / "zero").symlink_to("/dev/zero")
     out = run_python(f"""
         from realtime_cppn import midi, perflog
-        from realtime_cppn.errors import CPPNError
+        from realtime_cppn.core.errors import CPPNError
         for special in ("fifo", "zero"):
             for read in (perflog.read, lambda p: midi.save_config(p, midi.Mapping())):
                 try:

@@ -15,11 +15,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from realtime_cppn import actions, audio, bank, instrument, keys, midi, osc
-from realtime_cppn.actions import Action
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.instrument import Instrument
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import audio, bank, instrument, midi, osc
+from realtime_cppn.instrument.instrument import Instrument
+from realtime_cppn.show import actions, keys
+from realtime_cppn.show.actions import Action
 
 STATE = actions.initial_state(Scene(network={"seed": 1, "width": 8, "depth": 2}))
 
@@ -371,7 +372,7 @@ def test_instrument_imports_and_polls_without_the_optional_libraries():
         " 'glfw'):\n"
         "    sys.modules[m] = None\n"
         "from realtime_cppn import instrument, actions\n"
-        "from realtime_cppn.scene import Scene\n"
+        "from realtime_cppn.core.scene import Scene\n"
         "inst = instrument.Instrument()\n"
         "print(inst.poll(0.0, actions.initial_state(Scene())).actions)\n"
         "try:\n"

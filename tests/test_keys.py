@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from realtime_cppn import keys
-from realtime_cppn.actions import Action, apply, initial_state
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.show import keys
+from realtime_cppn.show.actions import Action, apply, initial_state
 
 # The issue's list, action by action: every one must have a default key.
 REQUIRED_LATER = (  # the recording, variation, auto scale and export keys (issues 4, 5, 7, 8)
@@ -47,7 +47,7 @@ def test_defaults_follow_glslviewer_and_projectm():
 def test_every_bound_key_drives_the_reducer():
     s = replace(initial_state(Scene(network={"seed": 1, "width": 16, "depth": 3})),
                 history=(4,), help=True, textures=("a.png", "b.png"))
-    from realtime_cppn.instrument import INSTRUMENT_ACTIONS, Instrument
+    from realtime_cppn.instrument.instrument import INSTRUMENT_ACTIONS, Instrument
 
     for key, action in keys.DEFAULT.bindings.items():
         if action.name in INSTRUMENT_ACTIONS:  # tempo, bank, learn: the instrument takes them
@@ -149,8 +149,8 @@ def test_plain_modules_import_no_torch_moderngl_or_glfw():
 
     code = (
         "import sys\n"
-        "import realtime_cppn.actions, realtime_cppn.keys, realtime_cppn.overlay\n"
-        "import realtime_cppn.liveliness, realtime_cppn.clock, realtime_cppn.app\n"
+        "import realtime_cppn.show.actions, realtime_cppn.show.keys, realtime_cppn.live.hud\n"
+        "import realtime_cppn.core.liveliness, realtime_cppn.show.clock, realtime_cppn.window.app\n"
         "bad = [m for m in ('torch', 'moderngl', 'glfw') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_window import NET, SIZE, App, display, headless  # noqa: F401 (display: a fixture)
 
-from realtime_cppn import perflog
+from realtime_cppn.media import perflog
 
 pytestmark = pytest.mark.window
 
@@ -45,7 +45,7 @@ def wait_title(a: App, pattern: str, present: bool = True, timeout: float = 120.
 def test_record_key_records_the_output_and_the_log_replays_it(request, tmp_path, renderer,
                                                               monkeypatch):
     from realtime_cppn import api
-    from realtime_cppn.cli import main
+    from realtime_cppn.cli.main import main
 
     takes = tmp_path / "takes"
     args = ["--seed", "7", *NET, "--size", f"{SIZE[0]}x{SIZE[1]}", "--fixed-fps", "20",

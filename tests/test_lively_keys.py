@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime_cppn import liveliness
-from realtime_cppn.actions import apply, initial_state, parse
-from realtime_cppn.app import Live
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.scene import Scene
+from realtime_cppn.core import liveliness
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.show.actions import apply, initial_state, parse
+from realtime_cppn.show.clock import FixedClock
+from realtime_cppn.window.app import Live
 
 SIZE = (64, 48)
 

@@ -13,10 +13,11 @@ import threading
 
 import pytest
 
-from realtime_cppn import actions, midi, osc
-from realtime_cppn.actions import Action
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import midi, osc
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -264,7 +265,7 @@ def test_rtmidi_virtual_port_when_the_system_has_one():
 
 
 def test_learned_mappings_are_saved_into_the_config_file_keeping_the_rest(tmp_path):
-    from realtime_cppn import keys
+    from realtime_cppn.show import keys
 
     path = tmp_path / "vj.toml"
     path.write_text(

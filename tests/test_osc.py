@@ -9,10 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from realtime_cppn import actions, keys, osc
-from realtime_cppn.actions import Action
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import osc
+from realtime_cppn.show import actions, keys
+from realtime_cppn.show.actions import Action
 
 pytest.importorskip("pythonosc")
 from pythonosc import dispatcher as osc_dispatcher  # noqa: E402
@@ -65,7 +66,7 @@ def test_every_key_has_an_osc_message_giving_the_same_action_and_state():
 
 
 def test_quitting_over_osc_is_opt_in(server, client, caplog):
-    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.instrument.osc")
     for address in ("/cppn/quit", "/cppn/escape", "/cppn/escape"):
         client.send_message(address, [])
     client.send_message("/cppn/action", ["quit"])
@@ -76,7 +77,7 @@ def test_quitting_over_osc_is_opt_in(server, client, caplog):
 
 
 def test_a_malformed_datagram_is_one_log_line_not_a_traceback(server, caplog, capfd):
-    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.instrument.osc")
     deep = b""
     for _ in range(2999):  # a bundle nested 2,999 deep: python-osc's parser recurses
         deep = b"#bundle\x00" + b"\x00" * 8 + (len(deep).to_bytes(4, "big") + deep if deep
@@ -171,7 +172,7 @@ def raw(address: str, *typed: tuple[str, object]) -> bytes:
 
 
 def test_malformed_messages_never_raise_are_logged_once_and_the_show_goes_on(server, caplog):
-    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.instrument.osc")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     bad = [
         raw("/cppn/zoom", ("d", float("nan"))),
@@ -200,7 +201,7 @@ def test_malformed_messages_never_raise_are_logged_once_and_the_show_goes_on(ser
     wait_received(server, 3 * len(bad))
     assert server.poll() == []
     assert server.dropped == 3 * len(bad)
-    records = [r for r in caplog.records if r.name == "realtime_cppn.osc"]
+    records = [r for r in caplog.records if r.name == "realtime_cppn.instrument.osc"]
     assert len(records) == len({r.getMessage() for r in records})  # no repeats
     assert 10 <= len(records) <= len(bad)
     # Clamped, not dropped: huge and tiny numbers become the nearest valid value, logged once.
@@ -241,7 +242,7 @@ def test_bundles_act_on_arrival_even_with_a_far_future_timetag(server):
 
 
 def test_log_once_is_bounded_under_a_flood_of_distinct_addresses(server, caplog):
-    caplog.set_level(logging.WARNING, logger="realtime_cppn.osc")
+    caplog.set_level(logging.WARNING, logger="realtime_cppn.instrument.osc")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     n = osc.MAX_LOGGED + 50
     for i in range(n):
@@ -249,7 +250,7 @@ def test_log_once_is_bounded_under_a_flood_of_distinct_addresses(server, caplog)
         if i % 50 == 49:  # let the server keep up: the kernel's UDP buffer is finite
             wait_received(server, i + 1)
     wait_received(server, n)
-    records = [r for r in caplog.records if r.name == "realtime_cppn.osc"]
+    records = [r for r in caplog.records if r.name == "realtime_cppn.instrument.osc"]
     assert len(records) == osc.MAX_LOGGED + 1
     assert "no more logged" in records[-1].getMessage()
     sock.close()

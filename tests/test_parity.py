@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import away_from_discontinuities, reference
 
-from realtime_cppn import activations
-from realtime_cppn.export import to_spec
-from realtime_cppn.model import CPPN
-from realtime_cppn.spec import SYMMETRIES, Layer, NetworkSpec, View, coords
+from realtime_cppn.core import activations
+from realtime_cppn.core.spec import SYMMETRIES, Layer, NetworkSpec, View, coords
+from realtime_cppn.nn.export import to_spec
+from realtime_cppn.nn.model import CPPN
 
 ATOL = 1e-4
 SMOOTH = tuple(n for n in activations.NAMES if n != "tan")  # tan has its own tests below
@@ -168,7 +168,7 @@ def test_random_architectures(renderer, i):
 
 @pytest.fixture(scope="module")
 def _fragment_ubo_renderer(_session_context):
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     r = Renderer(_session_context, path="fragment", storage="ubo")
     yield r

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from realtime_cppn import perflog
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import View
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import View
+from realtime_cppn.media import perflog
 
 SCENE = Scene(network={"seed": 3, "width": 8}, view=View(zoom=1.5), loop=4.0, path_seed=2,
               phase=0.25)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import recorder
-from realtime_cppn.errors import CPPNError
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.media import recorder
 
 av = pytest.importorskip("av")
 
@@ -295,7 +295,7 @@ def test_progress_line_has_rate_and_eta():
 
 
 def test_read_async_equals_read(renderer):
-    from realtime_cppn.spec import Layer, NetworkSpec
+    from realtime_cppn.core.spec import Layer, NetworkSpec
 
     rng = np.random.default_rng(0)
     spec = NetworkSpec(("x", "y", "r"), 2, (
@@ -325,7 +325,7 @@ def test_read_async_equals_read(renderer):
 
 
 def test_read_async_sees_the_frame_drawn_before_it_not_after(renderer):
-    from realtime_cppn.spec import Layer, NetworkSpec
+    from realtime_cppn.core.spec import Layer, NetworkSpec
 
     spec = NetworkSpec(("x",), 1, (Layer(np.zeros((1, 2), np.float32) + [[0, 1]],
                                          np.zeros(1, np.float32), "identity"),))
@@ -341,7 +341,7 @@ def test_read_async_sees_the_frame_drawn_before_it_not_after(renderer):
 
 
 def _spec_z():
-    from realtime_cppn.spec import Layer, NetworkSpec
+    from realtime_cppn.core.spec import Layer, NetworkSpec
 
     rng = np.random.default_rng(1)
     return NetworkSpec(("x", "y", "r"), 1, (

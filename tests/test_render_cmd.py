@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cppn import api, cli, recorder
-from realtime_cppn.render_cmd import plan_clip
+from realtime_cppn import api
+from realtime_cppn.cli import main as cli
+from realtime_cppn.cli.render import plan_clip
+from realtime_cppn.media import recorder
 
 av = pytest.importorskip("av")
 
@@ -42,8 +44,8 @@ def command(renderer, monkeypatch, capsys):
 @pytest.fixture
 def still(renderer):
     """The headless render of the CLIP scene at a latent phase: uint8 (H, W, 3)."""
-    from realtime_cppn.animation import LatentPath
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.core.animation import LatentPath
+    from realtime_cppn.nn.build import scene_network
 
     scene = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
     spec = scene_network(scene)
@@ -106,7 +108,7 @@ def test_loops_close_seamlessly(command, still, tmp_path):
 
 
 def test_png_frames_carry_their_scene_and_start_shifts_time(command, still, tmp_path):
-    from realtime_cppn.images import read_scene
+    from realtime_cppn.media.images import read_scene
 
     out = tmp_path / "seq"
     status, _, _ = command(*CLIP, "--duration", "0.5", "--start", "0.5", "--codec", "png",
@@ -153,9 +155,9 @@ def test_progress_bar_goes_to_stderr(command, tmp_path):
 
 def test_stored_weights_are_rendered(command, tmp_path, renderer):
     """A scene file's weights win over its seed: a morphed network renders as morphed."""
-    from realtime_cppn import scenefile
-    from realtime_cppn.animation import LatentPath, blend
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.core.animation import LatentPath, blend
+    from realtime_cppn.media import scenefile
+    from realtime_cppn.nn.build import scene_network
 
     scene = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
     other = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP, "--seed", "9"]))

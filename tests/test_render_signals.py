@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from realtime_cppn import recorder
+from realtime_cppn.media import recorder
 
 av = pytest.importorskip("av")
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_cppn import perflog
-from realtime_cppn.cli import main
+from realtime_cppn.cli.main import main
+from realtime_cppn.media import perflog
 
 SIZE = (96, 64)
 FPS = 20
@@ -39,9 +39,9 @@ def frames_of(folder: Path) -> list[np.ndarray]:
 
 def expected(renderer, state, size) -> np.ndarray:
     """The state's picture rendered headless from its scene alone (no Live, no log)."""
-    from realtime_cppn.animation import LatentPath, blend
-    from realtime_cppn.build import scene_network
-    from realtime_cppn.images import to_uint8
+    from realtime_cppn.core.animation import LatentPath, blend
+    from realtime_cppn.media.images import to_uint8
+    from realtime_cppn.nn.build import scene_network
 
     scene = state.scene
     spec = scene_network(scene)
@@ -57,10 +57,10 @@ def expected(renderer, state, size) -> np.ndarray:
 @pytest.fixture
 def take(renderer, gl_context, tmp_path):
     """A take recorded by the live show: (live PNG frames, the log, the recorded states)."""
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live, RecordSettings
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live, RecordSettings
 
     state = initial_state(Scene(network=NET, path_seed=7))
     live = Live(renderer, state, clock=FixedClock(FPS), screenshot_dir=tmp_path,
@@ -177,12 +177,12 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     from mido.ports import BaseIOPort
     from pythonosc import udp_client
 
-    from realtime_cppn import bank, midi, osc
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live, RecordSettings
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.instrument import Instrument
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.instrument import bank, midi, osc
+    from realtime_cppn.instrument.instrument import Instrument
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live, RecordSettings
 
     class Loopback(BaseIOPort):
         def _send(self, msg):
@@ -246,7 +246,7 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     assert sum(d > 1 for d in diffs) >= 5  # each input changed the picture
     # The replayed states are the live ones: the recall, the loop length and both latent
     # offsets went through the one reducer both times.
-    from realtime_cppn.replay_cmd import Replay, load
+    from realtime_cppn.cli.replay import Replay, load
 
     again = Replay(renderer, load(log_path), FPS)
     replayed = [again.step() for _ in range(len(states))]

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.safeio import check_name, claim_numbered, read_limited, write_atomic
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.safeio import check_name, claim_numbered, read_limited, write_atomic
 
 
 def test_a_write_that_fails_half_way_leaves_the_old_file_whole(tmp_path):
@@ -35,8 +35,8 @@ def test_a_full_disk_leaves_the_old_file_whole(tmp_path):
         import resource, signal
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-        from realtime_cppn.errors import CPPNError
-        from realtime_cppn.safeio import write_atomic
+        from realtime_cppn.core.errors import CPPNError
+        from realtime_cppn.core.safeio import write_atomic
         try:
             write_atomic({str(target)!r}, b"x" * 100_000)
         except CPPNError as exc:

@@ -11,10 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from realtime_cppn import cli, scenefile
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import Layer, NetworkSpec, View
+from realtime_cppn.cli import main as cli
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import Layer, NetworkSpec, View
+from realtime_cppn.media import scenefile
 
 
 def make_spec(seed: int = 0, z_dim: int = 2) -> NetworkSpec:
@@ -59,7 +60,7 @@ def test_scene_without_weights_and_png_scene(tmp_path):
     path = scenefile.save(tmp_path / "s.json", SCENE)
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
     assert scenefile.load(path) == scenefile.SceneFile(SCENE, None)
-    from realtime_cppn.images import save_png
+    from realtime_cppn.media.images import save_png
 
     png = save_png(tmp_path / "still.png", np.zeros((4, 4, 3), np.float32), SCENE)
     assert scenefile.load(png) == scenefile.SceneFile(SCENE, None)
@@ -208,7 +209,8 @@ def test_corrupt_json(tmp_path, text):
 
 def test_plain_modules_stay_light():
     """scenefile and recorder import neither torch, moderngl, glfw nor av."""
-    code = ("import sys, realtime_cppn.scenefile, realtime_cppn.recorder, realtime_cppn.perflog;"
+    code = ("import sys, realtime_cppn.media.scenefile, realtime_cppn.media.recorder, "
+            "realtime_cppn.media.perflog;"
             "bad = [m for m in ('torch', 'moderngl', 'glfw', 'av') if m in sys.modules];"
             "print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

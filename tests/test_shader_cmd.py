@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from realtime_cppn import CPPN, cli, glsl, to_spec
+from realtime_cppn import CPPN, to_spec
+from realtime_cppn.cli import main as cli
+from realtime_cppn.rendering.codegen import glsl
 
 VALIDATOR = shutil.which("glslangValidator")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime_cppn import activations, glsl
-from realtime_cppn.animation import LatentPath, Phase
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.spec import Layer, NetworkSpec, check_size, parse_size
+from realtime_cppn.core import activations
+from realtime_cppn.core.animation import LatentPath, Phase
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.spec import Layer, NetworkSpec, check_size, parse_size
+from realtime_cppn.rendering.codegen import glsl
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:
@@ -33,7 +34,7 @@ def small_spec(z_dim: int = 2, widths=(5, 3), inputs=("x", "y", "r")) -> Network
 
 @pytest.mark.parametrize("kw", [{"width": 0}, {"depth": 0}, {"width": -3}, {"depth": 1.5}])
 def test_width_and_depth_below_one(kw):
-    from realtime_cppn.model import CPPN
+    from realtime_cppn.nn.model import CPPN
 
     with pytest.raises(CPPNError, match="width|depth") as info:
         CPPN(**kw)
@@ -90,7 +91,7 @@ def test_z_of_the_wrong_length(renderer):
 def test_z_of_the_wrong_length_in_torch():
     import torch
 
-    from realtime_cppn.model import CPPN
+    from realtime_cppn.nn.model import CPPN
 
     with pytest.raises(CPPNError, match="z must have 8 values, got 3"):
         CPPN(width=4, depth=1)(torch.zeros(5, 3), torch.zeros(3))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import realtime_cppn as rc
-from realtime_cppn.animation import blend
-from realtime_cppn.renderer import SPECIALIZE_AFTER, Renderer
+from realtime_cppn.core.animation import blend
+from realtime_cppn.rendering.renderer import SPECIALIZE_AFTER, Renderer
 
 pytestmark = pytest.mark.gl
 
@@ -77,7 +77,7 @@ def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_contex
 
 
 def test_big_networks_on_llvmpipe_wait_for_the_weights_to_settle(gl_context):
-    from realtime_cppn.renderer import LLVMPIPE_QUICK_MACS, _Specializer
+    from realtime_cppn.rendering.renderer import LLVMPIPE_QUICK_MACS, _Specializer
 
     r = Renderer(gl_context, path="compute", specialize="async")
     try:

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from realtime_cppn import recorder
+from realtime_cppn.media import recorder
 
 av = pytest.importorskip("av")
 
@@ -27,10 +27,10 @@ SHOW = textwrap.dedent("""
     import sys
     from pathlib import Path
     from realtime_cppn import actions
-    from realtime_cppn.app import Live, RecordSettings
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.renderer import Renderer, create_headless_context
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.window.app import Live, RecordSettings
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.rendering.renderer import Renderer, create_headless_context
+    from realtime_cppn.core.scene import Scene
 
     folder, codec = Path(sys.argv[1]), sys.argv[2]
     ctx = create_headless_context()

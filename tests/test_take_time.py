@@ -11,9 +11,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from realtime_cppn import actions
-from realtime_cppn.app import Live, RecordSettings
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.show import actions
+from realtime_cppn.window.app import Live, RecordSettings
 
 av = pytest.importorskip("av")
 
@@ -80,8 +80,8 @@ def take(renderer, gl_context, tmp_path):
 
 @pytest.mark.parametrize("codec", ["h264", "prores", "hap-q"])
 def test_a_10fps_show_recorded_at_30fps_lasts_as_long_as_the_show(take, codec):
-    from realtime_cppn import recorder
-    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.media import recorder
+    from realtime_cppn.show.clock import FixedClock
 
     if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
         pytest.skip(recorder.hap_available())
@@ -122,7 +122,7 @@ def test_an_uneven_show_keeps_its_time_and_a_fast_one_skips_pictures(take):
 
 
 def test_ntsc_take_rate_is_exact(take):
-    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.show.clock import FixedClock
 
     summary, _, times = take(FixedClock(10), 29.97, 10)
     _, _, rate = decode(summary["path"])
@@ -136,7 +136,7 @@ def test_take_names_never_follow_a_dangling_link(renderer, gl_context, tmp_path)
     victim = tmp_path / "victim.mp4"
     (folder / "cppn-rec-000.mp4").symlink_to(victim)  # dangling: a writer must not create it
     (folder / "cppn-rec-001.jsonl").write_text("an earlier log\n")  # its number is taken too
-    from realtime_cppn.clock import FixedClock
+    from realtime_cppn.show.clock import FixedClock
 
     live = Live(renderer, actions.initial_state(Scene(network=dict(NET), path_seed=3)),
                 clock=FixedClock(30), screenshot_dir=tmp_path,

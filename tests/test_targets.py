@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import realtime_cppn as rc
-from realtime_cppn.renderer import Renderer
+from realtime_cppn.rendering.renderer import Renderer
 
 pytestmark = pytest.mark.gl
 
@@ -27,7 +27,7 @@ def test_release_of_a_bound_target_then_a_new_one(gl_context, path):
 
 
 def test_programs_are_kept_per_architecture_up_to_a_bound(gl_context, monkeypatch):
-    from realtime_cppn import renderer as renderer_module
+    from realtime_cppn.rendering import renderer as renderer_module
 
     monkeypatch.setattr(renderer_module, "MAX_PROGRAMS", 3)
     r = Renderer(gl_context, path="fragment")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime_cppn import tempo
-from realtime_cppn.actions import Action
-from realtime_cppn.errors import CPPNError
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.instrument import tempo
+from realtime_cppn.show.actions import Action
 
 
 def tap_run(t: tempo.Tempo, times) -> tempo.Tempo:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import realtime_cppn as rc
-from realtime_cppn.spec import PALETTES, View
+from realtime_cppn.core.spec import PALETTES, View
 
 pytestmark = pytest.mark.gl
 
@@ -48,7 +48,7 @@ def test_kaleidoscope_is_invariant_under_its_rotation(n):
     x, y = rng.uniform(-1, 1, 500), rng.uniform(-1, 1, 500)
     a = 2 * math.pi / n
     xr, yr = x * math.cos(a) - y * math.sin(a), x * math.sin(a) + y * math.cos(a)
-    from realtime_cppn.spec import fold
+    from realtime_cppn.core.spec import fold
 
     p, q = np.stack(fold(x, y, view)), np.stack(fold(xr, yr, view))
     near_edge = np.abs(np.stack(fold(x, y, view))[1]) < 1e-5

@@ -14,10 +14,10 @@ import types
 import numpy as np
 import pytest
 
-from realtime_cppn import videoout
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.images import to_uint8
-from realtime_cppn.spec import Layer, NetworkSpec, View
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.spec import Layer, NetworkSpec, View
+from realtime_cppn.media import videoout
+from realtime_cppn.media.images import to_uint8
 
 W, H = 5, 3
 

@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pytest
 
-from realtime_cppn import videoout
-from realtime_cppn.images import to_uint8
-from realtime_cppn.spec import Layer, NetworkSpec, View
+from realtime_cppn.core.spec import Layer, NetworkSpec, View
+from realtime_cppn.media import videoout
+from realtime_cppn.media.images import to_uint8
 
 ndi = pytest.importorskip("NDIlib", reason="the NDI test needs ndi-python: pip install ndi-python")
 
@@ -122,10 +122,10 @@ _SCREENS: dict = {}  # kept for the session: moderngl rebinds the last framebuff
 def test_the_live_show_sends_its_frames_over_ndi(renderer, monkeypatch):
     """The live show's own hook (``--video-out ndi``): each frame's picture, read back a frame
     later, reaches the receiver as the show drew it, in order, while the show moves on."""
-    from realtime_cppn import actions
-    from realtime_cppn.app import Live, VideoOutHook
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.show import actions
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live, VideoOutHook
 
     ctx = renderer.ctx
     if id(ctx) not in _SCREENS:

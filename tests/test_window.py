@@ -150,9 +150,9 @@ def app(display, tmp_path):
 
 def headless(renderer, seed: int, size=SIZE, path_seed: int = 7, width: int = 8) -> np.ndarray:
     """What the window must show: the same scene rendered without a window, as 8-bit RGB."""
-    from realtime_cppn.build import scene_network, scene_z
-    from realtime_cppn.images import to_uint8
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.media.images import to_uint8
+    from realtime_cppn.nn.build import scene_network, scene_z
 
     scene = Scene(network={"seed": seed, "width": width, "depth": 2}, path_seed=path_seed)
     spec = scene_network(scene)
@@ -161,7 +161,7 @@ def headless(renderer, seed: int, size=SIZE, path_seed: int = 7, width: int = 8)
 
 
 def test_window_shows_the_headless_render_and_screenshots_it(app, renderer, tmp_path):
-    from realtime_cppn.images import read_scene
+    from realtime_cppn.media.images import read_scene
 
     a = app(seed=7)
     expected = headless(renderer, 7)
@@ -200,7 +200,7 @@ def test_width_key_builds_in_the_background_then_shows_the_wider_network(app, re
     a = app(seed=7, clock=(), extra=["--render-path", path, "--auto-scale", "0"])
     a.wait_for(headless(renderer, 7))
     a.key("w")  # width 8 -> 16
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     wide = Renderer(renderer.ctx)  # the shared renderer's cache is other tests' business
     try:
@@ -278,10 +278,10 @@ def test_monitor_out_of_range_lists_monitors(display, tmp_path):
 
 
 def live_show(renderer, gl_context, seed: int = 7, size=SIZE):
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live
 
     state = initial_state(Scene(network={"seed": seed, "width": 8, "depth": 2}, path_seed=7),
                           paused=True)
@@ -299,10 +299,10 @@ def live_show(renderer, gl_context, seed: int = 7, size=SIZE):
 
 @pytest.mark.parametrize("path", ["compute", "cpu"])
 def test_reseed_and_morph_show_next_frame_and_compile_nothing(request, gl_context, path):
-    from realtime_cppn.animation import blend
-    from realtime_cppn.build import scene_network, scene_z
-    from realtime_cppn.images import to_uint8
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.animation import blend
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.media.images import to_uint8
+    from realtime_cppn.nn.build import scene_network, scene_z
 
     renderer = request.getfixturevalue(f"{path}_renderer")
     live, frame = live_show(renderer, gl_context)
@@ -342,7 +342,7 @@ def test_reseed_and_morph_show_next_frame_and_compile_nothing(request, gl_contex
 
 
 def test_a_refused_action_leaves_the_show_running(renderer, gl_context):
-    from realtime_cppn.actions import Action
+    from realtime_cppn.show.actions import Action
 
     live, frame = live_show(renderer, gl_context)
     frame()
@@ -395,7 +395,7 @@ def test_auto_scale_steps_down_to_hold_an_impossible_rate_and_says_so(renderer, 
 
 
 def test_export_key_writes_a_shader_and_a_bad_one_is_refused(renderer, gl_context, tmp_path):
-    from realtime_cppn.exports import isf_header
+    from realtime_cppn.exports.formats import isf_header
 
     live, frame = live_show(renderer, gl_context)
     live.screenshot_dir = tmp_path
@@ -415,10 +415,10 @@ def test_export_key_writes_a_shader_and_a_bad_one_is_refused(renderer, gl_contex
 
 
 def test_grid_window_cells_equal_individual_renders(display, tmp_path, renderer):
-    from realtime_cppn.animation import LatentPath
-    from realtime_cppn.build import scene_network
-    from realtime_cppn.grid_cmd import render_grid
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.cli.grid import render_grid
+    from realtime_cppn.core.animation import LatentPath
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.nn.build import scene_network
 
     a = App(display, ["grid", "--widths", "4,8", "--depths", "1,2", "--cell", "48", "--seed", "3",
                       "--fixed-fps", "20", "--paused"], tmp_path)
@@ -436,12 +436,12 @@ def test_texture_key_cycles_the_folder_for_a_uv_network(renderer, gl_context, tm
 
     from PIL import Image
 
-    from realtime_cppn.actions import initial_state
-    from realtime_cppn.app import Live, texture_folder
-    from realtime_cppn.build import scene_network, scene_z
-    from realtime_cppn.clock import FixedClock
-    from realtime_cppn.images import load_texture, to_uint8
-    from realtime_cppn.scene import Scene
+    from realtime_cppn.core.scene import Scene
+    from realtime_cppn.media.images import load_texture, to_uint8
+    from realtime_cppn.nn.build import scene_network, scene_z
+    from realtime_cppn.show.actions import initial_state
+    from realtime_cppn.show.clock import FixedClock
+    from realtime_cppn.window.app import Live, texture_folder
 
     y, x = np.mgrid[0:40, 0:56]
     Image.fromarray(np.stack([x * 4, y * 6, 255 - x * 4], -1).astype(np.uint8)).save(
@@ -557,7 +557,7 @@ def test_video_out_sends_the_program_without_overlays(display, tmp_path, rendere
 def test_fit_live_trains_in_a_window_then_plays_the_fit(display, tmp_path):
     from PIL import Image
 
-    from realtime_cppn import scenefile
+    from realtime_cppn.media import scenefile
 
     y, x = np.mgrid[0:24, 0:32]
     Image.fromarray(np.stack([x * 8, y * 10, (x + y) * 4], -1).astype(np.uint8)).save(

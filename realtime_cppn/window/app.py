@@ -1,0 +1,1915 @@
+"""The live window: a glfw window showing the scene, animated by a clock and played from the keys.
+
+Two parts. ``Live`` is the show without the window: it owns the ``AppState``, takes actions from
+any source (``dispatch``, thread-safe; ``press`` for key names), advances time from an injected
+clock, keeps the renderer's network and latent in step with the state (reseeds and morphs upload
+weights, only a new architecture compiles), and draws a frame plus its overlay into any
+framebuffer. ``Window`` is the glfw part (the only module that imports glfw): the GL context, key
+events turned into key names, fullscreen and monitors, and the frame loop. Benchmarks drive
+``Live`` headless; ``run`` joins the two for ``realtime-cppn [live]``.
+
+Recording (the ``record`` action, Ctrl+R) is a frame hook plus a listener: each frame's picture,
+before any overlay, is scaled into a fixed-size 8-bit target and read back asynchronously into
+``recorder.LiveRecorder`` (encoding on its own thread; frames it cannot take are dropped and
+counted), and every action goes into the performance log (``perflog``) beside the video, with the
+state at the first recorded frame in its header, so ``replay`` can render the take again at any
+size and frame rate. ``--video-out`` sends the same picture to a virtual camera, Syphon, Spout or
+NDI (``videoout``). The auto scale mode (``autoscale``) measures each frame's own cost, up to
+the GPU being done, and picks the render scale that holds the target fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..core import activations, cost, liveliness, safeio
+from ..core.animation import LatentPath, blend
+from ..core.autoscale import LADDER, AutoScale
+from ..core.errors import CPPNError
+from ..core.spec import NetworkSpec
+from ..instrument import instrument
+from ..live import hud as overlay
+from ..media import perflog, recorder
+from ..show import actions, keys
+from ..show.actions import Action, AppState
+from ..show.clock import Clock, FixedClock, WallClock
+
+UPSCALE_FILTERS = ("bilinear", "catmull-rom")  # renderer.UPSCALE_FILTERS (no GL import here)
+
+log = logging.getLogger(__name__)
+
+TITLE = "realtime-cppn"
+DEFAULT_SIZE = (1280, 720)
+SPEC_CACHE = 16  # networks kept built: history, morph ends and undo stay instant
+# ... and at most this many bytes of them (a 1024 x 64 network alone is 268 MB); the networks a
+# frame draws (a morph's two ends) are always kept.
+SPEC_CACHE_BYTES = 512 << 20
+# Actions applied per frame; a flood waits for the next frames (cheap ones apply as they come),
+# and past MAX_BACKLOG waiting the newest are dropped with a notice.
+ACTIONS_PER_FRAME = 256
+MAX_BACKLOG = 16384
+EXPORT_LIMIT = (8, 10.0)  # at most 8 shader exports (each writes a file) in 10 clock seconds
+# Seconds a full-resolution screenshot may hold the frame; beyond, the picture as shown is saved.
+SCREENSHOT_S = 0.5
+# Actions whose value, when left out, is a liveliness search: a burst of them in one frame
+# becomes its last (each later seed change makes an earlier search's result moot).
+_SEARCHED = ("reseed", "morph")
+_SEED_SETTERS = ("reseed", "morph", "seed", "previous_seed", "recall")
+
+Listener = Callable[[float, Action, AppState], None]
+RECORD_FPS = 60.0  # the video's nominal rate on a wall clock (a fixed clock gives its own)
+# What the encoder may fall behind by before frames drop. Drops come in bursts (a compile, the
+# GL thread holding the GIL through a long draw), so depth matters: at 320x180, 60 fps on this
+# 2-core llvmpipe machine a queue of 8 frames dropped 21-33 of 300, one of 32 dropped 0-2.
+RECORD_QUEUE_BYTES = 256 << 20
+RECORD_QUEUE = (8, 64)  # frames, at least and at most
+TEXTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Actions resolved before they are applied and logged: whatever they would draw at random or
+# look up (a seed, a path, activations, the next texture) becomes a concrete value, so the
+# performance log replays without the GPU's liveliness checks or the file system.
+_RESOLVED = ("new_path", "random_activations", "texture")
+# Key steps that change the picture's network or colours: resolved to the value they set and
+# judged for a lively picture first (Live._lively_change).
+_JUDGED = ("next_activation", "previous_activation", "random_activations", "width_up",
+           "width_down", "depth_up", "depth_down", "output_mode", "color_mode")
+GRID_LABEL_SECONDS = 5.0  # the grid names each cell's width x depth this long, then with I
+SEARCH = 4  # seeds (or activation draws) tried per candidate change: a key press stays quick
+NOTE_SECONDS = 4.0  # how long a badge note (a skipped activation) stays
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    folder: Path = Path(".")
+    codec: str = "h264"
+    fps: float | None = None  # None: the fixed clock's rate, else RECORD_FPS
+    wait: bool = False  # wait for the encoder instead of dropping frames (headless shows, tests)
+    queue: int | None = None  # frames the encoder may fall behind by; None: RECORD_QUEUE_BYTES
+    gop: int | None = None  # H.264 keyframe interval in frames; None: one second
+
+
+class Capture:
+    """The program picture scaled into a fixed-size 8-bit target: what recordings and video out
+    read, whatever the window or render scale does meanwhile (one blit, linear filtering)."""
+
+    def __init__(self, renderer, size: tuple[int, int]) -> None:
+        ctx = renderer.ctx
+        self.renderer = renderer
+        self.size = (int(size[0]), int(size[1]))
+        self.texture = ctx.texture(self.size, 4, dtype="f1")
+        self.fbo = ctx.framebuffer(color_attachments=[self.texture])
+
+    def grab(self, tex):
+        self.renderer.present(tex, self.fbo, (0, 0, *self.size))
+        return self.texture
+
+    def release(self) -> None:
+        self.fbo.release()
+        self.texture.release()
+
+
+class Recording:
+    """One take: video through ``recorder.LiveRecorder`` (a frame hook) and the performance log
+    (a listener). Times in the log are seconds since the take's first frame. The video is at
+    the take's constant rate and as long as the show time between start and stop, whatever
+    the window's frame rate (LiveRecorder repeats or skips pictures on the show clock)."""
+
+    def __init__(self, live: Live, settings: RecordSettings) -> None:
+        self.live = live
+        self.settings = settings
+        self.codec = recorder.get_codec(settings.codec)
+        clock = live.clock
+        self.fps = recorder.exact_fps(settings.fps or (
+            clock.fps if isinstance(clock, FixedClock) else RECORD_FPS))
+        recorder.keyframe_interval(recorder._rate(self.fps), settings.gop)  # fails now, not later
+        self.video, self.log_path = self._claim(Path(settings.folder))
+        try:
+            recorder.check_output(self.codec, self.video)
+        except CPPNError:
+            self._unclaim()
+            raise
+        state = live.state
+        self.start = state.time
+        self.log = perflog.Writer(
+            self.log_path, state.scene, state=actions.state_header(state, self.start),
+            video=self.video.name, codec=self.codec.name, fps=self.fps, start_time=self.start,
+            # the window's size when known (a take started by --action begins before frame 1)
+            **({"size": list(live.fb_size)} if min(live.fb_size) > 0 else {}))
+        self.rec: recorder.LiveRecorder | None = None  # opened at the first frame (its size)
+        self.capture: Capture | None = None
+        self.last_t = self.start
+        self.dt = 0.0
+        self._signals = self._catch_signals()
+        live.listeners.append(self.on_action)
+        live.frame_hooks.append(self.on_frame)
+
+    def _claim(self, folder: Path) -> tuple[Path, Path]:
+        """The first number free for both the video and the log, both created empty with
+        O_EXCL: a take never overwrites an earlier one, and a dangling link is never followed.
+        A number whose log name is taken keeps its video claim until a free one is found."""
+        held = []
+        try:
+            while True:
+                video = safeio.claim_numbered(folder, "cppn-rec", self.codec.suffix)
+                log_path = video.with_name(video.stem + ".jsonl")
+                try:
+                    os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                     | getattr(os, "O_NOFOLLOW", 0), 0o644))
+                except FileExistsError:
+                    held.append(video)
+                    continue
+                except OSError as exc:
+                    video.unlink(missing_ok=True)
+                    raise CPPNError(f"cannot write {log_path}: {exc.strerror or exc}") from None
+                break
+        finally:
+            for path in held:
+                path.unlink(missing_ok=True)
+        if not self.codec.suffix:  # a PNG sequence: its folder is renamed into place at the end
+            video.unlink()
+        return video, log_path
+
+    def _unclaim(self) -> None:
+        for path in (self.video, self.log_path):
+            with suppress(OSError):
+                if path.is_file() and path.stat().st_size == 0:
+                    path.unlink()
+
+    def _catch_signals(self) -> dict:
+        """While the take runs, SIGTERM and SIGHUP end the show as Ctrl-C does, so the take
+        and its log are finished rather than cut."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+                old[sig] = signal.signal(sig, self._interrupt)
+        return old
+
+    @staticmethod
+    def _interrupt(signum: int, frame) -> None:
+        raise KeyboardInterrupt
+
+    def _restore_signals(self) -> None:
+        import signal
+
+        for sig, handler in self._signals.items():
+            with suppress(ValueError):
+                signal.signal(sig, handler)
+        self._signals = {}
+
+    @property
+    def frames(self) -> int:
+        return 0 if self.rec is None else self.rec.shown
+
+    @property
+    def dropped(self) -> int:
+        return 0 if self.rec is None else self.rec.dropped
+
+    def seconds(self, now: float) -> float:
+        return max(now - self.start, 0.0)
+
+    def on_action(self, t: float, action: Action, state: AppState) -> None:
+        if action.name != "record":  # the take's start is the header, its end the last line
+            self.log.write(max(t - self.start, 0.0), action)
+
+    def on_frame(self, tex, state: AppState) -> None:
+        try:
+            if self.rec is None:
+                # The take keeps the window's size at its start (a later resize or render scale
+                # is scaled into it); a size the codec refuses loses a pixel or two at the right
+                # and bottom (LiveRecorder crops, never scales) and says so.
+                size = self.live.fb_size
+                self.capture = Capture(self.live.renderer, size)
+                queue = self.settings.queue or min(max(
+                    RECORD_QUEUE_BYTES // (3 * size[0] * size[1]), RECORD_QUEUE[0]),
+                    RECORD_QUEUE[1])
+                self.rec = recorder.LiveRecorder(self.live.renderer, self.video, self.codec,
+                                                 size, self.fps, maxsize=queue,
+                                                 gop=self.settings.gop)
+                self.rec.encoder.block = self.settings.wait
+                self.rec.encoder.gaps = not self.settings.wait  # waiting: every copy encoded
+                if self.rec.note:
+                    print(f"recording: {self.rec.note}", flush=True)
+            else:
+                self.dt = state.time - self.last_t
+            self.last_t = state.time
+            self.rec.frame(self.capture.grab(tex), state.time)
+        except Exception as exc:  # the encoder or the disk, whatever it raised: the show goes on
+            self.live.recording_failed(exc)
+
+    def stop(self, end: float | None = None) -> dict:
+        """Finish the video and the log. ``end``: clock time of the first frame not recorded
+        (default: one frame after the last)."""
+        live = self.live
+        if self.on_action in live.listeners:
+            live.listeners.remove(self.on_action)
+        if self.on_frame in live.frame_hooks:
+            live.frame_hooks.remove(self.on_frame)
+        end = self.last_t + self.dt if end is None else end
+        self._restore_signals()
+        summary = {"path": str(self.video), "frames": 0, "dropped": 0, "shown": 0, "drawn": 0,
+                   "duplicated": 0, "skipped": 0, "seconds": 0.0}
+        try:
+            with recorder.signals_deferred():  # a second Ctrl-C waits for the file to finish
+                if self.rec is not None:
+                    summary = self.rec.stop(end)
+                else:
+                    self._unclaim()
+        finally:
+            if self.rec is not None and self.rec.encoder.kept is not None:
+                summary["frames"] = self.rec.writer.frames  # finished up to a late fault
+            self.log.write(self.seconds(end), "record",
+                           {"value": False, "frames": summary["frames"],
+                            "dropped": summary["dropped"]})
+            self.log.close()
+            if self.capture is not None:
+                self.capture.release()
+        summary["log"] = str(self.log_path)
+        return summary
+
+    def abort(self, why: str = "") -> Path | None:
+        """Stop after a failure: the video as far as it could be finished (its path, or None
+        when nothing could be kept) and the log ended at the last recorded frame, so ``replay``
+        renders the take up to the fault."""
+        for hooks, fn in ((self.live.listeners, self.on_action),
+                          (self.live.frame_hooks, self.on_frame)):
+            if fn in hooks:
+                hooks.remove(fn)
+        self._restore_signals()
+        kept = None
+        frames = 0
+        if self.rec is not None:
+            kept = self.rec.encoder.kept
+            frames = self.rec.writer.frames if kept is not None else 0
+            self.rec.abort()
+        with suppress(CPPNError):  # the log's disk failed too: what it holds so far stays
+            self.log.write(self.seconds(self.last_t + self.dt), "record",
+                           {"value": False, "frames": frames, "dropped": self.dropped,
+                            "error": why[:200]})
+        with suppress(CPPNError):
+            self.log.close()
+        if self.capture is not None:
+            self.capture.release()
+        return kept
+
+
+class VideoOutHook:
+    """The program picture to a ``videoout`` route at a fixed size, read back asynchronously
+    (collected a frame later) so the show never waits for the GPU."""
+
+    def __init__(self, live: Live, route: str, size: tuple[int, int], fps: float) -> None:
+        from ..media import videoout
+
+        self.live = live
+        self.out = videoout.open_output(route, size, fps)
+        self.capture = Capture(live.renderer, size)
+        self._pending = None
+        live.frame_hooks.append(self.on_frame)
+
+    def on_frame(self, tex, state: AppState) -> None:
+        handle = self.live.renderer.read_async(self.capture.grab(tex), 4)
+        if self._pending is not None:
+            pixels, self._pending = self._pending.result(), None
+            self.out.send(pixels)
+        self._pending = handle
+
+    def close(self) -> None:
+        if self.on_frame in self.live.frame_hooks:
+            self.live.frame_hooks.remove(self.on_frame)
+        if self._pending is not None:
+            self._pending.release()
+        self.out.close()
+        self.capture.release()
+
+
+# --- the show, without a window -----------------------------------------------------------------
+
+
+class _Builds:
+    """Network specs built on one worker thread (torch draws the weights), one at a time.
+
+    ``get(key, make)`` answers a finished spec or None (asked again next frame); a request
+    replaces an earlier one still waiting, so a performer flicking through networks builds only
+    the one in progress and the latest. Finished specs wait here (two at most: a morph's ends)
+    until asked for; a build that failed raises its CPPNError once, when asked for. The worker
+    starts with the first build and stays (a daemon: it never holds up the exit).
+    """
+
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running: str | None = None
+        self._waiting: tuple[str, Callable[[], NetworkSpec]] | None = None
+        self._done: OrderedDict[str, NetworkSpec | BaseException] = OrderedDict()
+        self._thread: threading.Thread | None = None
+        self.started = 0  # builds begun
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or self._waiting is not None
+
+    def get(self, key: str, make: Callable[[], NetworkSpec]) -> NetworkSpec | None:
+        with self._cond:
+            if key in self._done:
+                result = self._done.pop(key)
+                if isinstance(result, CPPNError):
+                    raise result
+                if isinstance(result, BaseException):
+                    raise CPPNError(f"building the network failed: "
+                                    f"{result or type(result).__name__}")
+                return result
+            if self._running != key and (self._waiting is None or self._waiting[0] != key):
+                self._waiting = (key, make)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="cppn-build",
+                                                    daemon=True)
+                    self._thread.start()
+                self._cond.notify()
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._waiting is None:
+                    self._cond.wait()
+                (key, make), self._waiting = self._waiting, None
+                self._running = key
+                self.started += 1
+            try:
+                result: NetworkSpec | BaseException = make()
+            except BaseException as exc:  # reported to the render thread, which decides
+                result = exc
+            with self._cond:
+                self._done[key] = result
+                while len(self._done) > self.KEEP:
+                    self._done.popitem(last=False)
+                self._running = None
+
+
+class Live:
+    """The live show on a renderer: state, actions, time, and drawing a frame."""
+
+    def __init__(self, renderer, state: AppState, keymap: keys.KeyMap = keys.DEFAULT,
+                 clock: Clock | None = None, screenshot_dir: Path | str = ".",
+                 font_size: int = 14, record: RecordSettings | None = None,
+                 instrument_: instrument.Instrument | None = None) -> None:
+        self.renderer = renderer
+        # OSC, MIDI, audio, tempo and the bank; an empty one still keeps tempo and the bank.
+        self.instrument = instrument_ or instrument.Instrument()
+        self.poll = instrument.Poll([], None)  # what the instrument added to the latest frame
+        self.state = state
+        self.keymap = keymap
+        self.clock = clock or WallClock()
+        self.screenshot_dir = check_screenshot_dir(screenshot_dir)
+        self.font_size = font_size
+        overlay.font(font_size)  # loaded before the show, not on the frame of the first badge
+        self.listeners: list[Listener] = []  # called with (time, action, new state): the log
+        # Called with (frame texture, state) after the network is drawn and before the overlay:
+        # a recorder reads the picture here, so overlays (help, info, REC) are never recorded.
+        self.frame_hooks: list[Callable[[object, AppState], None]] = []
+        self.error = ""  # the latest refused action, shown in the info overlay for a while
+        self.note: tuple[str, float] | None = None  # (badge note, since): a skipped activation
+        self.error_at = 0.0
+        self.frames = 0
+        self.frame_seconds = 0.0  # smoothed wall time per frame
+        self.last_screenshot: Path | None = None
+        self._queue: queue.SimpleQueue[Action] = queue.SimpleQueue()
+        self._specs: OrderedDict[str, NetworkSpec] = OrderedDict()
+        self._uploaded: tuple | None = None  # what the renderer's weights currently are
+        self._shown: dict | None = None  # the network config those weights belong to
+        self.building: tuple[dict, float] | None = None  # (network, since): compiling meanwhile
+        self._latent: tuple | None = None  # (path seed, phase) of the renderer's z
+        self._paths: dict[tuple[int, int], LatentPath] = {}
+        self._screenshots = state.screenshots
+        self._wall = time.perf_counter()
+        self._overlay_key: tuple | None = None
+        self._overlay_img: np.ndarray | None = None
+        self._info_rows: list[tuple[str, str]] = []
+        self._info_at = -1.0
+        self.record_settings: RecordSettings | None = record or RecordSettings()
+        self.recording: Recording | None = None
+        self.last_recording: dict | None = None  # the summary of the latest finished take
+        self.video_out: VideoOutHook | None = None
+        self.fb_size: tuple[int, int] = (0, 0)  # the latest frame's framebuffer size
+        self.autoscale: AutoScale | None = None
+        self.frame_cost = 0.0  # seconds of the latest frame's own work (auto scale measures it)
+        self._texture: str | None = None  # the texture file the renderer holds
+        self.pinned: dict[str, NetworkSpec] = {}  # networks with no config (fitted): never evicted
+        self.spec_cache = SPEC_CACHE
+        self.spec_cache_bytes = SPEC_CACHE_BYTES
+        self.last_export: Path | None = None
+        self._exports: deque[float] = deque()  # clock times of recent exports (rate-limited)
+        # The cost model: networks this renderer cannot draw within a frame limit are refused.
+        self.budget = cost.Budget()
+        # Weights built by torch on a worker thread while the current network plays on (as
+        # the renderer compiles in the background); a fixed-step show builds in place instead.
+        self.background_builds = bool(getattr(renderer, "background", False))
+        self._builds = _Builds()
+        self.actions_per_frame: int | None = ACTIONS_PER_FRAME  # None: no cap (offline replay)
+        self._backlog: deque[Action] = deque()
+        self._follow: list[Action] = []  # applied right after the current action (_follow_with)
+        self.backlog_dropped = 0
+        self._drawn: tuple[int, float, int, int] | None = None  # (frames, wall, work, width)
+
+    # --- input ----------------------------------------------------------------------------------
+
+    def dispatch(self, action: Action | str) -> None:
+        """Queue an action for the next frame (any thread: keys now, OSC and MIDI later)."""
+        self._queue.put(action if isinstance(action, Action) else actions.parse(action))
+
+    def press(self, key: str) -> Action | None:
+        """A key name from the window: its bound action is queued (unbound keys do nothing)."""
+        action = self.keymap.action_for(key)
+        if action is not None and not self.instrument.handle_key_action(action):
+            self._queue.put(action)
+        return action
+
+    # --- networks -------------------------------------------------------------------------------
+
+    def spec_for(self, network: dict) -> NetworkSpec:
+        """The NetworkSpec of a network config (built in torch once, then cached), after the
+        cost model allowed it (a CPPNError says why not)."""
+        key = json.dumps(network, sort_keys=True)
+        if key in self.pinned:
+            return self.pinned[key]
+        spec = self._specs.get(key)
+        if spec is None:
+            self.check_cost(network)
+            spec = self._cache(key, self._builder(network)())
+        else:
+            self._specs.move_to_end(key)
+        return spec
+
+    def _spec_soon(self, network: dict) -> NetworkSpec | None:
+        """The spec if it is built; else, in a show that builds in the background, None while a
+        worker builds it (nothing on screen yet: built here and now)."""
+        key = json.dumps(network, sort_keys=True)
+        if not self.background_builds or self.renderer.spec is None or key in self.pinned \
+                or key in self._specs:
+            return self.spec_for(network)
+        self.check_cost(network)
+        spec = self._builds.get(key, self._builder(network))
+        return None if spec is None else self._cache(key, spec)
+
+    def _builder(self, network: dict) -> Callable[[], NetworkSpec]:
+        from ..nn.build import scene_network
+
+        scene = replace(self.state.scene, network=network)
+        return lambda: scene_network(scene)
+
+    def _cache(self, key: str, spec: NetworkSpec) -> NetworkSpec:
+        """Keep ``spec``: the cache holds at most ``spec_cache`` networks and
+        ``spec_cache_bytes`` of weights, never dropping the two latest (a morph's ends)."""
+        self._specs[key] = spec
+        self._specs.move_to_end(key)
+        while len(self._specs) > 2 and (len(self._specs) > self.spec_cache or sum(
+                _spec_bytes(sp) for sp in self._specs.values()) > self.spec_cache_bytes):
+            self._specs.popitem(last=False)
+        return spec
+
+    def check_cost(self, network: dict) -> None:
+        """Refuse a network this renderer cannot draw in time at the current render size (the
+        cost model, ``cost.Budget``); one of the architecture on screen costs what it does now."""
+        shown = self._shown
+        if shown is not None and _architecture(shown) == _architecture(network):
+            return
+        if self.autoscale is not None:
+            self._scale_to_fit(network)
+        self.budget.check(network, self._pixels(), self.cost_path)
+
+    def _scale_to_fit(self, network: dict) -> None:
+        """Under auto scale a network too slow at the current scale starts at the largest rung
+        of the ladder that holds the frame limit; only one no rung holds is refused."""
+        fits = self.budget.pixels_within(network, self.cost_path)
+        if fits is None or self._pixels() <= fits:
+            return
+        full = self._pixels() / self.state.render_scale ** 2
+        rungs = [k for k in LADDER if full * k * k <= fits and k < self.state.render_scale]
+        if rungs:
+            self.state = replace(self.state, render_scale=rungs[0])
+            self.autoscale.reset()  # the costs it saw were of another network and scale
+
+    @property
+    def cost_path(self) -> str:
+        """The render path as the cost model knows it: a shader path on a software rasterizer
+        (llvmpipe) is its own, far slower than the same path on a GPU."""
+        from ..rendering.cpu import is_software
+
+        path = self.renderer.path
+        return "software" if path != "cpu" and is_software(self.renderer.gl_renderer) else path
+
+    def _pixels(self) -> int:
+        """Pixels a frame draws: the render size, the default window's before the first frame."""
+        size = self.fb_size if min(self.fb_size) > 0 else DEFAULT_SIZE
+        w, h = self.render_size(size)
+        return w * h
+
+    def latent(self, path_seed: int, z_dim: int, phase: float) -> np.ndarray:
+        path = self._paths.pop((path_seed, z_dim), None)
+        if path is None:
+            path = LatentPath(path_seed, z_dim)
+            while len(self._paths) >= SPEC_CACHE:  # every new_path adds one: keep the latest
+                self._paths.pop(next(iter(self._paths)))
+        self._paths[(path_seed, z_dim)] = path  # most recently used last
+        return path(phase)
+
+    def lively_seed(self, candidates) -> int:
+        net = self.state.scene.network
+        candidates = list(candidates)
+        if not self._can_judge(net):
+            return candidates[0]  # its architecture is still compiling: judging would freeze
+        seed, _ = liveliness.choose(
+            candidates, lambda sd: self.render_candidate({**net, "seed": sd}))
+        return seed
+
+    def _can_judge(self, network: dict) -> bool:
+        """Whether a candidate of ``network`` renders now (the cpu path, or a shader path with
+        its architecture compiled); else judging would compile in place and freeze the show."""
+        return self.renderer.spec is None or self.renderer.ready(self.spec_for(network))
+
+    def render_candidate(self, network: dict, view=None) -> np.ndarray:
+        spec = self.spec_for(network)
+        s = self.state.scene
+        self.renderer.set_network(spec, self.latent(s.path_seed, spec.z_dim, s.phase))
+        self._uploaded = None
+        tex = self.renderer.draw(liveliness.SIZE, view or s.view, dtype="f4", display=True)
+        return self.renderer.read(tex, 3)
+
+    def make_lively(self) -> None:
+        """Start on a lively network: the current seed if it is, else the next lively draw."""
+        state = self.state
+        seed = self.lively_seed([state.seed, *(actions.draw_seed(state, i)
+                                               for i in range(liveliness.TRIES - 1))])
+        if seed != state.seed:
+            self.state = replace(state, scene=replace(
+                state.scene, network={**state.scene.network, "seed": seed}))
+
+    def pin(self, network: dict, spec: NetworkSpec) -> None:
+        """Show ``spec`` for ``network`` (weights with no config to build them from: a fit)."""
+        self.pinned[json.dumps(network, sort_keys=True)] = spec
+
+    def resolve(self, action: Action) -> Action:
+        """Fill in what needs the GPU or is drawn at random: a random reseed becomes a concrete,
+        lively seed, a new path its seed, the next texture its file (so the performance log
+        replays exactly). A key's change of activation, width, depth or colour becomes the
+        concrete change, checked for a lively picture (``_lively_change``)."""
+        if action.value is not None:
+            return action
+        if action.name in ("reseed", "morph"):
+            seed = self.lively_seed(actions.draw_seed(self.state, i)
+                                    for i in range(liveliness.TRIES))
+            return Action(action.name, seed)
+        if action.name in _RESOLVED or action.name in _JUDGED:
+            after = actions.apply(self.state, action)
+            if action.name == "texture":
+                if after.scene.texture == self.state.scene.texture:
+                    return action  # nothing listed to cycle: stays a no-op
+                return Action(action.name, after.scene.texture or None)
+            if action.name == "new_path":
+                return Action(action.name, after.scene.path_seed)
+            return self._lively_change(action)
+        return action
+
+    def _concrete(self, action: Action, state: AppState | None = None) -> Action:
+        """``action`` (a key's step: next activation, width up, ...) as the value it sets."""
+        state = state or self.state
+        after = actions.apply(state, action)
+        name = action.name
+        if name in ("next_activation", "previous_activation", "random_activations"):
+            acts = after.net("activation")
+            return Action("random_activations" if name == "random_activations" else "activation",
+                          tuple(acts) if isinstance(acts, list) else (acts,))
+        if name.startswith(("width", "depth")):
+            field_name = name.split("_")[0]
+            return Action(field_name, int(after.net(field_name)))
+        if name == "output_mode":
+            return Action(name, "mono" if after.net("out_channels") == 1 else "colour")
+        return Action(name, after.scene.view.color)  # color_mode
+
+    def _lively_change(self, action: Action) -> Action:
+        """The concrete change of a key's ``action``, judged at 32x32 like a reseed: kept when
+        lively with the current seed; else the first lively of a few seeds in the new
+        architecture (queued as a ``seed`` action right after, so the log replays it); for the
+        activation keys, else the next activation that passes (the skipped ones are named in
+        a badge). Where nothing passes, the change stands and the badge says so."""
+        state = self.state
+        if action.name in ("next_activation", "previous_activation"):
+            step = 1 if action.name == "next_activation" else -1
+            names = activations.NAMES
+            current = state.hidden_activations[0]
+            i = names.index(current) if current in names else 0
+            options = [Action("activation", (names[(i + k * step) % len(names)],))
+                       for k in range(1, len(names))]
+        elif action.name == "random_activations":
+            options = [self._concrete(action, replace(state, draws=state.draws + k))
+                       for k in range(SEARCH)]
+        else:
+            options = [self._concrete(action)]
+        skipped: list[str] = []
+        for option in options:
+            after = actions.apply(state, option)
+            if not self._can_judge(after.scene.network):
+                # A shader path would compile it in place to judge it: the first change
+                # stands, as the key asked (it builds in the background; see README).
+                return options[0]
+            seed, lively = self._lively_seed_of(after)
+            if lively:
+                self._note(skipped, option)
+                if seed != after.seed:
+                    self._follow_with(Action("seed", seed))
+                return option
+            skipped.append(str(option.value[0]) if option.name == "activation" else str(option))
+        self.note = (f"no lively picture for {options[0]}: try R", state.time)
+        return options[0]
+
+    def _lively_seed_of(self, after: AppState) -> tuple[int, bool]:
+        """The first lively seed for ``after``'s network and view (its own seed first, then
+        SEARCH - 1 draws), and whether one was."""
+        net, view = after.scene.network, after.scene.view
+        seeds = [after.seed, *(actions.draw_seed(after, k) for k in range(SEARCH - 1))]
+        seed, m = liveliness.choose(
+            seeds, lambda sd: self.render_candidate({**net, "seed": sd}, view), tries=SEARCH)
+        return seed, m.lively
+
+    def _note(self, skipped: list[str], option: Action) -> None:
+        if skipped:
+            self.note = (f"skipped {', '.join(skipped)} (no lively picture)", self.state.time)
+
+    def _follow_with(self, action: Action) -> None:
+        """Apply ``action`` right after the one being applied, in this same frame (a searched
+        seed follows its key's change before anything is drawn)."""
+        self._follow.append(action)
+
+    # --- time and state -------------------------------------------------------------------------
+
+    def update(self) -> AppState:
+        """One frame of time and input: tick the clock, apply queued actions (a bounded batch,
+        searches coalesced), sync the GPU."""
+        t, dt = self.clock.tick()
+        self._observe_frame()
+        self.poll = self.instrument.poll(t, self.state)
+        # Audio speeds time up or slows it: only the rate changes, so the picture never jumps.
+        self.state = actions.advance(self.state, t, dt * self.poll.speed_factor)
+        for action in self.poll.actions:
+            self._queue.put(action)
+        for action in self._batch():
+            self._apply(action)
+            while self._follow:
+                self._apply(self._follow.pop(0))
+        try:
+            self._sync()
+        except CPPNError as exc:  # a background compile the driver refused in the end
+            self._refused(exc)
+        self._note_frame()
+        return self.state
+
+    def _batch(self) -> list[Action]:
+        """This frame's actions: what arrived, oldest first, at most ``actions_per_frame`` (the
+        rest wait for the next frames); a reseed or morph searching for a lively seed is left
+        out when a later one in the batch sets the seed anyway (a burst: one search)."""
+        while True:
+            try:
+                action = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if len(self._backlog) >= MAX_BACKLOG:
+                self.backlog_dropped += 1
+                self.error = f"input flood: {self.backlog_dropped} actions dropped"
+                self.error_at = self.state.time
+                continue
+            self._backlog.append(action)
+        n = len(self._backlog) if self.actions_per_frame is None else self.actions_per_frame
+        batch = [self._backlog.popleft() for _ in range(min(n, len(self._backlog)))]
+        later_seed = False
+        kept: list[Action] = []
+        for action in reversed(batch):
+            if action.name in _SEARCHED and action.value is None and later_seed:
+                continue
+            later_seed = later_seed or action.name in _SEED_SETTERS
+            kept.append(action)
+        return kept[::-1]
+
+    def _observe_frame(self) -> None:
+        """Tell the cost model how long the frame drawn since the last update took."""
+        drawn, self._drawn = self._drawn, None
+        if drawn is not None and self.frames == drawn[0] + 1:
+            self.budget.observe(self.cost_path, drawn[2], time.perf_counter() - drawn[1],
+                                drawn[3])  # (frames, wall, work, width)
+
+    def _note_frame(self) -> None:
+        spec = self.renderer.spec
+        if spec is not None and min(self.fb_size) > 0:
+            pixels = self._pixels()
+            self._drawn = (self.frames, time.perf_counter(),
+                           cost.spec_work_per_pixel(spec) * pixels, spec.layers[0].weight.shape[0])
+
+    def _refused(self, exc: CPPNError) -> None:
+        """Back to the network on screen, with the driver's reason in the info overlay."""
+        if self._shown is None:
+            raise exc
+        s = self.state
+        self.state = replace(s, morph=None, scene=replace(s.scene, network=self._shown))
+        self.building, self._uploaded = None, None
+        self.error, self.error_at = f"network refused: {exc}", s.time
+        self._sync()
+
+    def _apply(self, action: Action) -> None:
+        before = self.state
+        try:
+            if action.value is None and action.name in _SEARCHED and \
+                    not cost.searchable(before.scene.network):
+                # a dozen candidate builds of a big network would hold the frame: no search
+                action = Action(action.name, actions.draw_seed(before))
+            action = self.resolve(action)
+            self.state = actions.apply(before, action)
+            self._effects(before)
+        except Exception as exc:  # a refused value, a full disk, an encoder: the show goes on
+            self.state = before
+            self._uploaded = None
+            self.failed(str(action), exc)
+            return
+        for listener in list(self.listeners):
+            try:
+                listener(self.state.time, action, self.state)
+            except Exception as exc:  # the take's log could not be written
+                if self.recording is not None and listener == self.recording.on_action:
+                    self.recording_failed(exc)
+                else:
+                    self.failed("listener", exc)
+
+    def failed(self, what: str, exc: Exception) -> None:
+        """The one guard of the show's effects: ``what`` failed with ``exc``; say so in one line
+        (the info overlay's error row and the log) and go on. A CPPNError is a refused action
+        (its message is for the performer); anything else is logged as a fault."""
+        why = str(exc) or type(exc).__name__
+        if not isinstance(exc, CPPNError):
+            why = f"{why} ({type(exc).__name__})"
+        text = f"{what}: {why}"
+        if text != self.error:  # a flood of one refusal is one log line
+            log.warning("%s", text)
+        self.error, self.error_at = text, self.state.time
+
+    def guard(self, what: str, fn: Callable[..., object], *args: object) -> object:
+        """``fn(*args)``, or None when it failed (said by ``failed``): effects outside an
+        action (the screenshot a frame takes) use the same guard as actions."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self.failed(what, exc)
+            return None
+
+    def _effects(self, before: AppState) -> None:
+        """What an action asks of the GPU or the disk; an exception here undoes the action."""
+        s = self.state
+        if s.scene.network != before.scene.network or s.scene.texture != before.scene.texture:
+            self._sync()  # a network the GPU or the cost model refuses must not become the state
+        if s.render_scale > before.render_scale:
+            self.budget.check(s.scene.network, self._pixels(), self.cost_path)
+        if s.recording != before.recording:
+            if s.recording:
+                if self.record_settings is None:
+                    raise CPPNError("this window does not record (replay could not render it)")
+                self.recording = Recording(self, self.record_settings)
+            else:
+                self.stop_recording(end=s.time)
+        if s.exports != before.exports:
+            count, window = EXPORT_LIMIT
+            while self._exports and s.time - self._exports[0] >= window:
+                self._exports.popleft()
+            if len(self._exports) >= count:
+                raise CPPNError(f"at most {count} exports in {window:g} s; try again shortly")
+            self._exports.append(s.time)
+            self.export(s.export_format)
+        if s.auto_scale and (self.autoscale is None or self.autoscale.target_fps != s.target_fps):
+            self.autoscale = AutoScale(s.target_fps)
+        elif not s.auto_scale:
+            self.autoscale = None
+
+    def stop_recording(self, end: float | None = None) -> dict | None:
+        """Finish the take (video and log) and say what it holds; never raises (a show goes on)."""
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return None
+        try:
+            summary = rec.stop(end)
+        except Exception as exc:  # the encoder or the disk failed at the end: the show goes on
+            kept = rec.rec.encoder.kept if rec.rec is not None else None
+            self.error = f"recording: {exc}" + (f"; {rec.rec.writer.frames} frames kept in "
+                                                 f"{kept}" if kept is not None else "")
+            self.error_at = self.state.time
+            log.warning("%s", self.error)
+            return None
+        self.last_recording = summary
+        print(f"recorded {summary['path']}: {summary['seconds']:.2f} s at {rec.fps:g} fps, "
+              f"{summary['drawn']} frames drawn, {summary['frames']} written "
+              f"({summary['duplicated']} duplicated, {summary['skipped']} skipped, "
+              f"{summary['dropped']} dropped"
+              + (f", {summary['held']} held by longer frames" if summary.get("held") else "")
+              + f"); performance log {summary['log']}", flush=True)
+        return summary
+
+    def recording_failed(self, exc: Exception) -> None:
+        """The encoder or the disk failed mid-take: stop, keep what can be kept, say so once
+        (the info overlay's error row and one log line)."""
+        rec, self.recording = self.recording, None
+        why = str(exc) or type(exc).__name__
+        kept = None
+        if rec is not None:
+            kept = rec.abort(why)
+        self.state = replace(self.state, recording=False)
+        if kept is not None:
+            what = f"{rec.rec.writer.frames} frames kept in {kept}"
+        elif rec is not None:
+            what = f"the video is lost; replay {rec.log_path} renders the take again"
+        else:
+            what = "nothing recorded"
+        self.error, self.error_at = f"recording stopped: {why}; {what}", self.state.time
+        log.warning("%s", self.error)
+
+    def export(self, fmt: str) -> Path:
+        """The current scene as a shader file (``exports``) in the screenshot folder."""
+        from ..exports import formats as exports
+
+        s = self.state
+        spec = self.spec_for(s.scene.network)
+        text = exports.export(s.scene, spec, fmt, speed=s.speed)
+        path = _free_path(self.screenshot_dir, f"cppn-{s.seed}", exports.SUFFIXES[fmt])
+        _write_claimed(path, text)
+        self.last_export = path
+        print(f"exported {path}", flush=True)
+        return path
+
+    def close(self) -> None:
+        """End of the show: finish a running take, the video out and the instrument's ports."""
+        self.instrument.close()
+        if self.recording is not None:
+            self.stop_recording()
+            self.state = replace(self.state, recording=False)
+        if self.video_out is not None:
+            self.video_out.close()
+            self.video_out = None
+
+    def _sync(self) -> None:
+        """Make the renderer's weights and z match the state: uploads, compiles only on a new
+        architecture."""
+        s = self.state
+        if s.scene.texture != self._texture:
+            self._load_texture(s.scene.texture)
+        network = s.scene.network
+        morph = s.morph
+        if morph is not None:
+            t = morph.progress(s.time)
+            key = (json.dumps(network, sort_keys=True), morph, t)
+        else:
+            key = (json.dumps(network, sort_keys=True), None, 1.0)
+        offset = actions.z_offset(s, self.poll.z_offset)
+        latent_key = (s.scene.path_seed, s.scene.phase,
+                      None if offset is None else offset.tobytes())
+        if key != self._uploaded:
+            spec = self._spec_soon(network)
+            if spec is not None and morph is not None:
+                old = self._spec_soon({**network, "seed": morph.from_seed})
+                spec = None if old is None else blend(old, spec, t)
+            # Weights build on a worker and a new architecture compiles in a child process
+            # (Renderer.prepare): the network on screen plays on, its z still moving, instead
+            # of the show freezing.
+            if spec is None or not self.renderer.prepare(spec):
+                if self.building is None or self.building[0] != network:
+                    self.building = (network, s.time)
+                if self.renderer.spec is not None and latent_key != self._latent:
+                    self.renderer.set_latent(self._z(self.renderer.spec))
+                    self._latent = latent_key
+                return
+            self.building = None
+            self.renderer.set_network(spec, self._z(spec))
+            self._uploaded = key
+            self._shown = network
+            self._latent = latent_key
+        elif latent_key != self._latent:
+            self.renderer.set_latent(self._z(self.renderer.spec))
+            self._latent = latent_key
+
+    def _z(self, spec: NetworkSpec) -> np.ndarray:
+        """z on the loop, plus the state's latent offsets (OSC / MIDI) and the audio's."""
+        s = self.state
+        z = self.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
+        offset = actions.z_offset(s, self.poll.z_offset)
+        return z if offset is None else z + offset[: spec.z_dim]
+
+    def _load_texture(self, name: str) -> None:
+        from ..media.images import load_texture
+
+        self.renderer.set_texture(load_texture(name) if name else None)
+        self._texture = name
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def render_size(self, fb_size: tuple[int, int]) -> tuple[int, int]:
+        w, h = fb_size
+        k = self.state.render_scale
+        return max(1, round(w * k)), max(1, round(h * k))
+
+    def render(self, fbo, fb_size: tuple[int, int]) -> None:
+        """Draw the frame (at the render scale, upscaled) and the overlays into ``fbo``."""
+        start = time.perf_counter()
+        w, h = fb_size
+        if fb_size != self.fb_size and self.autoscale is not None:
+            self.autoscale.reset()  # another window size: earlier costs say nothing
+        self.fb_size = fb_size
+        size = self.render_size(fb_size)
+        # rgba32f, the format set_network compiles for: an 8-bit target would need a second
+        # compute program per architecture (a second compile on every width/depth change).
+        tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
+        for hook in list(self.frame_hooks):
+            hook(tex, self.state)
+        self.renderer.present(tex, fbo, (0, 0, w, h))
+        img = self.overlay_image(fb_size)
+        if img is not None:
+            oh, ow = img.shape[:2]
+            self.renderer.draw_overlay(img, fbo, (0, h - oh, ow, oh))
+        if self.state.screenshots != self._screenshots:
+            self._screenshots = self.state.screenshots
+            self.guard("screenshot", self.screenshot, fb_size)  # a full disk: a notice, no stop
+        if self.autoscale is not None and self.state.auto_scale:
+            # The frame's own cost, GPU included: finish() waits for it. The wall time between
+            # frames would include the vsync wait and never show the headroom to step up.
+            self.renderer.ctx.finish()
+            self.frame_cost = time.perf_counter() - start
+            scale = self.autoscale.update(self.frame_cost, self.state.render_scale)
+            if scale != self.state.render_scale:
+                self.state = replace(self.state, render_scale=scale)
+        self.count_frame()
+
+    def view(self):
+        """The scene's view with the instrument's zoom factor (audio) applied."""
+        view = self.state.scene.view
+        k = self.poll.zoom_factor
+        return view if k == 1.0 else replace(view, zoom=view.zoom * k)
+
+    def count_frame(self) -> None:
+        """One frame shown: the frame counter and the smoothed frame time (fps)."""
+        now = time.perf_counter()
+        dt, self._wall = now - self._wall, now
+        self.frames += 1
+        # Smoothed over ~20 frames: readable, yet follows a change within a second.
+        self.frame_seconds = dt if self.frames <= 2 else 0.95 * self.frame_seconds + 0.05 * dt
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self.frame_seconds if self.frame_seconds > 0 else 0.0
+
+    def info_rows(self) -> list[tuple[str, str]]:
+        s = self.state
+        spec = self.renderer.spec
+        acts = s.hidden_activations
+        act_text = acts[0] if len(set(acts)) == 1 else ", ".join(acts)
+        view = s.scene.view
+        r = self.renderer
+        rows = [
+            ("seed", f"{s.seed}   path {s.scene.path_seed}"
+                     + (f"   morph from {s.morph.from_seed}" if s.morph else "")),
+            ("network", self.network_text()),
+            ("activations", act_text),
+            ("output", f"{'mono' if s.net('out_channels') == 1 else 'colour'}   "
+                       f"symmetry {view.symmetry}   zoom {view.zoom:.3g}"),
+            ("time", f"speed {s.speed:g}{'  paused' if s.paused else ''}   "
+                     f"phase {s.scene.phase % 1.0:.3f} of {s.scene.loop:g} s"),
+            ("fps", f"{self.fps:.1f}   frame {1000 * self.frame_seconds:.2f} ms"),
+            ("render", f"scale {s.render_scale:.3g} {self.scale_text()}"
+                       + f"   {r.path_text(spec)}   compiles {r.stats.compiles}"
+                       + (f"   baked {r.stats.special_compiles}" if r.stats.special_compiles
+                          else "")),
+            ("record", self.record_text()),
+            ("GL", r.gl_renderer),
+            *self.instrument.info_rows(),
+        ]
+        auto = self.autoscale if s.auto_scale else None
+        if auto is not None and (auto.short or auto.aim != auto.target_fps):
+            rows.append(("limit", auto.why(s.render_scale)))
+        if self.error and s.time - self.error_at < 10.0:
+            rows.append(("error", self.error[:120]))
+        return rows
+
+    def scale_text(self) -> str:
+        """Why the render scale is what it is: '(auto for 60 fps, 12.1 ms/frame)', '(chosen)'
+        or '(frame-exact)'."""
+        s = self.state
+        if s.auto_scale and self.autoscale is not None:
+            return (f"(auto for {self.autoscale.aim:g} fps, {1000 * self.frame_cost:.1f} "
+                    f"ms/frame, upscaled {self.renderer.upscale})")
+        if isinstance(self.clock, FixedClock) and s.render_scale == 1.0:
+            return "(frame-exact: auto scale off)"
+        return "(chosen: auto scale off)"
+
+    def record_text(self) -> str:
+        rec = self.recording
+        if rec is not None:
+            return (f"REC {rec.seconds(self.state.time):.1f} s   {rec.frames} frames   "
+                    f"{rec.dropped} dropped   {rec.video.name}")
+        last = self.last_recording
+        if last is not None:
+            return (f"off   last take {Path(last['path']).name}: {last['frames']} frames, "
+                    f"{last['dropped']} dropped")
+        return "off"
+
+    def network_text(self) -> str:
+        """The info overlay's network row: the state's width x depth and what the GPU shows
+        (inputs, z, multiply-adds), or while a new architecture builds, what is shown meanwhile."""
+        s, spec = self.state, self.renderer.spec
+        text = f"{s.net('width')} x {s.net('depth')}"
+        if spec is None:
+            return text
+        if self.building is not None:
+            shown = f"{spec.layers[0].weight.shape[0]} x {len(spec.layers) - 1}"
+            return f"{text}   {self.building_text()}, showing {shown} meanwhile"
+        return (f"{text}   inputs {','.join(spec.inputs)}   z {spec.z_dim}   "
+                f"{spec.macs_per_pixel} MAC/px")
+
+    def _building_label(self) -> str:
+        """'building 64x4': the architecture compiling in the background ('' when none)."""
+        if self.building is None:
+            return ""
+        full = {**actions.NETWORK_DEFAULTS, **self.building[0]}
+        return f"building {full['width']}x{full['depth']}"
+
+    def building_text(self) -> str:
+        """'building 64x4 2.1 s': what compiles in the background and for how long."""
+        if self.building is None:
+            return ""
+        return f"{self._building_label()} {self.state.time - self.building[1]:.1f} s"
+
+    def rec_badge(self) -> str | None:
+        """The corner badge: REC while recording, 'building' while a network compiles; None
+        when neither."""
+        parts = []
+        rec = self.recording
+        if rec is not None:
+            secs = int(rec.seconds(self.state.time))
+            parts.append(f"REC {secs // 60}:{secs % 60:02d}"
+                         + (f"  {rec.dropped} dropped" if rec.dropped else ""))
+        if self.building is not None:
+            parts.append(self._building_label())  # no seconds: the badge is not redrawn each frame
+        note = self.note
+        if note is not None and 0.0 <= self.state.time - note[1] < NOTE_SECONDS:
+            parts.append(note[0])
+        auto = self.autoscale if self.state.auto_scale else None
+        if auto is not None and (self.state.render_scale < 1.0 or auto.short):
+            parts.append(auto.why(self.state.render_scale))  # redrawn only when the scale changes
+        return "   ".join(parts) or None
+
+    def overlay_image(self, fb_size: tuple[int, int]) -> np.ndarray | None:
+        """The help / info / REC overlay for this frame (re-rendered only when its text
+        changes). Drawn over the window only: recordings and video out read the frame before."""
+        s = self.state
+        badge = self.rec_badge()
+        if not (s.help or s.info or badge):
+            return None
+        if s.info and (s.time - self._info_at >= 0.5 or s.time < self._info_at):
+            self._info_rows = self.info_rows()  # twice a second: fps readable, text cheap
+            self._info_at = s.time
+        key = (s.help, s.info, tuple(self._info_rows) if s.info else (), badge, fb_size,
+               self.font_size)
+        if key != self._overlay_key:
+            panels = []
+            if s.info:
+                panels.append(overlay.panel(self._info_rows, "info (I)", self.font_size))
+            if s.help:  # under the info panel, in what is left of the window (and a margin)
+                left = fb_size[1] - sum(p.shape[0] + 8 for p in panels) - 8
+                panels.append(overlay.fitted(self.keymap.help_rows(), "keys (H / F1)",
+                                             self.font_size, (fb_size[0] - 8, left)))
+            img = overlay.compose(overlay.stack(panels),
+                                  overlay.badge(badge, self.font_size,
+                                                overlay.REC if self.recording else
+                                                overlay.BUSY if self.building else
+                                                overlay.SCALE)
+                                  if badge else None,
+                                  fb_size[0])
+            self._overlay_img = None if img is None else overlay.fit(img, fb_size)
+            self._overlay_key = key
+        return self._overlay_img
+
+    def screenshot(self, fb_size: tuple[int, int]) -> Path:
+        """A PNG of the current picture at window resolution, with its scene for re-rendering.
+
+        Rendered again at full resolution where the cost model predicts that takes at most
+        SCREENSHOT_S; else the picture as the window shows it (the render size, upscaled), since
+        a full-size render of a network the auto scale holds at 1/8 would freeze the show for
+        64 frames' work. ``still --scene`` renders the PNG's scene at full size offline.
+        """
+        from ..media.images import save_png, to_uint8
+
+        size = fb_size
+        full = self.budget.frame_seconds(self.state.scene.network, fb_size[0] * fb_size[1],
+                                         self.cost_path)
+        if full is not None and full > SCREENSHOT_S and self.state.render_scale < 1.0:
+            size = self.render_size(fb_size)
+        tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
+        frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
+        if size != fb_size:
+            from PIL import Image
+
+            frame = np.asarray(Image.fromarray(to_uint8(frame)).resize(fb_size, Image.BILINEAR))
+        path = _free_path(self.screenshot_dir, f"cppn-{self.state.seed}", ".png")
+        try:
+            self.last_screenshot = save_png(path, frame, self.state.scene)
+        except BaseException:
+            _remove_claim(path)
+            raise
+        print(f"saved {path}", flush=True)
+        return path
+
+    def title(self) -> str:
+        s = self.state
+        scale = f"scale {s.render_scale:.2g}" + (" auto" if s.auto_scale else "")
+        return (f"{TITLE} | seed {s.seed} | {self.fps:.1f} fps | {scale}"
+                + (" | paused" if s.paused else "")
+                + (" | REC" if self.recording is not None else ""))
+
+
+# --- the window (glfw) -----------------------------------------------------------------------------
+
+
+def _spec_bytes(spec: NetworkSpec) -> int:
+    return sum(lay.weight.nbytes + lay.bias.nbytes for lay in spec.layers)
+
+
+def _architecture(network: dict) -> str:
+    """A network config without its seed: configs equal here cost the same."""
+    return json.dumps({k: v for k, v in network.items() if k != "seed"}, sort_keys=True)
+
+
+def _free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem-NNN.suffix`` with the first free number, claimed with exclusive creation
+    (the folder is made; a dangling link holds its number and is never followed)."""
+    return safeio.claim_numbered(folder, stem, suffix)
+
+
+def _write_claimed(path: Path, data: str | bytes) -> None:
+    """Fill a claimed name whole (atomically); a failed write gives the number back."""
+    try:
+        safeio.write_atomic(path, data)
+    except BaseException:
+        _remove_claim(path)
+        raise
+
+
+def _remove_claim(path: Path) -> None:
+    """Remove the empty placeholder of a name that was claimed but never written."""
+    with suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+
+
+def check_screenshot_dir(folder: Path | str) -> Path:
+    """The screenshot folder, refused at startup when it names something other than a folder."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CPPNError(f"--screenshot-dir {folder} is a file, not a folder")
+    return folder
+
+
+def _no_window(why: str) -> CPPNError:
+    return CPPNError(
+        f"cannot open the live window: {why}; render headless instead, e.g. "
+        f"`{TITLE} still -o cppn.png`"
+    )
+
+
+def display_problem() -> str | None:
+    """Why no live window can open here (one line), or None when glfw finds a display."""
+    if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display (DISPLAY is not set)"
+    try:
+        import glfw
+    except (ImportError, OSError) as exc:  # OSError: the wheel's bundled library did not load
+        return f"glfw did not load: {exc}"
+    errors: list[str] = []
+    glfw.set_error_callback(lambda code, msg: errors.append(
+        msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)))
+    try:
+        if not glfw.init():
+            return errors[-1] if errors else "glfw could not initialise"
+        return None
+    finally:
+        glfw.terminate()
+        glfw.set_error_callback(None)
+
+
+class Window:
+    """A glfw window with a GL context (4.3 core where possible for the compute path, else 3.3)."""
+
+    def __init__(self, size: tuple[int, int], vsync: bool = True, fullscreen: bool = False,
+                 monitor: int | None = None) -> None:
+        import glfw
+
+        self.glfw = glfw
+        self._errors: list[str] = []
+        glfw.set_error_callback(lambda code, msg: self._errors.append(
+            msg.decode(errors="replace") if isinstance(msg, bytes) else str(msg)))
+        if sys.platform.startswith("linux") and not (
+                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise _no_window("no display (DISPLAY is not set)")
+        if not glfw.init():
+            raise _no_window(self._last_error("glfw could not initialise"))
+        try:
+            self.monitors = list(glfw.get_monitors() or [])
+            if monitor is not None and not 0 <= monitor < len(self.monitors):
+                listed = "; ".join(f"{i}: {self.describe(m)}" for i, m in enumerate(self.monitors))
+                raise CPPNError(f"monitor {monitor} out of range; monitors: {listed or 'none'}")
+            self.monitor_index = monitor or 0
+            self.handle = self._create(size, fullscreen)
+            glfw.make_context_current(self.handle)
+            glfw.swap_interval(1 if vsync else 0)
+            self.windowed = (*glfw.get_window_pos(self.handle), *size)
+            self.fullscreen = False
+            if fullscreen:
+                self.set_fullscreen(True)
+            elif monitor is not None:
+                self.move_to_monitor(monitor)
+            self.key_names = {getattr(glfw, "KEY_" + n.upper()): n for n in keys.KEY_NAMES
+                              if hasattr(glfw, "KEY_" + n.upper())}
+            self.pressed: list[str] = []
+            glfw.set_key_callback(self.handle, self._on_key)
+        except BaseException:
+            glfw.terminate()
+            raise
+
+    def _last_error(self, default: str) -> str:
+        return self._errors[-1] if self._errors else default
+
+    def describe(self, m) -> str:
+        g = self.glfw
+        mode = g.get_video_mode(m)
+        name = g.get_monitor_name(m)
+        name = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+        return f"{name} {mode.size.width}x{mode.size.height}" if mode else name
+
+    def _create(self, size: tuple[int, int], fullscreen: bool):
+        g = self.glfw
+        for major, minor in ((4, 3), (3, 3)):  # 4.3 gives the compute path; 3.3 is the floor
+            g.default_window_hints()
+            g.window_hint(g.CONTEXT_VERSION_MAJOR, major)
+            g.window_hint(g.CONTEXT_VERSION_MINOR, minor)
+            g.window_hint(g.OPENGL_PROFILE, g.OPENGL_CORE_PROFILE)
+            g.window_hint(g.OPENGL_FORWARD_COMPAT, True)
+            g.window_hint(g.RESIZABLE, True)
+            g.window_hint(g.SCALE_TO_MONITOR, True)
+            handle = g.create_window(size[0], size[1], TITLE, None, None)
+            if handle:
+                return handle
+        raise _no_window(f"no OpenGL 3.3 core context ({self._last_error('window creation failed')})")
+
+    def _on_key(self, handle, key, scancode, action, mods) -> None:
+        g = self.glfw
+        if action != g.PRESS:  # repeats would flood reseeds; one press, one action
+            return
+        base = self.key_names.get(key)
+        if base is None:
+            return
+        self.pressed.append(keys.key_name(
+            base, ctrl=bool(mods & g.MOD_CONTROL), alt=bool(mods & g.MOD_ALT),
+            shift=bool(mods & g.MOD_SHIFT), super_=bool(mods & g.MOD_SUPER)))
+
+    def take_keys(self) -> list[str]:
+        pressed, self.pressed = self.pressed, []
+        return pressed
+
+    @property
+    def should_close(self) -> bool:
+        return bool(self.glfw.window_should_close(self.handle))
+
+    @property
+    def iconified(self) -> bool:
+        return bool(self.glfw.get_window_attrib(self.handle, self.glfw.ICONIFIED))
+
+    def framebuffer_size(self) -> tuple[int, int]:
+        return tuple(self.glfw.get_framebuffer_size(self.handle))
+
+    def content_scale(self) -> float:
+        try:
+            return float(max(self.glfw.get_window_content_scale(self.handle)))
+        except Exception:  # older GLFW without content scale: assume a normal-DPI screen
+            return 1.0
+
+    def set_fullscreen(self, on: bool) -> None:
+        g = self.glfw
+        if on == self.fullscreen or not self.monitors:
+            return
+        if on:
+            self.windowed = (*g.get_window_pos(self.handle), *g.get_window_size(self.handle))
+            m = self.monitors[self.monitor_index % len(self.monitors)]
+            mode = g.get_video_mode(m)
+            g.set_window_monitor(self.handle, m, 0, 0, mode.size.width, mode.size.height,
+                                 mode.refresh_rate)
+        else:
+            x, y, w, h = self.windowed
+            g.set_window_monitor(self.handle, None, x, y, w, h, 0)
+        self.fullscreen = on
+
+    def move_to_monitor(self, index: int) -> None:
+        g = self.glfw
+        self.monitors = list(g.get_monitors() or [])
+        if not self.monitors:
+            return
+        self.monitor_index = index % len(self.monitors)
+        m = self.monitors[self.monitor_index]
+        if self.fullscreen:
+            mode = g.get_video_mode(m)
+            g.set_window_monitor(self.handle, m, 0, 0, mode.size.width, mode.size.height,
+                                 mode.refresh_rate)
+        else:
+            x, y, _, _ = g.get_monitor_workarea(m)
+            g.set_window_pos(self.handle, x + 40, y + 40)
+
+    def set_title(self, title: str) -> None:
+        self.glfw.set_window_title(self.handle, title)
+
+    def refresh_rate(self) -> float:
+        """The refresh rate of the window's monitor (60 where the display does not say)."""
+        g = self.glfw
+        try:
+            m = g.get_window_monitor(self.handle) or (
+                self.monitors[self.monitor_index % len(self.monitors)] if self.monitors
+                else g.get_primary_monitor())
+            mode = g.get_video_mode(m) if m else None
+            rate = float(mode.refresh_rate) if mode else 0.0
+        except Exception:  # a display without modes (some virtual ones): the common rate
+            rate = 0.0
+        return rate if 1.0 <= rate <= actions.TARGET_FPS_RANGE[1] else actions.DEFAULT_TARGET_FPS
+
+    def close(self) -> None:
+        self.glfw.destroy_window(self.handle)
+        self.glfw.terminate()
+
+
+def warm_torch() -> threading.Thread:
+    """Import torch (through the modules that use it) on a thread while the window and its GL
+    context open: the import is most of the time to the first frame (2-4 s here)."""
+    import importlib
+
+    def load() -> None:
+        with suppress(Exception):  # a broken install fails where the network is built instead
+            importlib.import_module(f"{__package__}.export")
+
+    thread = threading.Thread(target=load, name="cppn-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def starting_frame(window: Window, renderer, font_size: int) -> None:
+    """A dark frame saying the show is starting, so the window is never empty meanwhile."""
+    fb = window.framebuffer_size()
+    if fb[0] <= 0 or fb[1] <= 0:
+        return
+    screen = renderer.ctx.screen
+    screen.use()
+    screen.viewport = (0, 0, *fb)
+    screen.clear(0.05, 0.05, 0.05, 1.0)
+    img = overlay.fit(overlay.panel([("", "drawing the first network ...")],
+                                    f"{TITLE} starting", font_size), fb)
+    oh, ow = img.shape[:2]
+    x, y = max((fb[0] - ow) // 2, 0), max((fb[1] - oh) // 2, 0)
+    renderer.draw_overlay(img, screen, (x, y, ow, oh))
+    window.glfw.swap_buffers(window.handle)
+    window.glfw.poll_events()
+
+
+def exit_now(rc: int) -> int:
+    """Leave at once once the show has closed everything it wrote (takes, logs, ports): the
+    interpreter's own teardown would unload torch, a second or more here, for nobody."""
+    with suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    logging.shutdown()
+    os._exit(rc)
+
+
+class FrameTrace:
+    """A line per loop iteration and event (``--trace-frames FILE``, for tests and
+    benchmarks): seconds on the perf counter, then what happened. Off without a path."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = None
+        if path is not None:
+            try:
+                self.file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            except OSError as exc:
+                raise CPPNError(f"cannot write the frame trace {path}: {exc.strerror}") from None
+
+    def event(self, what: str, detail: str = "") -> None:
+        if self.file is not None:
+            self.file.write(f"{time.perf_counter():.6f} {what} {detail}".rstrip() + "\n")
+
+    def frame(self, live: Live, fb: tuple[int, int]) -> None:
+        if self.file is not None:
+            self.event("draw", f"{live.frames} {live.state.render_scale:.6g} {fb[0]}x{fb[1]}")
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def show(live: Live, window: Window, max_frames: int | None = None,
+         draw: Callable[[object, tuple[int, int]], None] | None = None,
+         trace: FrameTrace | None = None) -> int:
+    """The frame loop: events, time, state, effects, draw, swap. Returns the exit status.
+    ``draw(fbo, fb_size)`` draws a frame (default ``live.render``; the grid and fit windows
+    draw their own)."""
+    draw = draw or live.render
+    trace = trace or FrameTrace(None)
+    g = window.glfw
+    screen = live.renderer.ctx.screen
+    last_title, title_at = "", -1.0
+    prev = live.state
+    while not window.should_close and not live.state.quit:
+        g.poll_events()
+        for key in window.take_keys():
+            trace.event("key", key)
+            live.press(key)
+        fb = window.framebuffer_size()
+        if window.iconified:  # X11 and macOS keep the size when minimised: draw nothing
+            fb = (0, 0)
+        live.update()
+        s = live.state
+        if s.quit:
+            break  # nobody would see the frame
+        if s.fullscreen != prev.fullscreen:
+            window.set_fullscreen(s.fullscreen)
+        if s.monitor != prev.monitor:
+            window.move_to_monitor(window.monitor_index + (s.monitor - prev.monitor))
+        prev = s
+        if fb[0] <= 0 or fb[1] <= 0:  # minimised: nothing to draw; sleep until events
+            trace.event("wait")
+            g.wait_events_timeout(0.1)
+            continue
+        draw(screen, fb)
+        g.swap_buffers(window.handle)
+        trace.frame(live, fb)
+        now = time.perf_counter()
+        title = live.title()
+        if now - title_at >= 0.5 or title.split(" | ")[:2] != last_title.split(" | ")[:2]:
+            window.set_title(title)  # at 2 Hz (fps), and at once when the seed changes
+            last_title, title_at = title, now
+        if max_frames is not None and live.frames >= max_frames:
+            break
+    return 0
+
+
+# --- the grid and fit windows ---------------------------------------------------------------------
+
+
+class GridView:
+    """``realtime-cppn grid`` live: a cell per (depth row, width column), every cell the show's
+    network at that width and depth, all on the show's one latent path and clock. The keys act
+    on the shared network (seed, morph, activation), the view and time; width and depth come
+    from the grid. Cells are drawn one after another into the window's sub-viewports, each
+    tagged with its width x depth for the first seconds and while the info overlay (I) shows."""
+
+    def __init__(self, live: Live, widths: tuple[int, ...], depths: tuple[int, ...],
+                 gutter: int = 2) -> None:
+        self.live = live
+        self.widths, self.depths, self.gutter = widths, depths, gutter
+        live.spec_cache = max(live.spec_cache, 2 * len(widths) * len(depths) + 4)
+        live.record_settings = None  # a take of the grid could not be replayed: refuse it
+        self._labels: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def cells(self, fb_size: tuple[int, int]) -> tuple[int, list[tuple[int, int, int, int]]]:
+        """The cell side and each cell's (width, depth, x, y from the top) for a window size."""
+        w, h = fb_size
+        cols, rows, g = len(self.widths), len(self.depths), self.gutter
+        side = max(1, min((w - (cols + 1) * g) // cols, (h - (rows + 1) * g) // rows))
+        return side, [(wd, dp, g + c * (side + g), g + r * (side + g))
+                      for r, dp in enumerate(self.depths) for c, wd in enumerate(self.widths)]
+
+    def spec(self, width: int, depth: int) -> NetworkSpec:
+        live, s = self.live, self.live.state
+        net = {**s.scene.network, "width": width, "depth": depth}
+        if isinstance(net.get("activation"), list):  # a per-layer list follows each depth
+            acts = list(net["activation"])
+            net["activation"] = (acts + acts[-1:] * depth)[:depth]
+        spec = live.spec_for(net)
+        if s.morph is not None:
+            spec = blend(live.spec_for({**net, "seed": s.morph.from_seed}), spec,
+                         s.morph.progress(s.time))
+        return spec
+
+    def label(self, width: int, depth: int, side: int) -> np.ndarray:
+        """A cell's 'W x D' tag at its top left, sized to the cell (cached)."""
+        key = (width, depth, side)
+        tag = self._labels.get(key)
+        if tag is None:
+            size = max(overlay.MIN_FONT, min(self.live.font_size, side // 6))
+            tag = overlay.panel([("", f"{width} x {depth}")], "", size, pad=2)
+            tag = self._labels[key] = np.ascontiguousarray(tag[:side, :side])
+            while len(self._labels) > 4 * len(self.widths) * len(self.depths):
+                self._labels.pop(next(iter(self._labels)))  # sizes of a window resized often
+        return tag
+
+    def render(self, fbo, fb_size: tuple[int, int]) -> None:
+        live, s = self.live, self.live.state
+        r = live.renderer
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        side, cells = self.cells(fb_size)
+        _, fh = fb_size
+        z = None
+        for width, depth, x, y in cells:
+            spec = self.spec(width, depth)
+            if z is None:  # one latent path for every cell (z size is the scene's, not the shape's)
+                z = live.latent(s.scene.path_seed, spec.z_dim, s.scene.phase)
+            r.set_network(spec, z)
+            tex = r.draw((side, side), s.scene.view, dtype="f4", display=True)
+            r.present(tex, fbo, (x, fh - y - side, side, side))  # GL rows count from the bottom
+        live._uploaded = None  # the renderer holds the last cell now, not the show's network
+        if s.info or s.time < GRID_LABEL_SECONDS:
+            for width, depth, x, y in cells:
+                tag = self.label(width, depth, side)
+                th, tw = tag.shape[:2]
+                r.draw_overlay(tag, fbo, (x, fh - y - th, tw, th))
+        img = live.overlay_image(fb_size)
+        if img is not None:
+            oh, ow = img.shape[:2]
+            r.draw_overlay(img, fbo, (0, fh - oh, ow, oh))
+        live.fb_size = fb_size
+        live.count_frame()
+
+
+def add_show_arguments(p: argparse.ArgumentParser) -> None:
+    """The window options other commands' windows share (grid, fit --live)."""
+    from ..cli.main import _float, _int
+
+    w = p.add_argument_group("window")
+    w.add_argument("--no-vsync", action="store_true", help="do not wait for the display refresh")
+    w.add_argument("--fixed-fps", type=_float,
+                   help="advance time exactly 1/FPS per frame, paced to real time")
+    w.add_argument("--paused", action="store_true", help="start paused")
+    w.add_argument("--config", type=Path, help="TOML config file (a [keys] table rebinds keys)")
+    w.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
+
+
+def open_show(args: argparse.Namespace, scene, size: tuple[int, int], title: str = TITLE):
+    """A window, a renderer on it and a Live show of ``scene`` for the grid and fit windows."""
+    from ..rendering.renderer import Renderer
+
+    keymap = keys.load_config(args.config) if getattr(args, "config", None) else keys.DEFAULT
+    clock = FixedClock(args.fixed_fps, pace=True) if getattr(args, "fixed_fps", None) \
+        else WallClock()
+    state = actions.initial_state(scene, paused=bool(getattr(args, "paused", False)))
+    window = Window(size, vsync=not getattr(args, "no_vsync", False))
+    warm_torch()
+    try:
+        renderer = Renderer.from_current_context()
+    except CPPNError as exc:
+        window.close()
+        raise _no_window(str(exc)) from None
+    font_size = round(14 * window.content_scale())
+    starting_frame(window, renderer, font_size)
+    live = Live(renderer, state, keymap, clock, font_size=font_size)
+    window.set_title(title)
+    return window, renderer, live
+
+
+def run_grid(args: argparse.Namespace, scene, widths: tuple[int, ...],
+             depths: tuple[int, ...], cell: int) -> int:
+    """The grid command's window (``realtime-cppn grid`` without ``-o``)."""
+    from ..cli.grid import layout
+
+    size, _ = layout(len(widths), len(depths), cell)
+    window, renderer, live = open_show(args, scene, size)
+    try:
+        live.update()  # builds and checks the base network before the first frame
+        return show(live, window, getattr(args, "frames", None),
+                    draw=GridView(live, widths, depths).render)
+    finally:
+        live.close()
+        renderer.release()
+        window.close()
+
+
+class FitView:
+    """``realtime-cppn fit IMAGE --live``: the target beside the network being trained,
+    redrawn every few steps while training runs, then the fitted network played live."""
+
+    def __init__(self, args: argparse.Namespace, target: np.ndarray, every: int = 10) -> None:
+        from ..core.scene import Scene
+
+        h, w = target.shape[:2]
+        side = 384
+        k = side / max(w, h)
+        self.panel = (max(1, round(w * k)), max(1, round(h * k)))  # each half of the window
+        self.every = max(1, every)
+        self.window, self.renderer, self.live = open_show(
+            args, Scene(), (2 * self.panel[0], self.panel[1]), f"{TITLE} | fitting")
+        rgba = np.concatenate([np.clip(target, 0, 1) * 255 + 0.5,
+                               np.full((h, w, 1), 255.0)], axis=-1).astype(np.uint8)
+        self.target = rgba  # (H, W, 4) shown with the overlay blend (opaque)
+        self.stopped = False
+
+    def step(self, step: int, loss: float, spec_of: Callable[[], NetworkSpec]) -> bool:
+        """Called every training step; redraws every ``every`` steps. True: the window closed."""
+        g = self.window.glfw
+        g.poll_events()
+        for key in self.window.take_keys():
+            if key in ("escape", "ctrl+q"):
+                self.stopped = True
+        if self.window.should_close:
+            self.stopped = True
+        if step % self.every == 0 and not self.stopped:
+            r = self.renderer
+            spec = spec_of()
+            r.set_network(spec)
+            fb = self.window.framebuffer_size()
+            if fb[0] > 0 and fb[1] > 0:
+                screen = r.ctx.screen
+                screen.use()
+                screen.clear(0.0, 0.0, 0.0, 1.0)
+                half = fb[0] // 2
+                r.draw_overlay(self.target, screen, (0, 0, half, fb[1]))
+                tex = r.draw(self.panel, dtype="f4", display=True)
+                r.present(tex, screen, (half, 0, fb[0] - half, fb[1]))
+                g.swap_buffers(self.window.handle)
+            self.window.set_title(f"{TITLE} | fitting: step {step + 1}, loss {loss:.4f}")
+        return self.stopped
+
+    def play(self, scene, spec: NetworkSpec, max_frames: int | None = None) -> int:
+        """Keep playing the fitted network (any zoom, past the training pixels) until quit."""
+        live = self.live
+        live.pin(scene.network, spec)
+        live.state = replace(live.state, scene=scene)
+        live._uploaded = None
+        try:
+            if self.stopped:
+                return 0
+            return show(live, self.window, max_frames)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.live.close()
+        self.renderer.release()
+        self.window.close()
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli.main import _float, _int, _size, add_scene_arguments
+
+    add_scene_arguments(p)
+    w = p.add_argument_group("window")
+    w.add_argument("--size", type=_size, default=DEFAULT_SIZE,
+                   help=f"window size WxH (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+    w.add_argument("--fullscreen", action="store_true", help="start fullscreen")
+    w.add_argument("--monitor", type=_int, help="monitor to open on (0 is the primary)")
+    w.add_argument("--no-vsync", action="store_true", help="do not wait for the display refresh")
+    w.add_argument("--render-scale", type=_float,
+                   help="evaluate the network at this fraction of the window (1, 0.5, 0.25); "
+                        "turns the auto scale off")
+    w.add_argument("--upscale", choices=("auto", *UPSCALE_FILTERS), default="auto",
+                   help="how a reduced render scale is scaled up to the window (default auto: "
+                        "catmull-rom, sharper at 1/2 and below, on a GPU; bilinear on a "
+                        "software rasterizer, where the bicubic pass costs a full frame)")
+    w.add_argument("--render-path", choices=("auto", "compute", "fragment", "cpu"),
+                   default="auto",
+                   help="where the network runs (default: compute where GL 4.3 exists; cpu, "
+                        "i.e. numpy, where OpenGL is a software rasterizer)")
+    w.add_argument("--config", type=Path, help="TOML config file (a [keys] table rebinds keys)")
+    w.add_argument("--screenshot-dir", type=Path, default=Path("."),
+                   help="where the screenshot key writes PNGs (default: here)")
+    t = p.add_argument_group("show")
+    t.add_argument("--speed", type=_float, default=1.0, help="animation speed (default 1)")
+    t.add_argument("--paused", action="store_true", help="start paused")
+    t.add_argument("--help-overlay", action="store_true", help="start with the key help shown")
+    t.add_argument("--info", action="store_true", help="start with the info overlay shown")
+    t.add_argument("--action", dest="actions", action="append", default=[],
+                   metavar="NAME[=VALUE]",
+                   help="apply an action at start (repeatable), e.g. --action speed=2; the same "
+                        "names keys, OSC and the performance log use")
+    t.add_argument("--fixed-fps", type=_float,
+                   help="advance time exactly 1/FPS per frame, paced to real time (frame-exact)")
+    t.add_argument("--auto-scale", type=_float, metavar="FPS",
+                   help="pick the render scale to hold FPS (default: on, at the display's "
+                        "refresh rate, 30 where that is out of reach; off with --fixed-fps or "
+                        "--render-scale; 0 turns it off; Shift+G toggles, G sets a scale)")
+    r = p.add_argument_group("recording and output")
+    r.add_argument("--record-dir", type=Path, default=Path("."),
+                   help="where the record key (Ctrl+R) writes takes and their performance logs")
+    r.add_argument("--record-codec", default="h264",
+                   help=f"codec of live takes: {', '.join(recorder.CODECS)} (default h264)")
+    r.add_argument("--record-fps", type=recorder.parse_fps,
+                   help="constant frame rate of takes, e.g. 30, 29.97 or 30000/1001 (default: "
+                        f"--fixed-fps, else {RECORD_FPS:g}); a take lasts as long as the show")
+    r.add_argument("--record-gop", type=recorder.parse_gop, metavar="N",
+                   help="H.264 keyframe every N frames in takes (default: every second; "
+                        "1: all-intra)")
+    r.add_argument("--video-out", metavar="ROUTE",
+                   help="also send the picture to virtualcam, syphon, spout or ndi")
+    t.add_argument("--frames", type=_int, help=argparse.SUPPRESS)  # quit after N frames
+    t.add_argument("--trace-frames", type=Path, help=argparse.SUPPRESS)  # see FrameTrace
+    w.add_argument("--no-specialize", action="store_true",
+                   help="never swap in constants-baked programs (see README: Speed)")
+    instrument.add_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli.main import scene_from_args
+    from ..rendering.renderer import Renderer
+
+    listing = instrument.listing(args)
+    if listing:
+        print(listing)
+        return 0
+    scene = scene_from_args(args)
+    keymap = keys.load_config(args.config) if args.config else keys.DEFAULT
+    start = [actions.parse(a) for a in args.actions]  # bad names fail before a window opens
+    record = _check_live_options(args)
+    inst = instrument.Instrument.from_args(args)  # a missing port or device fails here, once
+    try:
+        window = Window(args.size, vsync=not args.no_vsync, fullscreen=args.fullscreen,
+                        monitor=args.monitor)
+    except BaseException:
+        inst.close()
+        raise
+    warm_torch()  # imported meanwhile: the first network needs it, the window does not
+    renderer = None
+    trace = FrameTrace(args.trace_frames)
+    try:
+        try:
+            # --fixed-fps shows every frame's state exactly (frame-exact takes), so a new
+            # architecture compiles in place there; otherwise in the background.
+            renderer = Renderer.from_current_context(
+                path=args.render_path, specialize="off" if args.no_specialize else "async",
+                background=not args.fixed_fps)
+        except CPPNError as exc:
+            inst.close()
+            raise _no_window(str(exc)) from None
+        renderer.upscale = upscale_filter(args.upscale, renderer.gl_renderer)
+        font_size = round(14 * window.content_scale())
+        starting_frame(window, renderer, font_size)
+        trace.event("starting")
+        auto = _auto_scale_target(args, window)
+        clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
+        # Auto scale on the cpu path starts at half the window (a quarter of the pixels: the
+        # first frame comes sooner) and climbs from there where the machine has headroom.
+        first_scale = args.render_scale or (0.5 if auto is not None and renderer.path == "cpu"
+                                            else 1.0)
+        state = actions.initial_state(
+            scene, speed=args.speed, paused=args.paused, render_scale=first_scale,
+            fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
+            monitor=args.monitor or 0, textures=texture_folder(scene.texture),
+            auto_scale=auto is not None,
+            target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS)
+        live = Live(renderer, state, keymap, clock, args.screenshot_dir, font_size=font_size,
+                    record=record, instrument_=inst)
+        if trace.file is not None:  # every applied action, from keys, OSC, MIDI or the bank
+            live.listeners.append(lambda t, action, state: trace.event("action", str(action)[:80]))
+        try:
+            _start_show(live, args, scene, window, start)
+            rc = show(live, window, args.frames, trace=trace)
+        finally:
+            live.close()  # a take cut short by Ctrl-C or a crash is still a playable file
+    finally:
+        if renderer is not None:
+            renderer.release()
+        window.close()
+    trace.event("exit", f"threads {threading.active_count()}")
+    trace.close()
+    return exit_now(rc)
+
+
+def upscale_filter(choice: str, gl_renderer: str) -> str:
+    """The upscale filter for ``--upscale``: 'auto' is Catmull-Rom on a GPU, bilinear on a
+    software rasterizer (its 9 taps cost llvmpipe more than the reduced network saves)."""
+    from ..rendering.cpu import is_software
+
+    if choice != "auto":
+        return choice
+    return "bilinear" if is_software(gl_renderer) else "catmull-rom"
+
+
+def _check_live_options(args: argparse.Namespace) -> RecordSettings:
+    """The live options checked before a window opens: one clear line each."""
+    if args.render_scale is not None and not 0.0 < args.render_scale <= 1.0:
+        raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
+    check_screenshot_dir(args.screenshot_dir)  # a file there fails before a window opens
+    record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
+                            args.record_fps, gop=args.record_gop)
+    if args.record_fps is not None:
+        recorder._rate(args.record_fps)
+    if args.video_out is not None:
+        from ..media import videoout
+
+        if args.video_out not in videoout.ROUTES:
+            raise CPPNError(f"unknown video output {args.video_out!r}; "
+                            f"valid: {', '.join(videoout.ROUTES)}")
+    auto = args.auto_scale
+    if auto is not None and not auto >= 0:
+        raise CPPNError(f"--auto-scale needs a positive fps (0: off), got {auto}")
+    return record
+
+
+def _auto_scale_target(args: argparse.Namespace, window: Window) -> float | None:
+    """The fps the auto scale holds, or None (off). On by default at the display's refresh
+    rate; off where the frame must be exact or the user chose a scale (--fixed-fps,
+    --render-scale), unless --auto-scale asks for it."""
+    if args.auto_scale is not None:
+        return args.auto_scale if args.auto_scale > 0 else None
+    if args.fixed_fps or args.render_scale is not None:
+        return None
+    return window.refresh_rate()
+
+
+def _start_show(live: Live, args: argparse.Namespace, scene, window: Window,
+                start: list[Action]) -> None:
+    """What the show needs before its first frame: texture, auto scale, a lively default
+    scene, video out and the --action list."""
+    live.fb_size = window.framebuffer_size()  # what the cost model judges the first network at
+    if scene.texture:
+        live._load_texture(scene.texture)  # a bad image fails now, with one line
+    if live.state.auto_scale:
+        live.autoscale = AutoScale(live.state.target_fps)
+    # A scene the user pinned (--seed, --scene) is shown as is; the default one must live.
+    if args.seed is None and args.scene is None:
+        live.make_lively()
+    if args.video_out is not None:
+        live.video_out = VideoOutHook(live, args.video_out, window.framebuffer_size(),
+                                      args.fixed_fps or RECORD_FPS)
+    for action in start:
+        live.dispatch(action)
+    window.set_title(live.title())
+
+
+def texture_folder(texture: str) -> tuple[str, ...]:
+    """The images beside ``texture`` (itself included), sorted: what the texture key cycles."""
+    if not texture:
+        return ()
+    path = Path(texture)
+    folder = path.parent
+    try:
+        found = sorted(str(folder / p.name) for p in folder.iterdir()
+                       if p.suffix.lower() in TEXTURE_SUFFIXES and p.is_file())
+    except OSError:
+        found = []
+    return tuple(found) if str(path) in found else (str(path), *found)
