@@ -29,10 +29,10 @@ from pythonosc import udp_client
 from realtime_cppn.core.scene import Scene
 from realtime_cppn.instrument import osc
 from realtime_cppn.instrument.instrument import Instrument, osc_actions
+from realtime_cppn.live import live as app
 from realtime_cppn.rendering.renderer import Renderer
 from realtime_cppn.show import actions
 from realtime_cppn.show.clock import WallClock
-from realtime_cppn.window import app
 
 
 def rss_mb() -> float:

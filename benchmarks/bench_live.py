@@ -52,12 +52,12 @@ import numpy as np
 from realtime_cppn.core.animation import LatentPath
 from realtime_cppn.core.scene import Scene
 from realtime_cppn.core.spec import parse_size
+from realtime_cppn.live.live import Live
 from realtime_cppn.rendering.codegen import glsl
 from realtime_cppn.rendering.renderer import Renderer
 from realtime_cppn.show import actions
 from realtime_cppn.show.actions import Action, initial_state
 from realtime_cppn.show.clock import FixedClock
-from realtime_cppn.window.app import Live
 
 
 def host_work(frames: int, network: dict) -> dict[str, float]:

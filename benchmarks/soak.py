@@ -39,11 +39,12 @@ from collections import Counter
 from pathlib import Path
 
 from realtime_cppn.core.scene import Scene
+from realtime_cppn.live import live as app
 from realtime_cppn.rendering.renderer import MAX_PROGRAMS
 from realtime_cppn.show import actions
 from realtime_cppn.show.actions import Action
 from realtime_cppn.show.clock import FixedClock
-from realtime_cppn.window import app
+from realtime_cppn.window import window as app_window
 
 SIZES = ((320, 180), (256, 144), (240, 180))  # window sizes the resize step cycles through
 SCREEN = (480, 270)  # the Xvfb screen started here: fullscreen frames stay cheap on llvmpipe
@@ -144,7 +145,7 @@ def snapshot(live: app.Live, names: GLNames) -> dict[str, int]:
 class Show:
     """The schedule as a frame hook: an action every ``every`` frames, snapshots on the way."""
 
-    def __init__(self, live: app.Live, window: app.Window, every: int, frames: int,
+    def __init__(self, live: app.Live, window: app_window.Window, every: int, frames: int,
                  warmup: int, tmp: Path) -> None:
         self.live, self.window, self.every = live, window, every
         self.frames, self.warmup, self.tmp = frames, warmup, tmp
@@ -232,7 +233,7 @@ def run(args: argparse.Namespace) -> dict:
 
     scene = Scene(network={"seed": 3, "width": 8, "depth": 2, "activation": "tanh"},
                   path_seed=5)
-    window = app.Window(SIZES[0], vsync=False)
+    window = app_window.Window(SIZES[0], vsync=False)
     renderer = Renderer.from_current_context(path=args.render_path, specialize=args.specialize,
                                              background=args.background == "on")
     tmp = Path(tempfile.mkdtemp(prefix="cppn-soak-"))
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> dict:
     live.frame_hooks.append(show.on_frame)
     t0 = time.perf_counter()
     try:
-        app.show(live, window, frames)
+        app_window.show(live, window, frames)
         if live.recording is not None:
             live.dispatch(Action("record", False))
             live.update()

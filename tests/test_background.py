@@ -93,7 +93,7 @@ import json, time
 import numpy as np
 import realtime_cppn as rc
 from realtime_cppn import actions
-from realtime_cppn.window.app import Live
+from realtime_cppn.live.live import Live
 from realtime_cppn.show.clock import FixedClock
 from realtime_cppn.rendering.renderer import Renderer
 from realtime_cppn.core.scene import Scene
@@ -227,10 +227,10 @@ def test_a_network_the_driver_refuses_after_its_build_reverts_to_the_one_on_scre
     # is injected at the renderer's compile call; the show's handling of it is what is tested.
     from realtime_cppn.core.errors import CPPNError
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live
     from realtime_cppn.rendering.renderer import Renderer
     from realtime_cppn.show import actions
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live
 
     real = Renderer._program
 

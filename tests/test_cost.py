@@ -30,8 +30,8 @@ def rss_bytes() -> int:
 
 
 def show(renderer, gl_context, network=None, budget=None, **live_kw):
+    from realtime_cppn.live.live import Live
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live
 
     state = initial_state(Scene(network=network or {"seed": 7, "width": 8, "depth": 1},
                                 path_seed=7))
@@ -209,7 +209,7 @@ def test_a_burst_of_200_reseeds_is_one_search(renderer, gl_context, searches):
 
 def test_ten_thousand_mixed_messages_apply_in_bounded_batches(renderer, gl_context, searches,
                                                                tmp_path):
-    from realtime_cppn.window import app
+    from realtime_cppn.live import live as app
 
     live, frame = show(renderer, gl_context, screenshot_dir=tmp_path)
     rng = random.Random(3)
@@ -311,8 +311,8 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
     # window's picture (the render size, upscaled); where it does not, a full-size render.
     from PIL import Image
 
+    from realtime_cppn.live.live import SCREENSHOT_S
     from realtime_cppn.media.images import read_scene
-    from realtime_cppn.window.app import SCREENSHOT_S
 
     live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
     live.state = replace(live.state, render_scale=0.25)

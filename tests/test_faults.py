@@ -29,11 +29,11 @@ from test_window import display  # noqa: F401 (a fixture: an Xvfb of its own)  #
 
 from realtime_cppn.core.errors import CPPNError
 from realtime_cppn.core.scene import Scene
+from realtime_cppn.live.live import Live, RecordSettings
 from realtime_cppn.media import perflog, recorder
 from realtime_cppn.show import actions
 from realtime_cppn.show.actions import Action
 from realtime_cppn.show.clock import FixedClock
-from realtime_cppn.window.app import Live, RecordSettings
 
 SIZE = (64, 48)
 NET = {"seed": 7, "width": 8, "depth": 2}
@@ -202,7 +202,7 @@ DISK_FULL = textwrap.dedent("""
     import numpy as np
     from realtime_cppn import actions, perflog
     from realtime_cppn.show.actions import Action
-    from realtime_cppn.window.app import Live, RecordSettings
+    from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.clock import FixedClock
     from realtime_cppn.rendering.renderer import Renderer
     from realtime_cppn.core.scene import Scene

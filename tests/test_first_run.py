@@ -164,9 +164,9 @@ def _panel_box(shot: np.ndarray, plain: np.ndarray) -> tuple[int, int]:
                                         ((1920, 1080), False), ((1280, 720), True)])
 def test_the_key_help_fits_the_window(big_display, tmp_path, renderer, size, info):
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live
 
     w, h = size
     # The layout the app draws, made here with the same font: every key row is in it.
@@ -206,9 +206,9 @@ def test_a_take_with_auto_scale_on_is_written_at_the_window_size(cpu_renderer, g
     import av
 
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live, RecordSettings
 
     size = (96, 64)
     state = initial_state(Scene(network={"seed": 7, "width": 8, "depth": 2}, path_seed=7),

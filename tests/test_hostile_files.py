@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from realtime_cppn.cli import main as cli
+from realtime_cppn.cli import still
 from realtime_cppn.core.errors import CPPNError
 from realtime_cppn.core.scene import Scene
 from realtime_cppn.core.spec import Layer, NetworkSpec
@@ -140,9 +141,9 @@ def test_writers_replace_a_symlink_and_leave_its_target_alone(tmp_path, capsys):
 
 
 def test_screenshots_and_exports_never_follow_a_dangling_link(renderer, tmp_path):
+    from realtime_cppn.live.live import Live
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live
 
     shots = tmp_path / "shots"
     shots.mkdir()
@@ -459,8 +460,8 @@ def test_a_png_scene_claiming_9000x9000_renders_at_4096_by_default(tmp_path):
     path = tmp_path / "huge.png"
     path.write_bytes(_png_with_chunk(b"tEXt", Scene().to_json().encode(), (9000, 6000)))
     assert read_png_scene(path)[1] == (9000, 6000)
-    assert cli._still_size(path) == (4096, 2731)
-    assert cli._still_size(None) == (1024, 1024)
+    assert still._still_size(path) == (4096, 2731)
+    assert still._still_size(None) == (1024, 1024)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -150,7 +150,7 @@ def test_plain_modules_import_no_torch_moderngl_or_glfw():
     code = (
         "import sys\n"
         "import realtime_cppn.show.actions, realtime_cppn.show.keys, realtime_cppn.live.hud\n"
-        "import realtime_cppn.core.liveliness, realtime_cppn.show.clock, realtime_cppn.window.app\n"
+        "import realtime_cppn.core.liveliness, realtime_cppn.show.clock, realtime_cppn.live.live\n"
         "bad = [m for m in ('torch', 'moderngl', 'glfw') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -8,9 +8,9 @@ import numpy as np
 
 from realtime_cppn.core import liveliness
 from realtime_cppn.core.scene import Scene
+from realtime_cppn.live.live import Live
 from realtime_cppn.show.actions import apply, initial_state, parse
 from realtime_cppn.show.clock import FixedClock
-from realtime_cppn.window.app import Live
 
 SIZE = (64, 48)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_cppn import api
+from realtime_cppn.cli import args as cli_args
 from realtime_cppn.cli import main as cli
 from realtime_cppn.cli.render import plan_clip
 from realtime_cppn.media import recorder
@@ -47,7 +48,7 @@ def still(renderer):
     from realtime_cppn.core.animation import LatentPath
     from realtime_cppn.nn.build import scene_network
 
-    scene = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
+    scene = cli_args.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
     spec = scene_network(scene)
     path = LatentPath(scene.path_seed, spec.z_dim)
 
@@ -159,8 +160,8 @@ def test_stored_weights_are_rendered(command, tmp_path, renderer):
     from realtime_cppn.media import scenefile
     from realtime_cppn.nn.build import scene_network
 
-    scene = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
-    other = cli.scene_from_args(cli.build_parser().parse_args(["render", *CLIP, "--seed", "9"]))
+    scene = cli_args.scene_from_args(cli.build_parser().parse_args(["render", *CLIP]))
+    other = cli_args.scene_from_args(cli.build_parser().parse_args(["render", *CLIP, "--seed", "9"]))
     morphed = blend(scene_network(scene), scene_network(other), 0.5)
     scenefile.save(tmp_path / "s.json", scene, morphed)
     out = tmp_path / "seq"

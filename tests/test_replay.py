@@ -58,9 +58,9 @@ def expected(renderer, state, size) -> np.ndarray:
 def take(renderer, gl_context, tmp_path):
     """A take recorded by the live show: (live PNG frames, the log, the recorded states)."""
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live, RecordSettings
 
     state = initial_state(Scene(network=NET, path_seed=7))
     live = Live(renderer, state, clock=FixedClock(FPS), screenshot_dir=tmp_path,
@@ -180,9 +180,9 @@ def test_a_take_played_from_every_input_replays_frame_exact(renderer, gl_context
     from realtime_cppn.core.scene import Scene
     from realtime_cppn.instrument import bank, midi, osc
     from realtime_cppn.instrument.instrument import Instrument
+    from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live, RecordSettings
 
     class Loopback(BaseIOPort):
         def _send(self, msg):

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from realtime_cppn.cli import main as cli
+from realtime_cppn.cli import args as cli_args
 from realtime_cppn.core.errors import CPPNError
 from realtime_cppn.core.scene import Scene
 from realtime_cppn.core.spec import Layer, NetworkSpec, View
@@ -53,7 +53,7 @@ def test_json_is_a_plain_scene_for_every_reader(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["weights"]["file"] == "s.npz"
     assert doc["weights"]["activations"] == ["tanh", "sin", "sigmoid"]
-    assert cli.load_scene(path) == SCENE  # the CLI's --scene reads it (config only)
+    assert cli_args.load_scene(path) == SCENE  # the CLI's --scene reads it (config only)
 
 
 def test_scene_without_weights_and_png_scene(tmp_path):

@@ -27,7 +27,7 @@ SHOW = textwrap.dedent("""
     import sys
     from pathlib import Path
     from realtime_cppn import actions
-    from realtime_cppn.window.app import Live, RecordSettings
+    from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.clock import FixedClock
     from realtime_cppn.rendering.renderer import Renderer, create_headless_context
     from realtime_cppn.core.scene import Scene

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from realtime_cppn.core.scene import Scene
+from realtime_cppn.live.live import Live, RecordSettings
 from realtime_cppn.show import actions
-from realtime_cppn.window.app import Live, RecordSettings
 
 av = pytest.importorskip("av")
 

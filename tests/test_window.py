@@ -279,9 +279,9 @@ def test_monitor_out_of_range_lists_monitors(display, tmp_path):
 
 def live_show(renderer, gl_context, seed: int = 7, size=SIZE):
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live
 
     state = initial_state(Scene(network={"seed": seed, "width": 8, "depth": 2}, path_seed=7),
                           paused=True)
@@ -436,12 +436,13 @@ def test_texture_key_cycles_the_folder_for_a_uv_network(renderer, gl_context, tm
 
     from PIL import Image
 
+    from realtime_cppn.cli.live import texture_folder
     from realtime_cppn.core.scene import Scene
+    from realtime_cppn.live.live import Live
     from realtime_cppn.media.images import load_texture, to_uint8
     from realtime_cppn.nn.build import scene_network, scene_z
     from realtime_cppn.show.actions import initial_state
     from realtime_cppn.show.clock import FixedClock
-    from realtime_cppn.window.app import Live, texture_folder
 
     y, x = np.mgrid[0:40, 0:56]
     Image.fromarray(np.stack([x * 4, y * 6, 255 - x * 4], -1).astype(np.uint8)).save(

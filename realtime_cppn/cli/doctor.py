@@ -65,7 +65,7 @@ def gl_check() -> Check:
 
 
 def display_check() -> Check:
-    from ..window.app import display_problem
+    from ..window.window import display_problem
 
     why = display_problem()
     if why is None:

@@ -19,7 +19,7 @@ from ..core.safeio import check_name, write_atomic
 from ..core.scene import Scene
 from ..exports import formats as exports
 from ..media import scenefile
-from .main import _float
+from .args import _float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ MAX_TRAIN_SIDE = 512  # CPU training beyond this is minutes per step group; down
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .main import _float, _int, _size
+    from .args import _float, _int, _size
 
     p.add_argument("image", type=Path, help="the image to fit (any format Pillow reads)")
     p.add_argument("--steps", type=_int, default=500, help="Adam steps (default 500)")
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="show the training in a window (target beside the network), then play "
                         "the fitted network there")
     p.add_argument("--every", type=_int, default=10, help="--live: redraw every N steps")
-    from ..window.app import add_show_arguments
+    from .live import add_show_arguments
 
     add_show_arguments(p)
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(cfg.steps, sys.stderr, unit="steps")
     view = None
     if args.live:
-        from ..window.app import FitView
+        from ..window.views import FitView
 
         view = FitView(args, target, args.every)
 

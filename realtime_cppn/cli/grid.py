@@ -30,7 +30,7 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .main import _float, _int, add_scene_arguments
+    from .args import _float, _int, add_scene_arguments
 
     add_scene_arguments(p)
     p.add_argument("--widths", type=_int_list, default=(8, 16, 32, 64), help="columns")
@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path,
                    help="a .png, or a clip (.mp4, .mov, folder/) rendered over --loops loops; "
                         "without it the grid plays live in a window")
-    from ..window.app import add_show_arguments
+    from .live import add_show_arguments
 
     add_show_arguments(p)
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.safeio import check_name
     from ..media.images import save_png
     from ..nn.build import scene_network
-    from .main import scene_from_args
+    from .args import scene_from_args
 
     if len(args.widths) * len(args.depths) > MAX_CELLS:
         raise CPPNError(f"at most {MAX_CELLS} cells")
@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     specs = [scene_network(replace(scene, network={**net, "width": w, "depth": d}))
              for d in args.depths for w in args.widths]
     if args.output is None:
-        from ..window.app import run_grid
+        from ..window.views import run_grid
 
-        return run_grid(args, scene, tuple(args.widths), tuple(args.depths), args.cell)
+        size, _ = layout(len(args.widths), len(args.depths), args.cell)
+        return run_grid(args, scene, tuple(args.widths), tuple(args.depths), size)
     z_dim = specs[0].z_dim
     path = LatentPath(scene.path_seed, z_dim)
     renderer = default_renderer()

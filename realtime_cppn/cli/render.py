@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.errors import CPPNError
 from ..media import recorder
-from .main import PROG, _float, _int, _size, add_scene_arguments, scene_from_args, scene_spec
+from .args import PROG, _float, _int, _size, add_scene_arguments, scene_from_args, scene_spec
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ..core import cost
 from ..core.errors import CPPNError
 from ..media import perflog, recorder
 from ..show import actions
-from .main import _float, _size
+from .args import _float, _size
 from .render import interrupted
 
 SKIPPED = frozenset({"record", "screenshot", "export"})  # the window's effects, not the picture
@@ -76,8 +76,8 @@ class Replay:
     """The take's show on a renderer: ``frame(n)`` advances to n / fps and returns the state."""
 
     def __init__(self, renderer, log: perflog.PerfLog, fps: float) -> None:
+        from ..live.live import Live
         from ..show.clock import FixedClock
-        from ..window.app import Live
 
         state = actions.state_from_header(log.scene, log.header.get("state"))
         self.live = Live(renderer, state, clock=FixedClock(fps))

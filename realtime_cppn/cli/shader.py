@@ -16,7 +16,7 @@ from ..core.errors import CPPNError
 from ..core.safeio import check_name, write_atomic
 from ..core.spec import NetworkSpec
 from ..rendering.codegen import glsl
-from .main import _activation_list, _int, scene_from_args, scene_spec
+from .args import _activation_list, _int, scene_from_args, scene_spec
 
 # GL_MAX_UNIFORM_BLOCK_SIZE on NVIDIA and AMD desktop drivers; GL itself promises only 16 KiB,
 # and the renderer reads the real limit from the context it runs in.

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..core.errors import CPPNError
 from ..core.spec import MAX_Z
-from ..show import actions
+from ..show import actions, keys
 from ..show.actions import Action, ActionSpec, AppState
 from . import audio, bank, midi, osc, tempo
 
@@ -60,22 +60,8 @@ REACTIVITY_STEP = 0.1
 INSTRUMENT_ACTIONS: dict[str, ActionSpec] = actions.named(["instrument"])
 
 
-# (action, key, description): what the lead merges into keys.DEFAULT_KEYS. None of these keys
-# is bound in keys.DEFAULT_KEYS today.
-KEY_BINDINGS: tuple[tuple[str, str, str], ...] = (
-    ("tap", "b", "tap tempo"),
-    ("resync", "shift+b", "resync: now is beat one"),
-    ("bpm_double", "period", "tempo x2"),
-    ("bpm_half", "comma", "tempo /2"),
-    ("loop_bars", "shift+l", "loop length 1, 2, 4, 8, 16 bars"),
-    ("quantize", "q", "quantise reseed / morph / recall: off, beat, bar"),
-    ("reactivity_up", "apostrophe", "more audio reactivity"),
-    ("reactivity_down", "semicolon", "less audio reactivity"),
-    ("midi_learn", "ctrl+m", "MIDI learn (then a key or parameter, then a control)"),
-    *((f"bank_recall={n}", str(n), f"recall bank slot {n}") for n in range(1, 10)),
-    *((f"bank_store={n}", f"ctrl+{n}", f"store the scene in bank slot {n}") for n in range(1, 10)),
-)
-
+# (action, key, description): the instrument's keys, declared with the key table in show.keys.
+KEY_BINDINGS = keys.INSTRUMENT_KEYS
 
 def parse(text: str) -> Action:
     """``'bpm=128'``, ``'bank_recall=3'``, ``'tap'`` -> a checked instrument Action."""
@@ -501,7 +487,8 @@ def listing(args: argparse.Namespace) -> str | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli.main import _float, _int
+    from ..core.argtypes import integer as _int
+    from ..core.argtypes import number as _float
 
     g = p.add_argument_group("instrument (OSC, MIDI, audio, tempo, bank)")
     g.add_argument("--osc-port", type=_int, help="listen for OSC on this UDP port (default off)")

@@ -199,6 +199,9 @@ class Mapping:
         return "\n".join(lines)
 
 
+
+actions.TEXT_CHECKS["midi_learn"] = lambda target: Binding.for_target(target, "cc")
+
 def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

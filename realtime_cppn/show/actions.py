@@ -426,6 +426,11 @@ def _number(s: ActionSpec, v: Any) -> int | float:
     return f
 
 
+# Checks of a text value that only a layer above can make, registered by that layer when it loads
+# (MIDI learn checks its target): action name -> check, raising CPPNError.
+TEXT_CHECKS: dict[str, Callable[[str], object]] = {}
+
+
 def _text(s: ActionSpec, v: Any) -> str:
     if not isinstance(v, (str, int, float)) or isinstance(v, bool) and not s.choices:
         raise CPPNError(f"{s.name}: cannot use a value of type {type(v).__name__}")
@@ -434,10 +439,9 @@ def _text(s: ActionSpec, v: Any) -> str:
         if not text:
             raise CPPNError(f"{s.name} needs a file name" if s.hint == _PATH
                             else f"{s.name} needs a value ({s.hint})")
-        if s.name == "midi_learn":
-            from ..instrument.midi import Binding  # a typo fails now, not when the knob moves
-
-            Binding.for_target(text, "cc")
+        check = TEXT_CHECKS.get(s.name)
+        if check is not None:  # a typo fails now, not when the knob moves
+            check(text)
         return text
     text = str(v).strip().lower().replace("color", "colour")
     if s.name == "quantize" and text in ("none", "0", "false"):

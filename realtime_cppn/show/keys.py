@@ -218,12 +218,26 @@ class KeyMap:
 
 
 def _with_instrument_keys(table: dict[str, str]) -> dict[str, str]:
-    from ..instrument import instrument
-
     out = dict(table)
-    for action, key, _ in instrument.KEY_BINDINGS:
+    for action, key, _ in INSTRUMENT_KEYS:
         out.setdefault(key, action)
     return out
+
+
+# The instrument's keys (action, key, help): defaults a key file may rebind like any other.
+INSTRUMENT_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("tap", "b", "tap tempo"),
+    ("resync", "shift+b", "resync: now is beat one"),
+    ("bpm_double", "period", "tempo x2"),
+    ("bpm_half", "comma", "tempo /2"),
+    ("loop_bars", "shift+l", "loop length 1, 2, 4, 8, 16 bars"),
+    ("quantize", "q", "quantise reseed / morph / recall: off, beat, bar"),
+    ("reactivity_up", "apostrophe", "more audio reactivity"),
+    ("reactivity_down", "semicolon", "less audio reactivity"),
+    ("midi_learn", "ctrl+m", "MIDI learn (then a key or parameter, then a control)"),
+    *((f"bank_recall={n}", str(n), f"recall bank slot {n}") for n in range(1, 10)),
+    *((f"bank_store={n}", f"ctrl+{n}", f"store the scene in bank slot {n}") for n in range(1, 10)),
+)
 
 
 DEFAULT_KEYS = _with_instrument_keys(DEFAULT_KEYS)
