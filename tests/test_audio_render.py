@@ -12,7 +12,7 @@ import pytest
 
 from realtime_cppn import api
 from realtime_cppn.cli import main as cli
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs, writers
 
 av = pytest.importorskip("av")
 
@@ -151,16 +151,16 @@ def test_bad_audio_requests_are_one_line_errors_and_write_nothing(command, song,
 
 def test_writers_take_audio_only_where_a_container_can_hold_it(tmp_path, song):
     with pytest.raises(Exception, match="PNG sequence carries no audio"):
-        recorder.open_writer(tmp_path / "seq", "png", (64, 48), 10, audio=song)
+        writers.open_writer(tmp_path / "seq", "png", (64, 48), 10, audio=song)
 
 
 @pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("prores", ".mov"), ("hap", ".mov")])
 def test_every_video_codec_muxes_audio_as_long_as_the_frames_written(tmp_path, song, codec,
                                                                      suffix):
-    if codec == "hap" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
+    if codec == "hap" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
     out = tmp_path / f"clip{suffix}"
-    with recorder.open_writer(out, codec, (64, 48), 10, audio=song) as w:
+    with writers.open_writer(out, codec, (64, 48), 10, audio=song) as w:
         for i in range(13):  # a clip cut short: 1.3 s, whatever the audio's length
             w.write(np.full((48, 64, 3), 8 * i, np.uint8))
     name, duration, x = audio_of(out)

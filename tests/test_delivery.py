@@ -14,7 +14,7 @@ import pytest
 
 from realtime_cppn import api
 from realtime_cppn.cli import main as cli
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs
 
 av = pytest.importorskip("av")
 
@@ -104,7 +104,7 @@ def test_prores_frames_carry_bt709(render, tmp_path):
     ("23.976", Fraction(24000, 1001)), ("59.94", Fraction(60000, 1001)),
     ("24000/1001", Fraction(24000, 1001)), ("25", Fraction(25)), ("12.5", Fraction(25, 2))])
 def test_ntsc_rates_are_exact(text, rate):
-    assert recorder._rate(recorder.parse_fps(text)) == rate
+    assert codecs.frame_rate(codecs.parse_fps(text)) == rate
 
 
 @pytest.mark.parametrize("text", ["0", "-30", "1/0", "abc", "nan", "inf"])
@@ -112,7 +112,7 @@ def test_bad_rates_are_refused(text):
     import argparse
 
     with pytest.raises(argparse.ArgumentTypeError, match="frame rate"):
-        recorder.parse_fps(text)
+        codecs.parse_fps(text)
 
 
 def test_render_stores_30000_over_1001(render, tmp_path):

@@ -30,7 +30,7 @@ from test_window import display  # noqa: F401 (a fixture: an Xvfb of its own)  #
 from realtime_cppn.core.errors import CPPNError
 from realtime_cppn.core.scene import Scene
 from realtime_cppn.live.live import Live, RecordSettings
-from realtime_cppn.media import perflog, recorder
+from realtime_cppn.media import codecs, perflog
 from realtime_cppn.show import actions
 from realtime_cppn.show.actions import Action
 from realtime_cppn.show.clock import FixedClock
@@ -130,7 +130,7 @@ def no_partial_files(folder) -> bool:
 # --- the encoder dies ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(recorder.hap_available() is not None, reason="no HAP encoder here")
+@pytest.mark.skipif(codecs.hap_available() is not None, reason="no HAP encoder here")
 def test_hap_encoder_killed_mid_take_the_show_goes_on_and_the_log_replays(
         show, tmp_path, renderer, caplog, monkeypatch):
     from realtime_cppn import api

@@ -371,7 +371,7 @@ def test_instrument_imports_and_polls_without_the_optional_libraries():
         "for m in ('pythonosc', 'mido', 'rtmidi', 'sounddevice', 'av', 'torch', 'moderngl',"
         " 'glfw'):\n"
         "    sys.modules[m] = None\n"
-        "from realtime_cppn import instrument, actions\n"
+        "from realtime_cppn.instrument import instrument\nfrom realtime_cppn.show import actions\n"
         "from realtime_cppn.core.scene import Scene\n"
         "inst = instrument.Instrument()\n"
         "print(inst.poll(0.0, actions.initial_state(Scene())).actions)\n"

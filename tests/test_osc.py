@@ -316,7 +316,7 @@ def test_instrument_modules_import_without_their_optional_libraries():
         "import sys\n"
         "for m in ('pythonosc', 'mido', 'rtmidi', 'sounddevice', 'av'):\n"
         "    sys.modules[m] = None  # importing a None entry raises ImportError\n"
-        "from realtime_cppn import osc, midi, audio, tempo, bank\n"
+        "from realtime_cppn.instrument import osc, midi, audio, tempo, bank\n"
         "try:\n"
         "    osc.OscServer(port=0)\n"
         "except Exception as exc:\n"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from realtime_cppn.core.errors import CPPNError
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs, encoder, progress, take, writers
 
 av = pytest.importorskip("av")
 
@@ -55,21 +55,21 @@ def decode(path: Path, codec: str) -> tuple[list[np.ndarray], dict]:
 
 
 def output_for(tmp_path: Path, codec: str) -> Path:
-    return tmp_path / f"clip{recorder.CODECS[codec].suffix}" if codec != "png" else \
+    return tmp_path / f"clip{codecs.CODECS[codec].suffix}" if codec != "png" else \
         tmp_path / "seq"
 
 
 def skip_without_hap(codec: str) -> None:
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
 
 
-@pytest.mark.parametrize("codec", list(recorder.CODECS))
+@pytest.mark.parametrize("codec", list(codecs.CODECS))
 def test_every_codec_decodes_back(tmp_path, codec):
     skip_without_hap(codec)
     src = frames(12)
     out = output_for(tmp_path, codec)
-    with recorder.open_writer(out, codec, SIZE, FPS) as w:
+    with writers.open_writer(out, codec, SIZE, FPS) as w:
         for f in src:
             w.write(f)
     images, info = decode(out, codec)
@@ -91,7 +91,7 @@ def test_every_codec_decodes_back(tmp_path, codec):
 
 def test_h264_is_yuv420p_and_tagged_bt709(tmp_path):
     out = tmp_path / "a.mp4"
-    with recorder.open_writer(out, "h264", SIZE, FPS) as w:
+    with writers.open_writer(out, "h264", SIZE, FPS) as w:
         w.write(frames(1)[0])
     with av.open(str(out)) as c:
         cc = c.streams.video[0].codec_context
@@ -104,7 +104,7 @@ def test_alpha_frames_keep_alpha_in_4444_and_png(tmp_path):
     src[1][..., 3] = 100
     for codec in ("prores4444", "png"):
         out = output_for(tmp_path, codec)
-        with recorder.open_writer(out, codec, SIZE, FPS) as w:
+        with writers.open_writer(out, codec, SIZE, FPS) as w:
             for f in src:
                 w.write(f)
         src_path = str(out / "frame_%06d.png") if codec == "png" else str(out)
@@ -116,7 +116,7 @@ def test_alpha_frames_keep_alpha_in_4444_and_png(tmp_path):
 
 def test_fractional_frame_rate_is_exact(tmp_path):
     out = tmp_path / "ntsc.mp4"
-    with recorder.open_writer(out, "h264", SIZE, 30000 / 1001) as w:
+    with writers.open_writer(out, "h264", SIZE, 30000 / 1001) as w:
         for f in frames(3):
             w.write(f)
     _, info = decode(out, "h264")
@@ -130,20 +130,20 @@ def test_fractional_frame_rate_is_exact(tmp_path):
      ("hap-q", (3, 3), (4, 4)), ("png", (63, 47), (63, 47))],
 )
 def test_sizes_are_refused_with_the_nearest_valid_ones(tmp_path, codec, size, fitted):
-    assert recorder.fit_size(recorder.CODECS[codec], size) == fitted
+    assert codecs.fit_size(codecs.CODECS[codec], size) == fitted
     if fitted == size:
-        assert recorder.check_size(recorder.CODECS[codec], size) == size
+        assert codecs.check_size(codecs.CODECS[codec], size) == size
         return
     with pytest.raises(CPPNError, match=f"{size[0]}x{size[1]} is not") as info:
-        recorder.open_writer(output_for(tmp_path, codec), codec, size, FPS)
+        writers.open_writer(output_for(tmp_path, codec), codec, size, FPS)
     assert "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []  # refused before anything was created
 
 
 def test_unknown_codec_lists_the_valid_ones():
     with pytest.raises(CPPNError) as info:
-        recorder.get_codec("dnxhd")
-    for name in recorder.CODECS:
+        codecs.get_codec("dnxhd")
+    for name in codecs.CODECS:
         assert name in str(info.value)
 
 
@@ -151,27 +151,27 @@ def test_unknown_codec_lists_the_valid_ones():
                                               ("hap", "a.mp4"), ("png", "a.mp4")])
 def test_container_must_suit_the_codec(tmp_path, codec, name):
     with pytest.raises(CPPNError):
-        recorder.open_writer(tmp_path / name, codec, SIZE, FPS)
+        writers.open_writer(tmp_path / name, codec, SIZE, FPS)
 
 
 def test_codec_from_the_output_name():
-    assert recorder.codec_for_path("x.mp4").name == "h264"
-    assert recorder.codec_for_path("x.MOV").name == "prores"
-    assert recorder.codec_for_path("frames").name == "png"
+    assert codecs.codec_for_path("x.mp4").name == "h264"
+    assert codecs.codec_for_path("x.MOV").name == "prores"
+    assert codecs.codec_for_path("frames").name == "png"
     with pytest.raises(CPPNError, match="--codec"):
-        recorder.codec_for_path("x.avi")
+        codecs.codec_for_path("x.avi")
 
 
 def test_missing_output_folder_is_refused(tmp_path):
     with pytest.raises(CPPNError, match="does not exist"):
-        recorder.open_writer(tmp_path / "no" / "a.mp4", "h264", SIZE, FPS)
+        writers.open_writer(tmp_path / "no" / "a.mp4", "h264", SIZE, FPS)
 
 
 def test_png_folder_with_foreign_files_is_refused(tmp_path):
     (tmp_path / "seq").mkdir()
     (tmp_path / "seq" / "notes.txt").write_text("mine")
     with pytest.raises(CPPNError, match="not frames"):
-        recorder.open_writer(tmp_path / "seq", "png", SIZE, FPS)
+        writers.open_writer(tmp_path / "seq", "png", SIZE, FPS)
     assert (tmp_path / "seq" / "notes.txt").read_text() == "mine"
 
 
@@ -179,7 +179,7 @@ def test_png_frames_store_their_text(tmp_path):
     from PIL import Image
 
     out = tmp_path / "seq"
-    enc = recorder.ThreadedWriter(recorder.open_writer(out, "png", SIZE, FPS), block=True)
+    enc = encoder.ThreadedWriter(writers.open_writer(out, "png", SIZE, FPS), block=True)
     enc.submit(frames(1)[0], '{"phase": 0.5}')
     enc.submit(frames(1)[0])
     enc.close()
@@ -192,7 +192,7 @@ def test_png_frames_store_their_text(tmp_path):
 def test_png_sequence_replaces_an_older_one_whole(tmp_path):
     out = tmp_path / "seq"
     for n in (5, 2):
-        with recorder.open_writer(out, "png", SIZE, FPS) as w:
+        with writers.open_writer(out, "png", SIZE, FPS) as w:
             for f in frames(n):
                 w.write(f)
     assert sorted(p.name for p in out.iterdir()) == ["frame_000000.png", "frame_000001.png"]
@@ -202,7 +202,7 @@ def test_a_failed_recording_leaves_the_old_file_untouched(tmp_path):
     out = tmp_path / "a.mp4"
     out.write_bytes(b"the clip from yesterday")
     with pytest.raises(CPPNError, match="uint8"):
-        with recorder.open_writer(out, "h264", SIZE, FPS) as w:
+        with writers.open_writer(out, "h264", SIZE, FPS) as w:
             w.write(frames(1)[0])
             w.write(np.zeros((48, 64, 3), np.float32))  # a bad frame stops the recording
     assert out.read_bytes() == b"the clip from yesterday"
@@ -216,7 +216,7 @@ def test_an_interrupted_recording_is_playable(tmp_path, codec, stop):
     skip_without_hap(codec)
     out = tmp_path / "a.mov"
     with pytest.raises(stop):
-        with recorder.open_writer(out, codec, SIZE, FPS) as w:
+        with writers.open_writer(out, codec, SIZE, FPS) as w:
             for i, f in enumerate(frames(6)):
                 if i == 4:
                     raise stop
@@ -226,7 +226,7 @@ def test_an_interrupted_recording_is_playable(tmp_path, codec, stop):
     assert [p.name for p in tmp_path.iterdir()] == ["a.mov"]
 
 
-class StalledWriter(recorder.PngSequenceWriter):
+class StalledWriter(writers.PngSequenceWriter):
     """A real PNG writer whose encoder stalls until released: a slow disk or a busy CPU."""
 
     def __init__(self, *args) -> None:
@@ -240,9 +240,9 @@ class StalledWriter(recorder.PngSequenceWriter):
 
 def test_threaded_writer_drops_and_counts_when_behind(tmp_path):
     out = tmp_path / "seq"
-    codec = recorder.CODECS["png"]
-    writer = StalledWriter(recorder.check_output(codec, out), codec, SIZE, FPS)
-    enc = recorder.ThreadedWriter(writer, maxsize=2, block=False)
+    codec = codecs.CODECS["png"]
+    writer = StalledWriter(codecs.check_output(codec, out), codec, SIZE, FPS)
+    enc = encoder.ThreadedWriter(writer, maxsize=2, block=False)
     src = frames(10)
     accepted = [enc.submit(f) for f in src]
     # The worker holds at most one frame, the queue two: the rest are dropped, not waited for.
@@ -260,7 +260,7 @@ def test_threaded_writer_drops_and_counts_when_behind(tmp_path):
 
 def test_threaded_writer_blocking_never_drops(tmp_path):
     out = tmp_path / "a.mp4"
-    enc = recorder.ThreadedWriter(recorder.open_writer(out, "h264", SIZE, FPS), maxsize=1,
+    enc = encoder.ThreadedWriter(writers.open_writer(out, "h264", SIZE, FPS), maxsize=1,
                                   block=True)
     for f in frames(8):
         assert enc.submit(f)
@@ -271,7 +271,7 @@ def test_threaded_writer_blocking_never_drops(tmp_path):
 
 def test_threaded_writer_raises_encoder_errors_on_the_caller(tmp_path):
     out = tmp_path / "a.mp4"
-    enc = recorder.ThreadedWriter(recorder.open_writer(out, "h264", SIZE, FPS), block=True)
+    enc = encoder.ThreadedWriter(writers.open_writer(out, "h264", SIZE, FPS), block=True)
     enc.submit(np.zeros((4, 4, 3), np.uint8))  # wrong size: fails on the encoder thread
     with pytest.raises(CPPNError, match="a frame must be"):
         for f in frames(50):
@@ -284,7 +284,7 @@ def test_threaded_writer_raises_encoder_errors_on_the_caller(tmp_path):
 def test_progress_line_has_rate_and_eta():
     import io
 
-    p = recorder.Progress(100, io.StringIO())
+    p = progress.Progress(100, io.StringIO())
     p.start -= 2.0  # as if 2 s had passed
     p.done = 50
     line = p.line()
@@ -361,7 +361,7 @@ def test_live_recorder_at_60fps_drops_nothing(renderer, tmp_path, codec, size, r
     skip_without_hap(codec)
     renderer.set_network(_spec_z(), np.array([0.0]))
     out = tmp_path / "live.mp4" if codec == "h264" else tmp_path / "live.mov"
-    rec = recorder.LiveRecorder(renderer, out, codec, size, fps=60)
+    rec = take.LiveRecorder(renderer, out, codec, size, fps=60)
     assert rec.size == recorded and bool(rec.note) == (size != recorded)  # a crop is said
     shown = []
     for n in range(30):
@@ -382,7 +382,7 @@ def test_live_recorder_at_60fps_drops_nothing(renderer, tmp_path, codec, size, r
 
 def test_live_recorder_refuses_a_resized_frame(renderer, tmp_path):
     renderer.set_network(_spec_z(), np.array([0.0]))
-    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", (64, 48), fps=30)
+    rec = take.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", (64, 48), fps=30)
     rec.frame(renderer.draw((64, 48), dtype="f1", display=True))
     with pytest.raises(CPPNError, match="new size"):
         rec.frame(renderer.draw((32, 32), dtype="f1", display=True))
@@ -409,7 +409,7 @@ class Terminal:
 
 def test_progress_line_that_gets_shorter_leaves_no_stale_characters():
     term = Terminal()
-    p = recorder.Progress(10_000, term, interval=0.0)
+    p = progress.Progress(10_000, term, interval=0.0)
     p.start -= 1000.0  # 1000 s for 10 frames: a long ETA
     p.update(10)
     long_line = term.screen
@@ -422,7 +422,7 @@ def test_progress_line_that_gets_shorter_leaves_no_stale_characters():
 def test_progress_counts_a_unit_of_its_own():
     import io
 
-    p = recorder.Progress(200, io.StringIO(), unit="steps")
+    p = progress.Progress(200, io.StringIO(), unit="steps")
     p.start -= 2.0
     p.done = 100
     line = p.line()
@@ -434,14 +434,14 @@ def test_live_recorder_keeps_the_length_when_the_encoder_drops(renderer, tmp_pat
     time: the take is as long as the show whatever the encoder managed."""
     renderer.set_network(_spec_z(), np.array([0.0]))
     go = threading.Event()
-    original = recorder.PyAVWriter._write
+    original = writers.PyAVWriter._write
 
     def stalled(self, frame, text):  # a slow disk: nothing is written until released
         assert go.wait(20)
         original(self, frame, text)
 
-    monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
-    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=10, maxsize=1)
+    monkeypatch.setattr(writers.PyAVWriter, "_write", stalled)
+    rec = take.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=10, maxsize=1)
     rec.encoder.gaps = False  # every place of the grid a frame of its own (see the next test)
     for n in range(20):  # 0.1 s of show per frame: one output frame each
         renderer.set_latent(np.array([n / 5]))
@@ -462,14 +462,14 @@ def test_live_recorder_behind_leaves_copies_to_timestamps(renderer, tmp_path, mo
     length, its timestamps stay on the 30 fps grid, and the stop has no backlog of copies."""
     renderer.set_network(_spec_z(), np.array([0.0]))
     go = threading.Event()
-    original = recorder.PyAVWriter._write
+    original = writers.PyAVWriter._write
 
     def stalled(self, frame, text):
         assert go.wait(20)
         original(self, frame, text)
 
-    monkeypatch.setattr(recorder.PyAVWriter, "_write", stalled)
-    rec = recorder.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=30, maxsize=2)
+    monkeypatch.setattr(writers.PyAVWriter, "_write", stalled)
+    rec = take.LiveRecorder(renderer, tmp_path / "a.mp4", "h264", SIZE, fps=30, maxsize=2)
     for n in range(6):  # a picture every 0.5 s: 15 places of the grid each
         renderer.set_latent(np.array([n / 5]))
         rec.frame(renderer.draw(SIZE, dtype="f1", display=True), n / 2)

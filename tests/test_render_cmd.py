@@ -18,7 +18,7 @@ from realtime_cppn import api
 from realtime_cppn.cli import args as cli_args
 from realtime_cppn.cli import main as cli
 from realtime_cppn.cli.render import plan_clip
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs
 
 av = pytest.importorskip("av")
 
@@ -75,11 +75,11 @@ def mae(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(int) - b.astype(int)).mean())
 
 
-@pytest.mark.parametrize("codec", list(recorder.CODECS))
+@pytest.mark.parametrize("codec", list(codecs.CODECS))
 def test_clip_frames_are_the_stills_at_n_over_fps(command, still, tmp_path, codec):
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
-    c = recorder.CODECS[codec]
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
+    c = codecs.CODECS[codec]
     out = tmp_path / (f"clip{c.suffix}" if c.suffix else "seq")
     status, stdout, _ = command(*CLIP, "--duration", "1", "--codec", codec, "-o", str(out))
     assert status == 0 and f"wrote {out}" in stdout
@@ -185,8 +185,8 @@ def _start(args: list[str], **kw) -> subprocess.Popen:
 @pytest.mark.slow
 @pytest.mark.parametrize("codec", ["h264", "hap-q"])
 def test_ctrl_c_leaves_a_playable_clip(tmp_path, still, codec):
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
     out = tmp_path / "a.mp4" if codec == "h264" else tmp_path / "a.mov"
     # An hour at 10 fps: far more than it renders (~1000 frames/s here) before the interrupt.
     args = [a for a in CLIP if a != "--no-progress"]
@@ -236,7 +236,7 @@ def untouched(precious: Path) -> None:
 
 def test_unknown_codec_lists_codecs(command, precious):
     line = one_error_line(*command(*CLIP, "--codec", "cinepak", "-o", str(precious)))
-    assert all(name in line for name in recorder.CODECS)
+    assert all(name in line for name in codecs.CODECS)
     untouched(precious)
 
 

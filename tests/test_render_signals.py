@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs, writers
 
 av = pytest.importorskip("av")
 
@@ -55,9 +55,9 @@ def frame_count(path) -> int:
 def test_a_stop_signal_then_a_storm_leaves_a_playable_clip(tmp_path, first, codec, bar_lines):
     """After the bar's first line (frame 0 drawn: maybe nothing written yet) or its second
     (a log-style bar: 5 s of rendering, thousands of frames written)."""
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
-    out = tmp_path / f"a{recorder.CODECS[codec].suffix}"
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
+    out = tmp_path / f"a{codecs.CODECS[codec].suffix}"
     proc = _start([*CLIP, "--codec", codec, "-o", str(out)])
     try:
         for _ in range(bar_lines):
@@ -87,7 +87,7 @@ def test_a_stop_signal_then_a_storm_leaves_a_playable_clip(tmp_path, first, code
 
 
 def test_stale_partials_of_killed_renders_are_removed(tmp_path):
-    old = time.time() - 2 * recorder.STALE_SECONDS
+    old = time.time() - 2 * writers.STALE_SECONDS
     stale = tmp_path / ".a.k1ll3d.partial.mp4"
     stale.write_bytes(b"\0" * 100)  # what a render killed mid-clip leaves: no index
     stale_seq = tmp_path / ".seq.k1ll3d.partial"
@@ -100,10 +100,10 @@ def test_stale_partials_of_killed_renders_are_removed(tmp_path):
     for p in (stale, stale_seq, mine):
         os.utime(p, (old, old))
     # A writer at work holds its temporary: however old, it is not stale.
-    busy = recorder.open_writer(tmp_path / "busy.mp4", "h264", (64, 48), 10)
+    busy = writers.open_writer(tmp_path / "busy.mp4", "h264", (64, 48), 10)
     (busy_tmp,) = [p for p in tmp_path.iterdir() if p.name.startswith(".busy.")]
     os.utime(busy_tmp, (old, old))
-    w = recorder.open_writer(tmp_path / "c.mp4", "h264", (64, 48), 10)
+    w = writers.open_writer(tmp_path / "c.mp4", "h264", (64, 48), 10)
     w.abort()
     busy.abort()
     names = sorted(p.name for p in tmp_path.iterdir())

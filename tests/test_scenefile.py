@@ -208,9 +208,9 @@ def test_corrupt_json(tmp_path, text):
 
 
 def test_plain_modules_stay_light():
-    """scenefile and recorder import neither torch, moderngl, glfw nor av."""
-    code = ("import sys, realtime_cppn.media.scenefile, realtime_cppn.media.recorder, "
-            "realtime_cppn.media.perflog;"
+    """scenefile and the recorder import neither torch, moderngl, glfw nor av."""
+    code = ("import sys, realtime_cppn.media.scenefile, realtime_cppn.media.writers, "
+            "realtime_cppn.media.take, realtime_cppn.media.perflog;"
             "bad = [m for m in ('torch', 'moderngl', 'glfw', 'av') if m in sys.modules];"
             "print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from realtime_cppn.media import recorder
+from realtime_cppn.media import codecs
 
 av = pytest.importorskip("av")
 
@@ -56,8 +56,8 @@ def probe(path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("codec", ["h264", "prores", "hap-q", "png"])
 def test_a_take_killed_with_sigkill_plays(tmp_path, codec):
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
     folder = tmp_path / "takes"
     proc = subprocess.Popen([sys.executable, "-c", SHOW,
                              str(folder), codec], stdout=subprocess.PIPE, text=True,
@@ -76,12 +76,12 @@ def test_a_take_killed_with_sigkill_plays(tmp_path, codec):
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    video = folder / f"cppn-rec-000{recorder.CODECS[codec].suffix}"
+    video = folder / f"cppn-rec-000{codecs.CODECS[codec].suffix}"
     assert sorted(p.name for p in folder.iterdir()) == sorted(["cppn-rec-000.jsonl", video.name])
     if codec == "png":  # a folder of whole frames, numbered from 0 without a gap
         # The frame being written at the kill is a hidden temporary name: no player lists it.
         names = sorted(p.name for p in video.iterdir() if not p.name.startswith("."))
-        assert names == [recorder.FRAME_PATTERN.format(n) for n in range(len(names))]
+        assert names == [codecs.FRAME_PATTERN.format(n) for n in range(len(names))]
         video = video / "frame_%06d.png"
     with av.open(str(video)) as c:
         frames = sum(1 for _ in c.decode(video=0))

@@ -80,11 +80,11 @@ def take(renderer, gl_context, tmp_path):
 
 @pytest.mark.parametrize("codec", ["h264", "prores", "hap-q"])
 def test_a_10fps_show_recorded_at_30fps_lasts_as_long_as_the_show(take, codec):
-    from realtime_cppn.media import recorder
+    from realtime_cppn.media import codecs
     from realtime_cppn.show.clock import FixedClock
 
-    if recorder.CODECS[codec].route == "ffmpeg" and recorder.hap_available():
-        pytest.skip(recorder.hap_available())
+    if codecs.CODECS[codec].route == "ffmpeg" and codecs.hap_available():
+        pytest.skip(codecs.hap_available())
     summary, drawn, times = take(FixedClock(10), 30, 20, codec)  # 2.0 s of show, 0.1 s a frame
     show_time = summary["end"] - times[0]
     assert show_time == pytest.approx(2.0)

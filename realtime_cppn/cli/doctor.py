@@ -85,7 +85,7 @@ def video_check() -> Check:
             have.append(title)
         except Exception:  # PyAV raises its own UnknownCodecError (a ValueError) or FFmpegError
             missing.append(title)
-    from ..media.recorder import hap_available
+    from ..media.codecs import hap_available
 
     hap = hap_available()
     (missing if hap else have).append("HAP")

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.spec import View
     from ..media import scenefile
     from ..media.images import check_png_output, save_png
-    from ..media.recorder import Progress
+    from ..media.progress import Progress
     from ..nn.train import FitConfig, fit, psnr
 
     # Output names are checked before minutes of training, not after.

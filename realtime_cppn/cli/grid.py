@@ -101,13 +101,14 @@ def run(args: argparse.Namespace) -> int:
         save_png(args.output, frame, scene)
         print(f"wrote {args.output} ({frame.shape[1]}x{frame.shape[0]})")
         return 0
-    from ..media import recorder
+    from ..media import codecs, writers
+    from ..media.progress import Progress
 
-    codec = recorder.codec_for_path(args.output)
+    codec = codecs.codec_for_path(args.output)
     size, _ = layout(len(args.widths), len(args.depths), args.cell)
     frames = max(1, round(args.fps * scene.loop * args.loops))
-    progress = recorder.Progress(frames, sys.stderr)
-    with recorder.open_writer(args.output, codec, recorder.fit_size(codec, size), args.fps) as out:
+    progress = Progress(frames, sys.stderr)
+    with writers.open_writer(args.output, codec, codecs.fit_size(codec, size), args.fps) as out:
         for n in range(frames):
             frame = render_grid(*grid, path(scene.phase + n / (args.fps * scene.loop)))
             w, h = out.size  # the codec's size fits inside the canvas: crop, never scale

@@ -19,7 +19,7 @@ from ..live.live import (
     VideoOutHook,
     check_screenshot_dir,
 )
-from ..media import recorder
+from ..media import codecs
 from ..show import actions, keys
 from ..show.actions import Action
 from ..show.clock import FixedClock, WallClock
@@ -83,11 +83,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--record-dir", type=Path, default=Path("."),
                    help="where the record key (Ctrl+R) writes takes and their performance logs")
     r.add_argument("--record-codec", default="h264",
-                   help=f"codec of live takes: {', '.join(recorder.CODECS)} (default h264)")
-    r.add_argument("--record-fps", type=recorder.parse_fps,
+                   help=f"codec of live takes: {', '.join(codecs.CODECS)} (default h264)")
+    r.add_argument("--record-fps", type=codecs.parse_fps,
                    help="constant frame rate of takes, e.g. 30, 29.97 or 30000/1001 (default: "
                         f"--fixed-fps, else {RECORD_FPS:g}); a take lasts as long as the show")
-    r.add_argument("--record-gop", type=recorder.parse_gop, metavar="N",
+    r.add_argument("--record-gop", type=codecs.parse_gop, metavar="N",
                    help="H.264 keyframe every N frames in takes (default: every second; "
                         "1: all-intra)")
     r.add_argument("--video-out", metavar="ROUTE",
@@ -179,10 +179,10 @@ def _check_live_options(args: argparse.Namespace) -> RecordSettings:
     if args.render_scale is not None and not 0.0 < args.render_scale <= 1.0:
         raise CPPNError(f"--render-scale must be in (0, 1], got {args.render_scale}")
     check_screenshot_dir(args.screenshot_dir)  # a file there fails before a window opens
-    record = RecordSettings(args.record_dir, recorder.get_codec(args.record_codec).name,
+    record = RecordSettings(args.record_dir, codecs.get_codec(args.record_codec).name,
                             args.record_fps, gop=args.record_gop)
     if args.record_fps is not None:
-        recorder._rate(args.record_fps)
+        codecs.frame_rate(args.record_fps)
     if args.video_out is not None:
         from ..media import videoout
 

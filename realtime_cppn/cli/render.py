@@ -5,7 +5,7 @@ counter, never the wall clock, so a slow machine makes the same clip, only later
 command gives the same frames twice. ``--loops N`` renders whole loop periods, so the frame after
 the last is the first and the clip loops seamlessly in a VJ player. Rendering, readback and
 encoding overlap: the GPU draws frame n while frame n-1 is copied out (``Renderer.read_async``)
-and earlier frames are encoded on another thread (``recorder.ThreadedWriter``).
+and earlier frames are encoded on another thread (``encoder.ThreadedWriter``).
 
 ``--audio FILE`` makes an audio-reactive clip: the same ``audio.Reactor`` the live show uses
 analyses the file on the fixed-step clock (frame n at n / fps), so the clip is identical every
@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import CPPNError
-from ..media import recorder
+from ..media import codecs, encoder, writers
+from ..media.encoder import ThreadedWriter
+from ..media.progress import Progress
 from .args import PROG, _float, _int, _size, add_scene_arguments, scene_from_args, scene_spec
 
 
@@ -141,7 +143,7 @@ def render_frames(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_scene_arguments(p)
     p.add_argument("--size", type=_size, default=(1280, 720), help="WxH (default 1280x720)")
-    p.add_argument("--fps", type=recorder.parse_fps, default=30.0,
+    p.add_argument("--fps", type=codecs.parse_fps, default=30.0,
                    help="frames per second: 30, 29.97 or 30000/1001 (NTSC rates are stored "
                         "exactly) (default 30)")
     length = p.add_mutually_exclusive_group()
@@ -150,11 +152,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         help="whole loop periods, seamless (the default: 1 loop)")
     p.add_argument("--start", type=_float, default=0.0,
                    help="seconds along the latent loop from the scene's own position (default 0)")
-    p.add_argument("--codec", help=f"one of {', '.join(recorder.CODECS)} "
+    p.add_argument("--codec", help=f"one of {', '.join(codecs.CODECS)} "
                    "(default from -o: .mp4 h264, .mov prores, a folder png)")
     p.add_argument("-o", "--output", type=Path, default=Path("cppn.mp4"),
                    help="video file, or a folder for a PNG sequence (default cppn.mp4)")
-    p.add_argument("--gop", type=recorder.parse_gop, metavar="N",
+    p.add_argument("--gop", type=codecs.parse_gop, metavar="N",
                    help="H.264 keyframe every N frames (default: every second; 1: all-intra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     a = p.add_argument_group("audio")
@@ -169,11 +171,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Everything a user can get wrong is checked before torch loads or a frame is drawn.
-    codec = recorder.get_codec(args.codec) if args.codec else recorder.codec_for_path(args.output)
-    output = recorder.check_output(codec, args.output)
-    size = recorder.check_size(codec, args.size)
+    codec = codecs.get_codec(args.codec) if args.codec else codecs.codec_for_path(args.output)
+    output = codecs.check_output(codec, args.output)
+    size = codecs.check_size(codec, args.size)
     if codec.route == "ffmpeg":
-        recorder.ffmpeg_with_hap()
+        codecs.ffmpeg_with_hap()
     sound = getattr(args, "audio", None)
     notes = []
     if sound is not None:
@@ -186,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         if codec.route == "png":
             notes.append("a PNG sequence carries no audio: the audio only drives the picture")
         else:
-            recorder.audio_codec_for(codec, args.audio_codec)
+            codecs.audio_codec_for(codec, args.audio_codec)
     elif args.reactivity is not None or args.audio_codec is not None:
         raise CPPNError("--reactivity and --audio-codec need --audio FILE")
     scene = scene_from_args(args)
@@ -219,9 +221,9 @@ def run(args: argparse.Namespace) -> int:
     for note in ([plan.note] if plan.note else []) + notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     muxed = sound if sound is not None and codec.route != "png" else None
-    with recorder.Interrupts() as stop:
+    with writers.Interrupts() as stop:
         try:
-            writer = recorder.open_writer(output, codec, size, plan.fps, muxed,
+            writer = writers.open_writer(output, codec, size, plan.fps, muxed,
                                           getattr(args, "audio_codec", None),
                                           gop=getattr(args, "gop", None))
         except KeyboardInterrupt:
@@ -235,8 +237,8 @@ def _render(renderer, path, plan: ClipPlan, size: tuple[int, int], scene, writer
     """Render the clip into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it stands."""
     codec = writer.codec
     # block=True: offline, the renderer waits for the encoder instead of dropping frames.
-    encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)
-    progress = recorder.Progress(plan.frames, sys.stderr) if show_progress else None
+    encoder = ThreadedWriter(writer, maxsize=4, block=True)
+    progress = Progress(plan.frames, sys.stderr) if show_progress else None
     submit = encoder.submit
     if codec.route == "png":
         phases = modulated_phases(plan, modulation)
@@ -274,7 +276,7 @@ def _render(renderer, path, plan: ClipPlan, size: tuple[int, int], scene, writer
     return 0
 
 
-def interrupted(stop: recorder.Interrupts, encoder: recorder.ThreadedWriter | None,
+def interrupted(stop: writers.Interrupts, encoder: encoder.ThreadedWriter | None,
                 output: Path, total: int, fps: float | None = None) -> int:
     """After the first stop signal: finish the clip with the frames rendered (a clip with none
     is dropped, and an earlier file at ``output`` stays), say what it holds, and return the

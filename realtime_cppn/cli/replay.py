@@ -24,7 +24,9 @@ from pathlib import Path
 
 from ..core import cost
 from ..core.errors import CPPNError
-from ..media import perflog, recorder
+from ..media import codecs, perflog, writers
+from ..media.encoder import ThreadedWriter
+from ..media.progress import Progress
 from ..show import actions
 from .args import _float, _size
 from .render import interrupted
@@ -43,11 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="video file, or a folder for a PNG sequence (default replay.mp4)")
     p.add_argument("--size", type=_size,
                    help="WxH (default: the take's window size when the log has it, else 1920x1080)")
-    p.add_argument("--fps", type=recorder.parse_fps,
+    p.add_argument("--fps", type=codecs.parse_fps,
                    help="frames per second: 30, 29.97 or 30000/1001 (default: the take's)")
-    p.add_argument("--gop", type=recorder.parse_gop, metavar="N",
+    p.add_argument("--gop", type=codecs.parse_gop, metavar="N",
                    help="H.264 keyframe every N frames (default: every second; 1: all-intra)")
-    p.add_argument("--codec", help=f"one of {', '.join(recorder.CODECS)} "
+    p.add_argument("--codec", help=f"one of {', '.join(codecs.CODECS)} "
                    "(default from -o: .mp4 h264, .mov prores, a folder png)")
     p.add_argument("--duration", type=_float,
                    help="seconds to render (default: the whole take)")
@@ -117,12 +119,12 @@ def _logged_size(log: perflog.PerfLog) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    codec = recorder.get_codec(args.codec) if args.codec else recorder.codec_for_path(args.output)
-    output = recorder.check_output(codec, args.output)
+    codec = codecs.get_codec(args.codec) if args.codec else codecs.codec_for_path(args.output)
+    output = codecs.check_output(codec, args.output)
     if codec.route == "ffmpeg":
-        recorder.ffmpeg_with_hap()
+        codecs.ffmpeg_with_hap()
     log = load(args.log)
-    size = recorder.check_size(codec, args.size or _logged_size(log) or DEFAULT_SIZE)
+    size = codecs.check_size(codec, args.size or _logged_size(log) or DEFAULT_SIZE)
     if size[0] * size[1] > MAX_PIXELS:
         raise CPPNError(f"{size[0]}x{size[1]} is more than {MAX_PIXELS} pixels a frame (8K)")
     fps = args.fps if args.fps is not None else log.header.get("fps", 30.0)
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             not (math.isfinite(fps) and 0 < fps <= 1000):
         what = "--fps" if args.fps is not None else "the log's fps"
         raise CPPNError(f"{what} must be a positive number up to 1000, got {fps!r}")
-    fps = recorder.exact_fps(fps)
+    fps = codecs.exact_fps(fps)
     if args.duration is None:
         frames = take_frames(log, fps)
     elif math.isfinite(args.duration) and 0 < args.duration <= MAX_SECONDS:
@@ -146,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
 
     renderer = default_renderer()
     show = Replay(renderer, log, fps)
-    with recorder.Interrupts() as stop:
+    with writers.Interrupts() as stop:
         try:
-            writer = recorder.open_writer(output, codec, size, fps,
+            writer = writers.open_writer(output, codec, size, fps,
                                           gop=getattr(args, "gop", None))
         except KeyboardInterrupt:
             return interrupted(stop, None, output, frames, fps)
@@ -161,8 +163,8 @@ def _render(renderer, show: Replay, writer, output: Path, size: tuple[int, int],
     """Draw the take's frames into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it
     stands."""
     codec, fps = writer.codec, show.fps
-    encoder = recorder.ThreadedWriter(writer, maxsize=4, block=True)  # offline: nothing drops
-    progress = recorder.Progress(frames, sys.stderr) if show_progress else None
+    encoder = ThreadedWriter(writer, maxsize=4, block=True)  # offline: nothing drops
+    progress = Progress(frames, sys.stderr) if show_progress else None
     pending = None
     t0 = time.perf_counter()
 

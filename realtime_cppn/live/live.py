@@ -6,7 +6,7 @@ and ``replay`` drive it headless; the window (``window.window``) shows it.
 
 Recording (the ``record`` action, Ctrl+R) is a frame hook plus a listener: each frame's picture,
 before any overlay, is scaled into a fixed-size 8-bit target and read back asynchronously into
-``recorder.LiveRecorder`` (encoding on its own thread; frames it cannot take are dropped and
+``take.LiveRecorder`` (encoding on its own thread; frames it cannot take are dropped and
 counted), and every action goes into the performance log (``perflog``) beside the video, with the
 state at the first recorded frame in its header, so ``replay`` can render the take again at any
 size and frame rate. ``--video-out`` sends the same picture to a virtual camera, Syphon, Spout or
@@ -36,7 +36,7 @@ from ..core.autoscale import LADDER, AutoScale
 from ..core.errors import CPPNError
 from ..core.spec import NetworkSpec
 from ..instrument import instrument
-from ..media import perflog, recorder
+from ..media import codecs, perflog, take, writers
 from ..show import actions, keys
 from ..show.actions import Action, AppState
 from ..show.clock import Clock, FixedClock, WallClock
@@ -116,7 +116,7 @@ class Capture:
 
 
 class Recording:
-    """One take: video through ``recorder.LiveRecorder`` (a frame hook) and the performance log
+    """One take: video through ``take.LiveRecorder`` (a frame hook) and the performance log
     (a listener). Times in the log are seconds since the take's first frame. The video is at
     the take's constant rate and as long as the show time between start and stop, whatever
     the window's frame rate (LiveRecorder repeats or skips pictures on the show clock)."""
@@ -124,14 +124,14 @@ class Recording:
     def __init__(self, live: Live, settings: RecordSettings) -> None:
         self.live = live
         self.settings = settings
-        self.codec = recorder.get_codec(settings.codec)
+        self.codec = codecs.get_codec(settings.codec)
         clock = live.clock
-        self.fps = recorder.exact_fps(settings.fps or (
+        self.fps = codecs.exact_fps(settings.fps or (
             clock.fps if isinstance(clock, FixedClock) else RECORD_FPS))
-        recorder.keyframe_interval(recorder._rate(self.fps), settings.gop)  # fails now, not later
+        codecs.keyframe_interval(codecs.frame_rate(self.fps), settings.gop)  # fails now, not later
         self.video, self.log_path = self._claim(Path(settings.folder))
         try:
-            recorder.check_output(self.codec, self.video)
+            codecs.check_output(self.codec, self.video)
         except CPPNError:
             self._unclaim()
             raise
@@ -142,7 +142,7 @@ class Recording:
             video=self.video.name, codec=self.codec.name, fps=self.fps, start_time=self.start,
             # the window's size when known (a take started by --action begins before frame 1)
             **({"size": list(live.fb_size)} if min(live.fb_size) > 0 else {}))
-        self.rec: recorder.LiveRecorder | None = None  # opened at the first frame (its size)
+        self.rec: take.LiveRecorder | None = None  # opened at the first frame (its size)
         self.capture: Capture | None = None
         self.last_t = self.start
         self.dt = 0.0
@@ -235,7 +235,7 @@ class Recording:
                 queue = self.settings.queue or min(max(
                     RECORD_QUEUE_BYTES // (3 * size[0] * size[1]), RECORD_QUEUE[0]),
                     RECORD_QUEUE[1])
-                self.rec = recorder.LiveRecorder(self.live.renderer, self.video, self.codec,
+                self.rec = take.LiveRecorder(self.live.renderer, self.video, self.codec,
                                                  size, self.fps, maxsize=queue,
                                                  gop=self.settings.gop)
                 self.rec.encoder.block = self.settings.wait
@@ -262,7 +262,7 @@ class Recording:
         summary = {"path": str(self.video), "frames": 0, "dropped": 0, "shown": 0, "drawn": 0,
                    "duplicated": 0, "skipped": 0, "seconds": 0.0}
         try:
-            with recorder.signals_deferred():  # a second Ctrl-C waits for the file to finish
+            with writers.signals_deferred():  # a second Ctrl-C waits for the file to finish
                 if self.rec is not None:
                     summary = self.rec.stop(end)
                 else:
