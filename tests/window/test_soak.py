@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.window
 
-SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
+SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
 
 
 # What llvmpipe machines run by default (the cpu path), and the compute shader as GPUs run it,
