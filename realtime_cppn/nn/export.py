@@ -70,75 +70,110 @@ def _bn_affine(bn: nn.BatchNorm1d) -> tuple[np.ndarray, np.ndarray]:
     return a, c
 
 
+class _Folder:
+    """Linear, BatchNorm1d and activation leaves folded, in order, into dense layers (float64)."""
+
+    def __init__(self) -> None:
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        self.acts: list[str | None] = []
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # a BatchNorm after an activation
+
+    def linear(self, leaf: nn.Linear) -> None:
+        w = leaf.weight.detach().double().numpy().copy()
+        b = (leaf.bias.detach().double().numpy().copy() if leaf.bias is not None
+             else np.zeros(w.shape[0]))
+        if self.pending is not None:  # W (a x + c) + b = (W diag a) x + (W c + b)
+            a, c = self.pending
+            b = b + w @ c
+            w = w * a[None, :]
+            self.pending = None
+        if self.weights and self.acts[-1] is None:
+            self.acts[-1] = "identity"  # two Linears in a row
+        self.weights.append(w)
+        self.biases.append(b)
+        self.acts.append(None)
+
+    def batch_norm(self, leaf: nn.BatchNorm1d) -> None:
+        if not self.weights:
+            raise CPPNError("a BatchNorm1d before the first Linear is not supported")
+        a, c = _bn_affine(leaf)
+        if self.acts[-1] is None:  # directly after a Linear: fold into it
+            self.weights[-1] = self.weights[-1] * a[:, None]
+            self.biases[-1] = self.biases[-1] * a + c
+        elif self.pending is None:
+            self.pending = (a, c)
+        else:
+            pa, pc = self.pending
+            self.pending = (pa * a, pc * a + c)
+
+    def activation(self, leaf: nn.Module) -> None:
+        name = _activation_name(leaf)
+        if not self.weights:
+            raise CPPNError("an activation before the first Linear is not supported")
+        if name == "identity":
+            return
+        if self.acts[-1] is not None:
+            raise CPPNError("two activations in a row are not supported")
+        self.acts[-1] = name
+
+    def layers(self) -> tuple[Layer, ...]:
+        if not self.weights:
+            raise CPPNError("the module has no Linear layer")
+        if self.pending is not None:  # a trailing BatchNorm becomes a diagonal layer
+            a, c = self.pending
+            self.weights.append(np.diag(a))
+            self.biases.append(c)
+            self.acts.append("identity")
+        return tuple(
+            Layer(w.astype(np.float32), b.astype(np.float32), a or "identity")
+            for w, b, a in zip(self.weights, self.biases, self.acts)
+        )
+
+
 def from_torch(
     module: nn.Module,
     inputs: tuple[str, ...] = ("x", "y"),
     z_dim: int = 0,
     scale: float = 1.0,
 ) -> NetworkSpec:
-    """Export a plain MLP whose first Linear takes ``inputs`` followed by ``z_dim`` latents."""
+    """Export a plain MLP whose first Linear takes ``inputs`` followed by ``z_dim`` latents.
+
+    Batch norms are folded into the neighbouring Linear (or become a diagonal layer), dropout is
+    dropped, and anything the shader cannot evaluate exactly is refused.
+
+    Args:
+        module: a ``CPPN`` (exported as is) or a torch MLP of Linear, BatchNorm1d, Dropout and
+            the registry's activations, nested Sequentials allowed.
+        inputs: the coordinate features the first Linear takes, in order (``x``, ``y``, ``r``,
+            ``b``).
+        z_dim: how many latent inputs follow the coordinates.
+        scale: the coordinate scale the network is evaluated at.
+
+    Returns:
+        A float32 ``NetworkSpec`` the renderer, the cpu path and the exports all read.
+
+    Raises:
+        CPPNError: an unsupported layer or order, or a first Linear whose width does not match
+            ``inputs`` and ``z_dim``.
+    """
     if isinstance(module, CPPN):
         return to_spec(module)
-    weights: list[np.ndarray] = []  # float64 while folding
-    biases: list[np.ndarray] = []
-    acts: list[str | None] = []
-    pending: tuple[np.ndarray, np.ndarray] | None = None  # a BatchNorm after an activation
+    fold = _Folder()
     for leaf in _flatten(module):
         if isinstance(leaf, nn.Linear):
-            w = leaf.weight.detach().double().numpy().copy()
-            b = (leaf.bias.detach().double().numpy().copy() if leaf.bias is not None
-                 else np.zeros(w.shape[0]))
-            if pending is not None:  # W (a x + c) + b = (W diag a) x + (W c + b)
-                a, c = pending
-                b = b + w @ c
-                w = w * a[None, :]
-                pending = None
-            if weights and acts[-1] is None:
-                acts[-1] = "identity"  # two Linears in a row
-            weights.append(w)
-            biases.append(b)
-            acts.append(None)
+            fold.linear(leaf)
         elif isinstance(leaf, nn.BatchNorm1d):
-            if not weights:
-                raise CPPNError("a BatchNorm1d before the first Linear is not supported")
-            a, c = _bn_affine(leaf)
-            if acts[-1] is None:  # directly after a Linear: fold into it
-                weights[-1] = weights[-1] * a[:, None]
-                biases[-1] = biases[-1] * a + c
-            elif pending is None:
-                pending = (a, c)
-            else:
-                pa, pc = pending
-                pending = (pa * a, pc * a + c)
-        elif isinstance(leaf, (nn.Dropout,)):
-            continue
-        else:
-            name = _activation_name(leaf)
-            if not weights:
-                raise CPPNError("an activation before the first Linear is not supported")
-            if name == "identity":
-                continue
-            if acts[-1] is not None:
-                raise CPPNError("two activations in a row are not supported")
-            acts[-1] = name
-    if not weights:
-        raise CPPNError("the module has no Linear layer")
-    if pending is not None:  # a trailing BatchNorm becomes a diagonal layer
-        a, c = pending
-        weights.append(np.diag(a))
-        biases.append(c)
-        acts.append("identity")
-    acts = [a or "identity" for a in acts]
+            fold.batch_norm(leaf)
+        elif not isinstance(leaf, nn.Dropout):
+            fold.activation(leaf)
+    layers = fold.layers()
     expected = len(inputs) + z_dim
-    if weights[0].shape[1] != expected:
+    if layers[0].weight.shape[1] != expected:
         raise CPPNError(
-            f"the first Linear takes {weights[0].shape[1]} inputs but inputs={inputs!r} "
+            f"the first Linear takes {layers[0].weight.shape[1]} inputs but inputs={inputs!r} "
             f"with z_dim={z_dim} gives {expected}"
         )
-    layers = tuple(
-        Layer(w.astype(np.float32), b.astype(np.float32), a)
-        for w, b, a in zip(weights, biases, acts)
-    )
     return NetworkSpec(inputs=tuple(inputs), z_dim=z_dim, layers=layers, scale=scale)
 
 
