@@ -28,8 +28,20 @@ def render(
 ) -> np.ndarray:
     """Evaluate ``net`` (a CPPN, a plain torch MLP on (x, y), or a NetworkSpec) on the GPU.
 
-    Returns the raw network outputs as float32 (H, W, C), top row first, computed on exactly the
-    grid ``realtime_cppn.coords`` returns.
+    Args:
+        net: a ``CPPN``, a plain torch MLP taking (x, y) (exported with ``from_torch``), or a
+            ``NetworkSpec``.
+        size: (width, height) in pixels.
+        z: the latent (z_dim,) values; zeros when omitted.
+        view: zoom, symmetry and colour mode; the plain view when omitted.
+        renderer: the renderer to draw with; a process-wide headless one when omitted.
+
+    Returns:
+        The raw network outputs as float32 (H, W, C), top row first, computed on exactly the
+        grid ``realtime_cppn.coords`` returns.
+
+    Raises:
+        CPPNError: a network the renderer cannot carry or a size out of range.
     """
     if not isinstance(net, NetworkSpec):
         from .nn.export import as_spec

@@ -400,7 +400,19 @@ class _Builds:
 
 
 class Live:
-    """The live show on a renderer: state, actions, time, and drawing a frame."""
+    """The live show on a renderer: state, actions, time, and drawing a frame.
+
+    Args:
+        renderer: the ``Renderer`` frames are drawn with (its GL context current on this thread).
+        state: the show's first ``AppState`` (``actions.initial_state``).
+        keymap: key names -> actions (``keys.DEFAULT``, or a TOML file's).
+        clock: where time comes from (a ``WallClock`` when omitted; a ``FixedClock`` for
+            frame-exact takes and tests).
+        screenshot_dir: the folder screenshots and shader exports are written to.
+        font_size: the overlay's text size in pixels.
+        record: how the record action records (folder, codec, fps); the defaults when omitted.
+        instrument_: OSC, MIDI, audio, tempo and the bank; an empty instrument when omitted.
+    """
 
     def __init__(self, renderer, state: AppState, keymap: keys.KeyMap = keys.DEFAULT,
                  clock: Clock | None = None, screenshot_dir: Path | str = ".",

@@ -90,7 +90,19 @@ class Act(nn.Module):
 
 
 class CPPN(nn.Module):
-    """features (..., len(inputs)) and z (z_dim,) -> outputs (..., out_channels)."""
+    """features (..., len(inputs)) and z (z_dim,) -> outputs (..., out_channels).
+
+    Hidden Linear layers of ``width`` units, ``depth`` of them, each followed by its activation,
+    then an output Linear and the output activation; weights and biases drawn from N(0, sigma) by
+    ``seed`` (``reseed`` draws them again).
+
+    Args:
+        config: the network settings; the defaults when omitted.
+        **overrides: fields of ``CPPNConfig`` that replace the config's (``width=16``).
+
+    Raises:
+        CPPNError: a setting out of range or an unknown activation or input name.
+    """
 
     def __init__(self, config: CPPNConfig | None = None, **overrides) -> None:
         super().__init__()
