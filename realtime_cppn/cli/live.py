@@ -9,16 +9,8 @@ from pathlib import Path
 from ..core.autoscale import AutoScale
 from ..core.errors import CPPNError
 from ..instrument import instrument
-from ..live.live import (
-    DEFAULT_SIZE,
-    RECORD_FPS,
-    TEXTURE_SUFFIXES,
-    UPSCALE_FILTERS,
-    Live,
-    RecordSettings,
-    VideoOutHook,
-    check_screenshot_dir,
-)
+from ..live.hooks import RECORD_FPS, RecordSettings, VideoOutHook
+from ..live.live import DEFAULT_SIZE, TEXTURE_SUFFIXES, UPSCALE_FILTERS, Live, check_screenshot_dir
 from ..media import codecs
 from ..show import actions, keys
 from ..show.actions import Action

@@ -26,7 +26,7 @@ KILL_AT = 100  # frames written (3.3 s): fragments are cut about every second
 SHOW = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from realtime_cppn import actions
+    from realtime_cppn.show import actions
     from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.clock import FixedClock
     from realtime_cppn.rendering.renderer import Renderer, create_headless_context

@@ -86,7 +86,9 @@ def test_a_full_disk_leaves_every_earlier_file_whole(tmp_path):
     out = run_python(f"""
         import resource, signal
         import numpy as np
-        from realtime_cppn import bank, cli, scenefile
+        from realtime_cppn.instrument import bank
+        from realtime_cppn.cli import main as cli
+        from realtime_cppn.media import scenefile
         from realtime_cppn.core.errors import CPPNError
         from realtime_cppn.media.images import save_png
         from realtime_cppn.core.scene import Scene
@@ -232,7 +234,7 @@ def _load_in_child(path: Path) -> tuple[str, int]:
     """What loading ``path`` in a fresh interpreter said, and its peak resident memory in
     bytes (VmHWM: ru_maxrss of a child can report its parent's peak)."""
     out = run_python(f"""
-        from realtime_cppn import scenefile
+        from realtime_cppn.media import scenefile
         from realtime_cppn.core.errors import CPPNError
         try:
             scenefile.load({str(path)!r})
@@ -308,7 +310,8 @@ def test_fifos_and_devices_are_refused_without_blocking(tmp_path):
     (tmp_path / "zero").symlink_to("/dev/zero")
     out = run_python(f"""
         import json, os
-        from realtime_cppn import bank, scenefile
+        from realtime_cppn.instrument import bank
+        from realtime_cppn.media import scenefile
         from realtime_cppn.core.errors import CPPNError
         from realtime_cppn.cli.fit import load_target
         from realtime_cppn.media.images import load_texture, read_scene
@@ -526,7 +529,7 @@ def test_config_files_that_are_fifos_devices_or_deeply_nested_are_one_line(tmp_p
     (tmp_path / "big.toml").write_bytes(b"#" * (2 << 20))
     names = ["fifo.toml", "zero.toml", "deep.toml", "big.toml"]
     out = run_python(f"""
-        from realtime_cppn import keys
+        from realtime_cppn.show import keys
         from realtime_cppn.core.errors import CPPNError
         for name in {names!r}:
             try:
@@ -548,7 +551,8 @@ def test_performance_logs_and_midi_config_rewrites_refuse_fifos_and_devices(tmp_
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "zero").symlink_to("/dev/zero")
     out = run_python(f"""
-        from realtime_cppn import midi, perflog
+        from realtime_cppn.instrument import midi
+        from realtime_cppn.media import perflog
         from realtime_cppn.core.errors import CPPNError
         for special in ("fifo", "zero"):
             for read in (perflog.read, lambda p: midi.save_config(p, midi.Mapping())):

@@ -123,7 +123,8 @@ def test_the_live_show_sends_its_frames_over_ndi(renderer, monkeypatch):
     """The live show's own hook (``--video-out ndi``): each frame's picture, read back a frame
     later, reaches the receiver as the show drew it, in order, while the show moves on."""
     from realtime_cppn.core.scene import Scene
-    from realtime_cppn.live.live import Live, VideoOutHook
+    from realtime_cppn.live.hooks import VideoOutHook
+    from realtime_cppn.live.live import Live
     from realtime_cppn.show import actions
     from realtime_cppn.show.clock import FixedClock
 

@@ -92,7 +92,7 @@ LIVE = r"""
 import json, time
 import numpy as np
 import realtime_cppn as rc
-from realtime_cppn import actions
+from realtime_cppn.show import actions
 from realtime_cppn.live.live import Live
 from realtime_cppn.show.clock import FixedClock
 from realtime_cppn.rendering.renderer import Renderer

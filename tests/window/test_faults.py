@@ -200,7 +200,8 @@ def test_h264_encoder_raising_mid_take_keeps_a_playable_file_of_the_frames_befor
 DISK_FULL = textwrap.dedent("""
     import json, resource, signal, sys
     import numpy as np
-    from realtime_cppn import actions, perflog
+    from realtime_cppn.show import actions
+    from realtime_cppn.media import perflog
     from realtime_cppn.show.actions import Action
     from realtime_cppn.live.live import Live, RecordSettings
     from realtime_cppn.show.clock import FixedClock
