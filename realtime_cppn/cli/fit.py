@@ -63,12 +63,21 @@ def load_target(path: Path, side: int) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / 255.0
 
 
+def _fitted_scene(args: argparse.Namespace, cfg):
+    """The scene a fit saves: its network names the image and the fit's settings."""
+    from ..core.scene import Scene
+    from ..core.spec import View
+
+    return Scene(network={"fitted": str(args.image.name), "fit": {
+        "width": cfg.width, "depth": cfg.depth, "activation": cfg.activation,
+        "fourier": cfg.fourier, "batch_norm": cfg.batch_norm, "steps": cfg.steps}},
+        view=View(zoom=args.zoom), loop=8.0)
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..api import default_renderer
-    from ..core.scene import Scene
-    from ..core.spec import View
     from ..media import scenefile
     from ..media.images import check_png_output, save_png
     from ..media.progress import Progress
@@ -110,10 +119,7 @@ def run(args: argparse.Namespace) -> int:
     renderer.set_network(spec)
     h, w = target.shape[:2]
     achieved = psnr(renderer.read(renderer.draw((w, h), display=True), 3), target)
-    scene = Scene(network={"fitted": str(args.image.name), "fit": {
-        "width": cfg.width, "depth": cfg.depth, "activation": cfg.activation,
-        "fourier": cfg.fourier, "batch_norm": cfg.batch_norm, "steps": cfg.steps}},
-        view=View(zoom=args.zoom), loop=8.0)
+    scene = _fitted_scene(args, cfg)
     scenefile.save(args.save, scene, spec)
     print(f"fitted {args.image} ({w}x{h}) in {len(history)} steps: loss {history[-1]:.4f}, "
           f"PSNR {achieved:.1f} dB; scene {args.save}")

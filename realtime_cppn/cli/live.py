@@ -13,7 +13,7 @@ from ..live.hooks import RECORD_FPS, RecordSettings, VideoOutHook
 from ..live.live import DEFAULT_SIZE, TEXTURE_SUFFIXES, UPSCALE_FILTERS, Live, check_screenshot_dir
 from ..media import codecs
 from ..show import actions, keys
-from ..show.actions import Action
+from ..show.actions import Action, AppState
 from ..show.clock import FixedClock, WallClock
 from ..window.window import FrameTrace, Window, exit_now, no_window, show, starting_frame, warm_torch
 from .args import _float, _int, _size, add_scene_arguments, scene_from_args
@@ -128,16 +128,7 @@ def run(args: argparse.Namespace) -> int:
         trace.event("starting")
         auto = _auto_scale_target(args, window)
         clock = FixedClock(args.fixed_fps, pace=True) if args.fixed_fps else WallClock()
-        # Auto scale on the cpu path starts at half the window (a quarter of the pixels: the
-        # first frame comes sooner) and climbs from there where the machine has headroom.
-        first_scale = args.render_scale or (0.5 if auto is not None and renderer.path == "cpu"
-                                            else 1.0)
-        state = actions.initial_state(
-            scene, speed=args.speed, paused=args.paused, render_scale=first_scale,
-            fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
-            monitor=args.monitor or 0, textures=texture_folder(scene.texture),
-            auto_scale=auto is not None,
-            target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS)
+        state = _first_state(args, scene, auto, renderer.path)
         live = Live(renderer, state, keymap, clock, args.screenshot_dir, font_size=font_size,
                     record=record, instrument_=inst)
         if trace.file is not None:  # every applied action, from keys, OSC, MIDI or the bank
@@ -154,6 +145,19 @@ def run(args: argparse.Namespace) -> int:
     trace.event("exit", f"threads {threading.active_count()}")
     trace.close()
     return exit_now(rc)
+
+
+def _first_state(args: argparse.Namespace, scene, auto: float | None, path: str) -> AppState:
+    """The show's state before its first frame, from the live options."""
+    # Auto scale on the cpu path starts at half the window (a quarter of the pixels: the
+    # first frame comes sooner) and climbs from there where the machine has headroom.
+    first_scale = args.render_scale or (0.5 if auto is not None and path == "cpu" else 1.0)
+    return actions.initial_state(
+        scene, speed=args.speed, paused=args.paused, render_scale=first_scale,
+        fullscreen=args.fullscreen, help=args.help_overlay, info=args.info,
+        monitor=args.monitor or 0, textures=texture_folder(scene.texture),
+        auto_scale=auto is not None,
+        target_fps=auto if auto is not None else actions.DEFAULT_TARGET_FPS)
 
 
 def upscale_filter(choice: str, gl_renderer: str) -> str:

@@ -169,6 +169,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="audio in the video: aac (.mp4 default) or pcm (.mov default)")
 
 
+def _audio_options(args: argparse.Namespace, codec: codecs.Codec) -> tuple[str | None, object, list[str]]:
+    """--audio and the options that need it, checked: (the file or None, its reactivity, notes)."""
+    sound = getattr(args, "audio", None)
+    notes: list[str] = []
+    if sound is None:
+        if args.reactivity is not None or args.audio_codec is not None:
+            raise CPPNError("--reactivity and --audio-codec need --audio FILE")
+        return None, None, notes
+    from ..instrument import audio
+
+    if not Path(sound).is_file():
+        raise CPPNError(f"no such audio file: {sound}")
+    amount = audio.Reactivity().amount if args.reactivity is None else args.reactivity
+    reactivity = audio.Reactivity(amount=amount)
+    if codec.route == "png":
+        notes.append("a PNG sequence carries no audio: the audio only drives the picture")
+    else:
+        codecs.audio_codec_for(codec, args.audio_codec)
+    return sound, reactivity, notes
+
+
 def run(args: argparse.Namespace) -> int:
     # Everything a user can get wrong is checked before torch loads or a frame is drawn.
     codec = codecs.get_codec(args.codec) if args.codec else codecs.codec_for_path(args.output)
@@ -176,21 +197,9 @@ def run(args: argparse.Namespace) -> int:
     size = codecs.check_size(codec, args.size)
     if codec.route == "ffmpeg":
         codecs.ffmpeg_with_hap()
-    sound = getattr(args, "audio", None)
-    notes = []
+    sound, reactivity, notes = _audio_options(args, codec)
     if sound is not None:
         from ..instrument import audio
-
-        if not Path(sound).is_file():
-            raise CPPNError(f"no such audio file: {sound}")
-        amount = audio.Reactivity().amount if args.reactivity is None else args.reactivity
-        reactivity = audio.Reactivity(amount=amount)
-        if codec.route == "png":
-            notes.append("a PNG sequence carries no audio: the audio only drives the picture")
-        else:
-            codecs.audio_codec_for(codec, args.audio_codec)
-    elif args.reactivity is not None or args.audio_codec is not None:
-        raise CPPNError("--reactivity and --audio-codec need --audio FILE")
     scene = scene_from_args(args)
     if not math.isfinite(args.start):
         raise CPPNError(f"--start must be a finite number of seconds, got {args.start}")
