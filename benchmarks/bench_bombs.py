@@ -26,11 +26,13 @@ from pathlib import Path
 
 from pythonosc import udp_client
 
-from realtime_cppn import actions, app, osc
-from realtime_cppn.clock import WallClock
-from realtime_cppn.instrument import Instrument, osc_actions
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.instrument import osc
+from realtime_cppn.instrument.instrument import Instrument, osc_actions
+from realtime_cppn.live import live as app
+from realtime_cppn.rendering.renderer import Renderer
+from realtime_cppn.show import actions
+from realtime_cppn.show.clock import WallClock
 
 
 def rss_mb() -> float:

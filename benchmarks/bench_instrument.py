@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_cppn import audio, midi, osc
+from realtime_cppn.instrument import audio, midi, osc
 
 
 def pct(values: list[float], q: float) -> float:

@@ -49,19 +49,20 @@ from contextlib import suppress
 
 import numpy as np
 
-from realtime_cppn import actions, glsl
-from realtime_cppn.actions import Action, initial_state
-from realtime_cppn.animation import LatentPath
-from realtime_cppn.app import Live
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import parse_size
+from realtime_cppn.core.animation import LatentPath
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import parse_size
+from realtime_cppn.live.live import Live
+from realtime_cppn.rendering.codegen import glsl
+from realtime_cppn.rendering.renderer import Renderer
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action, initial_state
+from realtime_cppn.show.clock import FixedClock
 
 
 def host_work(frames: int, network: dict) -> dict[str, float]:
     """Microseconds per frame of the host's per-frame work, without any GL call."""
-    from realtime_cppn.build import scene_network
+    from realtime_cppn.nn.build import scene_network
 
     scene = Scene(network=network, path_seed=1)
     spec = scene_network(scene)

@@ -30,11 +30,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from realtime_cppn import CPPN, recorder, to_spec
-from realtime_cppn.animation import LatentPath
-from realtime_cppn.render_cmd import plan_clip, render_frames
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.spec import parse_size
+from realtime_cppn import CPPN, to_spec
+from realtime_cppn.cli.render import plan_clip, render_frames
+from realtime_cppn.core.animation import LatentPath
+from realtime_cppn.core.spec import parse_size
+from realtime_cppn.media import codecs, encoder, take, writers
+from realtime_cppn.rendering.renderer import Renderer
 
 
 def timed(fn, frames: int) -> float:
@@ -50,7 +51,7 @@ def live_recording(r: Renderer, path, plan, size, take_fps: float, codec: str = 
     drawn / written / duplicated / dropped, and how long ``stop`` waited for the encoder to
     catch up (the backlog a slow encoder leaves: the window holds still that long)."""
     with tempfile.TemporaryDirectory() as tmp:
-        rec = recorder.LiveRecorder(r, Path(tmp) / f"live{recorder.CODECS[codec].suffix}", codec,
+        rec = take.LiveRecorder(r, Path(tmp) / f"live{codecs.CODECS[codec].suffix}", codec,
                                     size, take_fps)
         t0 = time.perf_counter()
         first = None
@@ -84,7 +85,7 @@ def main() -> int:
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--fps", type=float, default=30.0, help="clip rate (only the file's time base)")
-    ap.add_argument("--codecs", default="h264", help=f"comma list of {', '.join(recorder.CODECS)}")
+    ap.add_argument("--codecs", default="h264", help=f"comma list of {', '.join(codecs.CODECS)}")
     ap.add_argument("--take-fps", type=float, default=60.0,
                     help="rate of the live take (default 60, the window's default)")
     args = ap.parse_args()
@@ -117,16 +118,16 @@ def main() -> int:
     assert len(frames_seen) == plan.frames and frames_seen[0].shape == (size[1], size[0], 3)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.codecs.split(","):
-            codec = recorder.get_codec(name.strip())
-            if codec.route == "ffmpeg" and recorder.hap_available():
-                print(f"skip {codec.name}: {recorder.hap_available()}")
+            codec = codecs.get_codec(name.strip())
+            if codec.route == "ffmpeg" and codecs.hap_available():
+                print(f"skip {codec.name}: {codecs.hap_available()}")
                 continue
             out = Path(tmp) / (f"clip{codec.suffix}" if codec.suffix else "seq")
-            fitted = recorder.fit_size(codec, size)
+            fitted = codecs.fit_size(codec, size)
 
             def encode(codec=codec, out=out, fitted=fitted) -> None:
-                enc = recorder.ThreadedWriter(
-                    recorder.open_writer(out, codec, fitted, args.fps), maxsize=4, block=True)
+                enc = encoder.ThreadedWriter(
+                    writers.open_writer(out, codec, fitted, args.fps), maxsize=4, block=True)
                 render_frames(r, path, plan, fitted, None, enc.submit)
                 enc.close()
 
@@ -135,7 +136,7 @@ def main() -> int:
                 out.stat().st_size
             print(f"  {codec.name}: {mb / plan.frames / 1e6:.2f} MB/frame")
     for name in args.codecs.split(","):
-        if recorder.CODECS[name.strip()].route != "ffmpeg" or not recorder.hap_available():
+        if codecs.CODECS[name.strip()].route != "ffmpeg" or not codecs.hap_available():
             live_recording(r, path, plan, size, args.take_fps, name.strip())
     base = results["render"]
     print(f"{'pipeline':<24}{'frames/s':>10}{'ms/frame':>10}{'vs render':>11}")

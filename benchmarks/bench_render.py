@@ -9,7 +9,8 @@ For the default network (CPPN(): width 32, depth 4) and a width x depth sweep, a
       and Renderer(path='fragment') (weights in a texture; a uniform block too where it fits),
   (b) the seed's way: the same torch module on the CPU (float32, no_grad, batched) on the coords
       grid, plus uploading the result as a texture (both timed),
-  (c) the weights baked into the shader as constants (realtime_cppn.bake), fragment and compute,
+  (c) the weights baked into the shader as constants (realtime_cppn.rendering.codegen.bake),
+      fragment and compute,
 and prints frames/s, ms/frame, GFLOP/s (2 x NetworkSpec.macs_per_pixel x pixels x fps: useful,
 unpadded multiply-adds, z folded) and its fraction of the machine's float32 peak (a numpy
 4096x4096 matmul measured in the same run), each path's ratio to (b) and to (c), the cold compile
@@ -43,9 +44,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_cppn import CPPN, bake, coords, glsl, to_spec
-from realtime_cppn.renderer import Renderer, create_headless_context
-from realtime_cppn.spec import NetworkSpec
+from realtime_cppn import CPPN, coords, to_spec
+from realtime_cppn.core.spec import NetworkSpec
+from realtime_cppn.rendering.codegen import bake, glsl
+from realtime_cppn.rendering.renderer import Renderer, create_headless_context
 
 SIZES = {"512x512": (512, 512), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
 SWEEP = [(w, d) for w in (16, 32, 64) for d in (4, 8, 12)]
@@ -205,7 +207,7 @@ class LivePath(SpecializedPath):
 
 
 class BakedPath:
-    """(c) A program per weight set, every weight a constant (realtime_cppn.bake). With
+    """(c) A program per weight set, every weight a constant (realtime_cppn.rendering.codegen.bake). With
     latent='baked' z is folded into the constants too (a program per z, as exporters do);
     with 'uniform' the first bias stays a uniform written every frame (one program per seed)."""
 

@@ -45,10 +45,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from realtime_cppn import CPPN, glsl, to_spec
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.safeio import write_atomic
-from realtime_cppn.spec import NetworkSpec
+from realtime_cppn import CPPN, to_spec
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.safeio import write_atomic
+from realtime_cppn.core.spec import NetworkSpec
+from realtime_cppn.rendering.codegen import glsl
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEP = [(w, d) for w in (16, 32, 64) for d in (4, 8, 12)]
@@ -87,7 +88,7 @@ PROGRAMS = _programs()
 def gpu_storage(spec: NetworkSpec) -> str:
     """The weight storage the renderer picks for ``spec`` on a GPU with GPU_MAX_UBO."""
     try:
-        from realtime_cppn.renderer import Renderer
+        from realtime_cppn.rendering.renderer import Renderer
 
         gpu = SimpleNamespace(_cpu=None, storage_pref="auto", gl_renderer="a GPU",
                               max_ubo=GPU_MAX_UBO)

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 import realtime_cppn as rc
-from realtime_cppn.renderer import Renderer
-from realtime_cppn.spec import View, parse_size
-from realtime_cppn.train import FitConfig, fit
+from realtime_cppn.core.spec import View, parse_size
+from realtime_cppn.nn.train import FitConfig, fit
+from realtime_cppn.rendering.renderer import Renderer
 
 
 def frame_ms(r: Renderer, size, view: View, frames: int) -> float:

@@ -51,12 +51,13 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from realtime_cppn import CPPN, glsl, to_spec
-from realtime_cppn.cpu import is_software
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.renderer import PALETTES, Renderer, create_headless_context
-from realtime_cppn.safeio import write_atomic
-from realtime_cppn.spec import NetworkSpec, View
+from realtime_cppn import CPPN, to_spec
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.safeio import write_atomic
+from realtime_cppn.core.spec import NetworkSpec, View
+from realtime_cppn.rendering.codegen import glsl
+from realtime_cppn.rendering.cpu import is_software
+from realtime_cppn.rendering.renderer import PALETTES, Renderer, create_headless_context
 
 NOT_A_GPU = 3  # exit status when GL_RENDERER is no GPU: the caller stops the whole run
 GPU_MAX_UBO = 65536

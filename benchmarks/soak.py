@@ -38,11 +38,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from realtime_cppn import actions, app
-from realtime_cppn.actions import Action
-from realtime_cppn.clock import FixedClock
-from realtime_cppn.renderer import MAX_PROGRAMS
-from realtime_cppn.scene import Scene
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.live import live as app
+from realtime_cppn.rendering.renderer import MAX_PROGRAMS
+from realtime_cppn.show import actions
+from realtime_cppn.show.actions import Action
+from realtime_cppn.show.clock import FixedClock
+from realtime_cppn.window import window as app_window
 
 SIZES = ((320, 180), (256, 144), (240, 180))  # window sizes the resize step cycles through
 SCREEN = (480, 270)  # the Xvfb screen started here: fullscreen frames stay cheap on llvmpipe
@@ -143,7 +145,7 @@ def snapshot(live: app.Live, names: GLNames) -> dict[str, int]:
 class Show:
     """The schedule as a frame hook: an action every ``every`` frames, snapshots on the way."""
 
-    def __init__(self, live: app.Live, window: app.Window, every: int, frames: int,
+    def __init__(self, live: app.Live, window: app_window.Window, every: int, frames: int,
                  warmup: int, tmp: Path) -> None:
         self.live, self.window, self.every = live, window, every
         self.frames, self.warmup, self.tmp = frames, warmup, tmp
@@ -227,11 +229,11 @@ class Show:
 def run(args: argparse.Namespace) -> dict:
     import glfw
 
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     scene = Scene(network={"seed": 3, "width": 8, "depth": 2, "activation": "tanh"},
                   path_seed=5)
-    window = app.Window(SIZES[0], vsync=False)
+    window = app_window.Window(SIZES[0], vsync=False)
     renderer = Renderer.from_current_context(path=args.render_path, specialize=args.specialize,
                                              background=args.background == "on")
     tmp = Path(tempfile.mkdtemp(prefix="cppn-soak-"))
@@ -245,7 +247,7 @@ def run(args: argparse.Namespace) -> dict:
     live.frame_hooks.append(show.on_frame)
     t0 = time.perf_counter()
     try:
-        app.show(live, window, frames)
+        app_window.show(live, window, frames)
         if live.recording is not None:
             live.dispatch(Action("record", False))
             live.update()

@@ -1,6 +1,6 @@
 """realtime-cppn: random CPPN art, defined in PyTorch, evaluated per pixel by a GLSL shader.
 
-The public API is loaded lazily so that importing a plain module (spec, glsl, animation, keys)
+The public API is loaded lazily so that importing a plain module (core, show, rendering.codegen)
 never pulls in torch, moderngl or glfw.
 """
 
@@ -11,16 +11,16 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "CPPN": "model",
-    "CPPNConfig": "model",
-    "from_torch": "export",
-    "to_spec": "export",
-    "NetworkSpec": "spec",
-    "Layer": "spec",
-    "View": "spec",
-    "coords": "spec",
-    "CPPNError": "errors",
-    "Renderer": "renderer",
+    "CPPN": "nn.model",
+    "CPPNConfig": "nn.model",
+    "from_torch": "nn.export",
+    "to_spec": "nn.export",
+    "NetworkSpec": "core.spec",
+    "Layer": "core.spec",
+    "View": "core.spec",
+    "coords": "core.spec",
+    "CPPNError": "core.errors",
+    "Renderer": "rendering.renderer",
     "render": "api",
 }
 

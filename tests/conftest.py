@@ -50,8 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def _session_context():
-    from realtime_cppn.errors import CPPNError
-    from realtime_cppn.renderer import create_headless_context
+    from realtime_cppn.core.errors import CPPNError
+    from realtime_cppn.rendering.renderer import create_headless_context
 
     try:
         ctx = create_headless_context()
@@ -74,7 +74,7 @@ def gl_context(_session_context) -> Iterator:
 
 
 def _session_renderer(request, **kwargs):
-    from realtime_cppn.renderer import Renderer
+    from realtime_cppn.rendering.renderer import Renderer
 
     r = Renderer(request.getfixturevalue("_session_context"), **kwargs)
     request.addfinalizer(r.release)
@@ -144,8 +144,8 @@ def reference(spec, size, z=None, view=None) -> tuple[np.ndarray, list[np.ndarra
     pre-activation (H, W, out) for tests that skip pixels near a discontinuity."""
     import torch
 
-    from realtime_cppn import activations
-    from realtime_cppn.spec import coords
+    from realtime_cppn.core import activations
+    from realtime_cppn.core.spec import coords
 
     h = torch.from_numpy(coords(size, spec.inputs, spec.scale, view))  # (H, W, n_inputs)
     if spec.z_dim:

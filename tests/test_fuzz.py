@@ -17,10 +17,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from realtime_cppn import actions, perflog, scenefile
-from realtime_cppn.errors import CPPNError
-from realtime_cppn.scene import Scene
-from realtime_cppn.spec import View
+from realtime_cppn.core.errors import CPPNError
+from realtime_cppn.core.scene import Scene
+from realtime_cppn.core.spec import View
+from realtime_cppn.media import perflog, scenefile
+from realtime_cppn.show import actions
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -82,7 +83,7 @@ def test_scene_documents(doc):
 def test_scene_networks_are_validated_before_any_glsl(doc):
     """A scene names activations and sizes: they are checked against the registry and bounds
     before torch allocates or GLSL is generated (no shader injection, no huge allocations)."""
-    from realtime_cppn.build import scene_config
+    from realtime_cppn.nn.build import scene_config
 
     try:
         config = scene_config(Scene.from_dict(doc))
@@ -109,8 +110,8 @@ def test_scene_file_weights_cannot_be_pickles(tmp_path):
     """An .npz holding an object array (a pickle) is refused, never unpickled."""
     import hashlib
 
-    from realtime_cppn.export import to_spec
-    from realtime_cppn.model import CPPN
+    from realtime_cppn.nn.export import to_spec
+    from realtime_cppn.nn.model import CPPN
 
     spec = to_spec(CPPN(width=4, depth=1, seed=1))
     path = scenefile.save(tmp_path / "s.json", Scene(network={"width": 4, "depth": 1}), spec)
@@ -145,7 +146,7 @@ def test_performance_logs(text):
 @example(text='[keys]\n"r" = "reseed=1e999"')
 @example(text="[keys]\nr = 3")
 def test_key_config_files(tmp_path_factory, text):
-    from realtime_cppn import keys
+    from realtime_cppn.show import keys
 
     path = tmp_path_factory.mktemp("cfg") / "config.toml"
     path.write_text(text)
@@ -158,7 +159,7 @@ def test_key_config_files(tmp_path_factory, text):
 @FUZZ
 @given(text=st.text(max_size=300))
 def test_midi_config_files(tmp_path_factory, text):
-    from realtime_cppn import midi
+    from realtime_cppn.instrument import midi
 
     path = tmp_path_factory.mktemp("midi") / "config.toml"
     path.write_text("[midi]\n" + text)
@@ -171,7 +172,7 @@ def test_midi_config_files(tmp_path_factory, text):
 @FUZZ
 @given(doc=json_values)
 def test_banks(tmp_path_factory, doc):
-    from realtime_cppn import bank
+    from realtime_cppn.instrument import bank
 
     path = tmp_path_factory.mktemp("bank") / "bank.json"
     path.write_text(json.dumps(doc))
@@ -195,7 +196,7 @@ osc_args = st.lists(
 @example(address="/cppn/width", args=[1e308])
 def test_osc_messages_are_actions_or_one_clear_error(address, args):
     """The server thread logs a CPPNError once and goes on; anything else would be a bug."""
-    from realtime_cppn import osc
+    from realtime_cppn.instrument import osc
 
     try:
         out, _clamped = osc.message_actions(address, args)
@@ -231,7 +232,7 @@ scenes = st.builds(
 @FUZZ
 @given(scene=scenes)
 def test_scenes_round_trip_through_json_and_png_chunks(tmp_path_factory, scene):
-    from realtime_cppn.images import read_scene, save_png
+    from realtime_cppn.media.images import read_scene, save_png
 
     assert Scene.from_json(scene.to_json()) == scene
     path = tmp_path_factory.mktemp("png") / "s.png"
@@ -242,7 +243,7 @@ def test_scenes_round_trip_through_json_and_png_chunks(tmp_path_factory, scene):
 @FUZZ
 @given(slots=st.dictionaries(st.integers(1, 9), scenes, max_size=9))
 def test_banks_round_trip(tmp_path_factory, slots):
-    from realtime_cppn import bank
+    from realtime_cppn.instrument import bank
 
     path = bank.save(bank.Bank(slots), tmp_path_factory.mktemp("bank") / "b.json")
     assert dict(bank.load(path).slots) == slots
@@ -260,7 +261,7 @@ sizes = st.integers(-2, 3000) | st.sampled_from([0, 1024, 1025, 2**31, 2**64]) |
 def test_no_scene_file_declaring_too_big_a_network_loads(tmp_path_factory, shapes, z_dim):
     """Whatever the weights entry declares, a file that loads holds a network within the
     model's limits (width <= 1024, depth <= 64, z <= 256); nothing else escapes."""
-    from realtime_cppn.actions import DEPTH_RANGE, WIDTH_RANGE
+    from realtime_cppn.show.actions import DEPTH_RANGE, WIDTH_RANGE
 
     d = tmp_path_factory.mktemp("arch")
     arrays, fan_in = {}, 3 + (z_dim if isinstance(z_dim, int) and 0 <= z_dim < 300 else 0)
@@ -293,7 +294,7 @@ def test_no_scene_file_declaring_too_big_a_network_loads(tmp_path_factory, shape
 @example(doc=_mutate(_valid_scene(), "network", 1025, "width"))
 def test_loaded_scenes_and_banks_stay_within_the_ranges(tmp_path_factory, doc):
     """A scene that loads (alone or in a bank) declares a network within the model's ranges."""
-    from realtime_cppn import bank
+    from realtime_cppn.instrument import bank
 
     d = tmp_path_factory.mktemp("range")
     (d / "s.json").write_text(json.dumps(doc))
@@ -335,8 +336,8 @@ IMAGES = _image_files()
 def test_mutated_images_as_texture_or_fit_input_are_one_line(tmp_path_factory, fmt, edits):
     """Pillow's decoders raise ValueError, SyntaxError, struct.error, IndexError, EOFError...
     on corrupt files: each becomes one CPPNError line; an image that decodes is RGBA uint8."""
-    from realtime_cppn.fit_cmd import load_target
-    from realtime_cppn.images import load_texture
+    from realtime_cppn.cli.fit import load_target
+    from realtime_cppn.media.images import load_texture
 
     data = bytearray(IMAGES[fmt])
     for op, at, value in edits:

@@ -58,7 +58,7 @@ def test_wheel_installs_and_renders(tmp_path):
         assert im.size == (320, 240)
 
     # The package and its shaders resolve inside the venv, not the checkout.
-    where = sh(py, "-c", "import realtime_cppn, realtime_cppn.glsl as g; "
+    where = sh(py, "-c", "import realtime_cppn, realtime_cppn.rendering.codegen.glsl as g; "
                          "print(realtime_cppn.__file__); print(g._shader_dir())", cwd=outside)
     package_file, shader_dir = where.split("\n")[:2]
     assert Path(package_file).is_relative_to(site)

@@ -1,0 +1,1 @@
+"""Shader exports (Shadertoy, ISF, glslViewer) as text from rendering.codegen and core."""

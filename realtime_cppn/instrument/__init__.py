@@ -1,0 +1,3 @@
+"""The instrument: OSC, MIDI, audio, tempo and the scene bank, all turned into actions.
+
+May import show and core."""

@@ -1,0 +1,1044 @@
+"""The renderer: the only module that talks to OpenGL (moderngl).
+
+It compiles one program per network architecture (cached; reseeds and morphs only upload data),
+keeps the packed weights in a float texture or a std140 uniform block, evaluates the network for
+every pixel of a target (a fragment pass over a full-screen triangle, or a compute pass that
+writes four pixels per invocation), and shows or reads back the result. Where OpenGL is a
+software rasterizer, the "cpu" path evaluates with numpy instead (cpu.py) and only colours here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from ..core.errors import CPPNError
+from ..core.spec import PALETTES, NetworkSpec, View, check_size
+from . import cpu
+from .codegen import bake, glsl
+
+_DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
+_WEIGHT_UNIT = 0
+_FRAME_UNIT = 1
+# present()'s filters for a frame smaller than its viewport (a reduced render scale):
+# bilinear, one tap (shaders/blit.frag); catmull-rom, a sharper bicubic in 9 bilinear taps
+# (shaders/blit_bicubic.frag).
+UPSCALE_FILTERS = ("bilinear", "catmull-rom")
+_OVERLAY_UNIT = 2
+_TEXTURE_UNIT = 3
+_OUTPUTS_UNIT = 4
+# Where a network can be evaluated: the two shader paths, or numpy on the host (cpu.py).
+PATHS = (*glsl.PATHS, "cpu")
+# Frame targets and readback pools kept per size. A window dragged through a hundred sizes (or
+# takes recorded at many sizes) must not keep a hundred of each: the least recently used go.
+# A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
+MAX_TARGETS = 8
+MAX_READ_POOLS = 4
+# Uniform-fed programs kept, one per architecture, so going back to a recent width, depth or
+# activation set is free; a show that explores hundreds must not keep hundreds (llvmpipe holds
+# megabytes of JIT code each).
+MAX_PROGRAMS = 16
+
+
+def create_headless_context() -> moderngl.Context:
+    """A standalone OpenGL context through EGL: no window or display needed."""
+    try:
+        return moderngl.create_standalone_context(backend="egl")
+    except Exception as exc:  # moderngl raises bare Exception for a missing libEGL or driver
+        try:
+            with _native_stderr_silenced():  # Mesa's libGL prints its own failure lines
+                return moderngl.create_standalone_context()
+        except Exception:
+            raise CPPNError(
+                f"no headless OpenGL context (EGL): {exc}; install Mesa "
+                "(apt-get install libegl1 libgl1) or a GPU driver"
+            ) from None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the block: drivers write their diagnostics
+    there from C, where Python's sys.stderr cannot catch them."""
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def auto_path(gl_renderer: str, has_compute: bool) -> str:
+    """The render path ``path="auto"`` picks for a context.
+
+    Measured (benchmarks/): on a software rasterizer numpy's BLAS outruns the shader JIT on the
+    same cores; on a GPU four pixels per compute invocation amortise each weight fetch; GL < 4.3
+    (macOS) has only the fragment path.
+    """
+    if cpu.is_software(gl_renderer):
+        return "cpu"
+    return "compute" if has_compute else "fragment"
+
+
+def _link(ctx: moderngl.Context, source: str, compute: bool = False):
+    """A compute shader, or a fragment program drawn over the full-screen triangle."""
+    if compute:
+        return ctx.compute_shader(source)
+    return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+
+
+def _recent(cache: dict, key, make, limit: int, drop=None):
+    """``cache[key]``, made by ``make()`` when missing, kept most recently used last; beyond
+    ``limit`` entries the least recently used go (``drop`` releases what it holds)."""
+    value = cache.pop(key, None)
+    if value is None:
+        while len(cache) >= limit:
+            old = cache.pop(next(iter(cache)))
+            if drop is not None:
+                drop(old)
+        value = make()
+    cache[key] = value
+    return value
+
+
+def default_texture(size: int = 256) -> np.ndarray:
+    """A colourful grid to remap when the user gave no texture: uint8 (size, size, 3)."""
+    t = (np.arange(size) + 0.5) / size
+    u, v = np.meshgrid(t, t)
+    check = ((u * 8).astype(int) + (v * 8).astype(int)) % 2
+    rgb = np.stack([u, v, 1.0 - 0.5 * (u + v)], axis=-1) * (0.55 + 0.45 * check[..., None])
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+@dataclass
+class Stats:
+    compiles: int = 0  # uniform-fed programs: one per architecture, on the render thread
+    special_compiles: int = 0  # baked programs swapped in (cache hits when async)
+    compile_seconds: float = 0.0
+    uploads: int = 0
+    background_compiles: int = 0  # architectures compiled in a child first (Renderer.prepare)
+    # The render thread's cost of taking over a program a child compiled: link + first draw
+    # (llvmpipe JITs at the first draw). A cache hit is tens of ms; a miss is the cold compile.
+    last_takeover_s: float = 0.0
+
+
+class PendingRead:
+    """A frame on its way from the GPU (``Renderer.read_async``); ``result()`` maps it once."""
+
+    def __init__(self, buf: moderngl.Buffer, size: tuple[int, int], dtype: str, channels: int,
+                 give_back: Callable[[moderngl.Buffer], None]) -> None:
+        self._buf = buf
+        self._give_back = give_back
+        self.size = size
+        self.dtype = dtype
+        self.channels = channels
+
+    def result(self) -> np.ndarray:
+        """(H, W, channels), top row first, float32 or uint8 like ``Renderer.read``."""
+        if self._buf is None:
+            raise CPPNError("this readback was already collected")
+        w, h = self.size
+        np_dtype = np.float32 if self.dtype == "f4" else np.uint8
+        data = np.frombuffer(self._buf.read(), dtype=np_dtype).reshape(h, w, 4)[::-1]
+        out = np.ascontiguousarray(data[:, :, : self.channels])
+        self.release()
+        return out
+
+    def release(self) -> None:
+        """Give the buffer back to the pool without reading it (idempotent)."""
+        if self._buf is not None:
+            self._give_back(self._buf)  # reused by the next readback of this size
+            self._buf = None
+
+
+SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
+# A takeover slower than this, and than MISS_FRACTION of the child's whole build, means the
+# driver's cache missed (a miss costs the compile again; a hit tens of ms): stop trying. Relative
+# to the child's time too, so a machine busy with other work does not read as a miss. A miss
+# costs the render thread no more than compiling in place would, so giving up only saves the
+# children's CPU: a generous budget. (0.25 s misread hits: a soak whose children found every
+# architecture in the cache (0.4 s each) saw 0.66 s takeovers while its encoders held the cores.)
+HIT_BUDGET_S = 1.0
+MISS_FRACTION = 0.3
+# Slow takeovers in a row that turn a child's work off: one alone can be a busy moment; a cache
+# that is not shared misses every time.
+MISSES_IN_A_ROW = 2
+# llvmpipe compiles a baked W32 D4 (3.3k multiply-adds per pixel) in ~1 s, W64 D8 (29k) in ~10 s
+# of one core (one pixel per compute invocation; 2.5 and 55 s as a fragment shader); the baked
+# program then runs 2-4x faster than the uniform one. Builds above
+# LLVMPIPE_QUICK_MACS only start once the weights have held still for a while (settle_seconds),
+# and none above LLVMPIPE_MAX_MACS (W64 D16 is 62k).
+LLVMPIPE_QUICK_MACS = 16384
+LLVMPIPE_MAX_MACS = 65536
+SETTLE_SECONDS_PER_QUICK = 5.0
+
+
+def _warm_size(size: tuple[int, int]) -> tuple[int, int]:
+    """A tiny target that a driver compiles the same variant for as ``size``: llvmpipe keys
+    compute variants on whether the image's sides are powers of two (16 is, 24 is not)."""
+    return tuple(16 if n & (n - 1) == 0 else 24 for n in size)
+
+
+class _ChildCompile:
+    """One background compile: a child process compiles a shader and draws with it once.
+
+    moderngl holds the GIL while the driver compiles, so a worker thread would freeze the window;
+    a child process in its own headless context does not. Drivers keep compiled shaders in a disk
+    cache (Mesa, NVIDIA), so the render thread's own compile of the same text afterwards is a
+    cache hit. llvmpipe compiles a variant per target format and bound sampler state at the
+    first draw: the child draws with the state the renderer will (``Renderer._draw_state``), or the
+    render thread would still pay the full compile at its first frame.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.key: tuple | None = None
+        self.source = ""
+        self.started = 0.0
+        self.seconds = 0.0  # how long the last finished child took, start-up included
+        self.misses = 0  # slow takeovers in a row
+
+    def start(self, key: tuple, source: str, state: dict) -> None:
+        self.stop()
+        self.key, self.source = key, source
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime_cppn.rendering.renderer", "--warm", json.dumps(state)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(source.encode())
+            self.proc.stdin.close()
+        except OSError:  # the child died at once (no GL there): poll() reports it
+            pass
+
+    @property
+    def busy(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def poll(self, key: tuple) -> str:
+        """'idle' (nothing started for ``key``), 'running', or once finished 'done' / 'failed'
+        (reported once; the child is then forgotten)."""
+        if self.proc is None or self.key != key:
+            return "idle"
+        code = self.proc.poll()
+        if code is None:
+            return "running"
+        self.proc = None
+        self.seconds = time.monotonic() - self.started
+        return "done" if code == 0 else "failed"
+
+    def missed(self, takeover_s: float) -> bool:
+        """Whether the render thread's takeovers compile the children's builds again: the
+        MISSES_IN_A_ROW-th slow takeover in a row says the driver's cache is not shared."""
+        slow = takeover_s > max(HIT_BUDGET_S, MISS_FRACTION * self.seconds)
+        self.misses = self.misses + 1 if slow else 0
+        return self.misses >= MISSES_IN_A_ROW
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+class _Specializer:
+    """Swaps in a constants-baked program for weights that stay put, without a hitch.
+
+    Baked constants run up to 2-4x faster than runtime weights on llvmpipe (benchmarks/), but
+    every weight set is a new program. A child process compiles it first (``_ChildCompile``)
+    and the render thread then takes it over from the driver's cache (llvmpipe: 2-3 s cold,
+    tens of ms warm). If that takeover is still slow, the cache is not shared between the two
+    contexts here, and specialising switches itself off. Reseeds and morphs never wait for it:
+    the uniform-fed program draws until the baked one is ready. ``sync`` compiles in place
+    (offline renders, tests); ``off`` never specialises.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.weights_id = b""
+        self.stable_frames = 0
+        self.stable_since = 0.0
+        self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
+        self.child = _ChildCompile()
+
+    def weights_changed(self, data: bytes) -> None:
+        wid = hashlib.blake2b(data, digest_size=16).digest()
+        if wid != self.weights_id:
+            self.weights_id = wid
+            self.stable_frames = 0
+            # Wall time, not the show's clock: it only schedules a build that draws the same
+            # pixels, so frame-exact takes are unaffected.
+            self.stable_since = time.monotonic()
+
+    def program(self, r: Renderer, spec: NetworkSpec, fmt: str):
+        """The baked program for the current weights if ready, else None (use the uniform one)."""
+        if self.mode == "off":
+            return None
+        path = self.path_for(r, spec)
+        if path is None:
+            return None
+        key = (spec.architecture, self.weights_id, path, "" if path == "fragment" else fmt)
+        prog = self.programs.get(key)
+        if prog is not None:
+            return prog
+        self.stable_frames += 1
+        if self.mode == "sync":
+            return self._build(r, spec, key, self._source(path, spec, fmt), fmt)
+        status = self.child.poll(key)
+        if status == "done":
+            return self._build(r, spec, key, self.child.source, fmt)
+        if status == "failed":  # no GL in a child here, or a driver refusing the baked text
+            self.mode = "off"
+            return None
+        if status == "idle" and self.child.busy:
+            self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
+        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER
+                and time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
+                and not r.building):  # a new architecture's compile comes first
+            self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
+        return None
+
+    @staticmethod
+    def path_for(r: Renderer, spec: NetworkSpec) -> str | None:
+        """Which baked program to build, or None when it would not pay.
+
+        Measured on llvmpipe (benchmarks/README.md): a baked compute program evaluating one
+        pixel per invocation ("compute1") runs as fast as the baked fragment program and
+        compiles 2-2.4x faster (llvmpipe builds two functions per fragment shader); the
+        four-pixel compute body compiles 3-10x slower. Above ~50k multiply-adds per pixel a baked
+        compile takes several minutes of CPU the live frames share. Elsewhere the renderer's own
+        path: on datacenter GPUs only a few SMs run fragment shaders.
+        """
+        if "llvmpipe" in r.gl_renderer:
+            if spec.macs_per_pixel > LLVMPIPE_MAX_MACS:
+                return None
+            return "compute1" if r.has_compute else "fragment"
+        return r.path
+
+    @staticmethod
+    def settle_seconds(r: Renderer, spec: NetworkSpec) -> float:
+        """How long the weights must hold still before a baked build starts.
+
+        A build that takes a core for a minute (llvmpipe, big networks) only pays if the weights
+        then stay, and a performer reseeding every few seconds would otherwise keep a child
+        compiling for nothing: wait in proportion to the network's size. GPU drivers compile in
+        well under a second: no wait beyond SPECIALIZE_AFTER frames.
+        """
+        macs = spec.macs_per_pixel
+        if "llvmpipe" not in r.gl_renderer or macs <= LLVMPIPE_QUICK_MACS:
+            return 0.0
+        return SETTLE_SECONDS_PER_QUICK * macs / LLVMPIPE_QUICK_MACS
+
+    @staticmethod
+    def _source(path: str, spec: NetworkSpec, fmt: str) -> str:
+        return bake.source(spec, None, path, fmt, latent="uniform")
+
+    def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str, fmt: str):
+        t0 = time.perf_counter()
+        try:
+            prog = _link(r.ctx, source, compute=key[2] != "fragment")
+            if key[2] != "fragment":
+                prog.extra = glsl.GROUP_PIXELS[key[2]]  # how _execute dispatches it
+            if self.mode == "async":  # the variant too, so the takeover is timed whole
+                r._warm_up(prog, spec, fmt)
+        except Exception:  # a driver that rejects the baked text keeps the uniform program
+            self.mode = "off"
+            return None
+        if self.mode == "async":
+            r.stats.last_takeover_s = time.perf_counter() - t0
+            if self.child.missed(r.stats.last_takeover_s):
+                self.mode = "off"  # no shared cache: this one was a hitch; no more of them
+        while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
+            old = self.programs.pop(next(iter(self.programs)))
+            vao = r._vao_cache.pop(old.glo, None)
+            if vao is not None:  # dropped from the cache is not freed: one VAO a bake leaked
+                vao.release()
+            old.release()
+        self.programs[key] = prog
+        r.stats.special_compiles += 1  # apart from stats.compiles: those are the hitches
+        return prog
+
+    def release(self) -> None:
+        self.child.stop()
+        for prog in self.programs.values():
+            prog.release()
+        self.programs.clear()
+
+
+def _warm_main(state_json: str) -> int:
+    """Child process: compile the shader on stdin and draw with it once in the renderer's state
+    (``Renderer._draw_state``), filling the driver's cache for the render thread."""
+    state = json.loads(state_json)
+    source = sys.stdin.read()
+    # EGL only, never the GLX fallback: a child is headless by design, and GLX would open
+    # whatever X display happens to be around (its own driver, its own cache).
+    ctx = moderngl.create_standalone_context(backend="egl")
+    # A power-of-two float texture like the renderer's weights (llvmpipe keys a variant on the
+    # sampler state and whether sizes are powers of two, not on the sizes).
+    weights = ctx.texture((glsl.TEXTURE_WIDTH, 1), 4, dtype="f4")
+    weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
+    weights.use(_WEIGHT_UNIT)
+    if state.get("texture"):
+        w, h, components, nearest = state["texture"]
+        image = ctx.texture((w, h), components)
+        image.repeat_x = image.repeat_y = False
+        f = moderngl.NEAREST if nearest else moderngl.LINEAR
+        image.filter = (f, f)
+        image.use(_TEXTURE_UNIT)
+    target = ctx.texture(tuple(state["size"]), 4,
+                         dtype="f4" if state["target"] == "rgba32f" else "f1")
+    prog = _link(ctx, source, compute=state["path"] != "fragment")
+    for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
+        if name in prog:
+            prog[name].value = unit
+    if state["path"] != "fragment":
+        target.bind_to_image(0, read=False, write=True)
+        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
+    else:
+        fbo = ctx.framebuffer(color_attachments=[target])
+        fbo.use()
+        vao = ctx.vertex_array(prog, [])
+        vao.vertices = 3
+        vao.render()
+    ctx.finish()
+    _flush_shader_cache()
+    return 0
+
+
+def _flush_shader_cache() -> None:
+    """Terminate this process's EGL display before it exits. Mesa writes its shader disk cache
+    from a background queue and waits for that queue only when the display goes; glcontext never
+    terminates it, so a child that just exited lost entries now and then (half the time on a busy
+    machine) and the render thread compiled the whole program again."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+    except OSError:
+        return  # not EGL (a GLX or CGL context): nothing known to flush
+    egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
+    egl.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
+    egl.eglTerminate.argtypes = [ctypes.c_void_p]
+    display = egl.eglGetCurrentDisplay()
+    if display:
+        egl.eglMakeCurrent(display, None, None, None)
+        egl.eglTerminate(display)
+
+
+class Renderer:
+    """Evaluates NetworkSpecs on the GPU. Not thread-safe: use it from the GL context's thread."""
+
+    def __init__(
+        self,
+        ctx: moderngl.Context | None = None,
+        path: str = "auto",
+        storage: str = "auto",
+        specialize: str = "off",
+        background: bool = False,
+    ) -> None:
+        self.ctx = ctx or create_headless_context()
+        info = self.ctx.info
+        self.gl_renderer: str = info.get("GL_RENDERER", "?")
+        self.max_texture: int = int(info.get("GL_MAX_TEXTURE_SIZE", 4096))
+        vp = info.get("GL_MAX_VIEWPORT_DIMS", (self.max_texture, self.max_texture))
+        self.max_size = min(self.max_texture, *vp)
+        self.max_ubo: int = int(info.get("GL_MAX_UNIFORM_BLOCK_SIZE", 16384))
+        self.has_compute = self.ctx.version_code >= 430
+        if path == "auto":
+            path = auto_path(self.gl_renderer, self.has_compute)
+        if path not in PATHS:
+            raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
+        if path == "compute" and not self.has_compute:
+            raise CPPNError(f"the compute path needs OpenGL 4.3; this context is {self.ctx.version_code}")
+        self.path = path
+        if storage not in ("auto", "texture", "ubo"):
+            raise CPPNError(f"unknown weight storage {storage!r}; valid: auto, texture, ubo")
+        self.storage_pref = storage
+        self.stats = Stats()
+        self.spec: NetworkSpec | None = None
+        self._programs: dict[tuple, moderngl.Program | moderngl.ComputeShader] = {}
+        self._weights: moderngl.Texture | moderngl.Buffer | None = None
+        self._weights_key: tuple | None = None
+        self._targets: dict[tuple, tuple[moderngl.Texture, moderngl.Framebuffer | None]] = {}
+        self._vao_cache: dict[int, moderngl.VertexArray] = {}
+        self._texture: moderngl.Texture | None = None
+        self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
+        self._blit = _link(self.ctx, glsl.load("blit.frag"))
+        self._blit_vao = self._fullscreen(self._blit)
+        self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
+        self._bicubic: tuple[moderngl.Program, moderngl.VertexArray] | None = None  # on first use
+        self._default_fbo = self.ctx.detect_framebuffer(0)  # the window's, or none (headless)
+        self._overlay: moderngl.Program | None = None  # built on first draw_overlay
+        self._overlay_vao: moderngl.VertexArray | None = None
+        self._overlay_tex: moderngl.Texture | None = None
+        self._overlay_src: np.ndarray | None = None
+        if specialize not in ("off", "async", "sync"):
+            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+        # The cpu path compiles nothing per network: nothing to bake or build in the background.
+        self._special = _Specializer("off" if path == "cpu" else specialize)
+        # Renderer.prepare compiles new architectures in a child first (the live window).
+        self.background = background
+        self._arch_child = _ChildCompile()
+        self._texture_nearest = False
+        self._last_size = (16, 16)
+        self._z: np.ndarray | None = None
+        self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
+        # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
+        self._outputs: dict[tuple, tuple[moderngl.Texture, np.ndarray]] = {}
+        self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
+        self._frames: dict[tuple[int, int], np.ndarray] = {}  # (w, h) -> the cpu path's RGBA
+
+    @classmethod
+    def from_current_context(cls, **kw) -> Renderer:
+        """A renderer on the OpenGL context current on this thread (a window's); needs GL 3.3."""
+        try:
+            ctx = moderngl.create_context(require=330)
+        except Exception as exc:  # moderngl raises bare Exception for a missing or old context
+            raise CPPNError(f"the window has no usable OpenGL 3.3 context: {exc}") from None
+        return cls(ctx, **kw)
+
+    # --- network ------------------------------------------------------------------------------
+
+    def storage_for(self, spec: NetworkSpec) -> str:
+        if self._cpu is not None:
+            return "host"  # numpy arrays in main memory: no GL weight storage
+        if self.storage_pref != "auto":
+            if self.storage_pref == "ubo" and 16 * glsl.layout(spec).size > self.max_ubo:
+                raise CPPNError(
+                    f"the network needs {16 * glsl.layout(spec).size} bytes of uniform block; "
+                    f"this GPU allows {self.max_ubo} (use the texture storage)"
+                )
+            return self.storage_pref
+        # llvmpipe compiles uniform-block indexing ~30x slower than texel fetches and runs it ~2x
+        # slower (benchmarks/); elsewhere the uniform block is the constant-cache-friendly choice.
+        if "llvmpipe" in self.gl_renderer or 16 * glsl.layout(spec).size > self.max_ubo:
+            return "texture"
+        return "ubo"
+
+    def path_text(self, spec: NetworkSpec | None) -> str:
+        """Where the network runs, for the info overlay: 'compute path, texture weights'."""
+        if self._cpu is not None:
+            return f"cpu path (numpy, {self._cpu.threads} threads)"
+        return f"{self.path} path, {self.storage_for(spec) if spec else '?'} weights"
+
+    def _check_fits(self, spec: NetworkSpec) -> None:
+        rows = -(-glsl.layout(spec).size // glsl.TEXTURE_WIDTH)
+        if rows > self.max_texture:
+            raise CPPNError(
+                f"the network's {glsl.layout(spec).size} weight texels exceed this GPU's "
+                f"{glsl.TEXTURE_WIDTH}x{self.max_texture} texture limit"
+            )
+
+    def ready(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
+        """Whether ``spec``'s architecture is compiled: set_network then only uploads."""
+        if self._cpu is not None:
+            return True
+        return self._program_key(spec, _DTYPES[dtype]) in self._programs
+
+    @property
+    def building(self) -> bool:
+        """A new architecture is compiling in the background (see ``prepare``)."""
+        return self._arch_child.busy
+
+    def prepare(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
+        """Get ``spec``'s architecture compiled without freezing the caller.
+
+        True when it is ready (``set_network`` then only uploads). With ``background`` on and a
+        network already shown, a new architecture is first compiled by a child process and this
+        returns False until that is done: keep drawing the current network and ask again next
+        frame; the render thread then takes the program over from the driver's cache. Otherwise,
+        or when the child failed (the in-place compile then raises the driver's CPPNError), it
+        compiles here and now. A network too big for this GPU is refused at once.
+        """
+        self._check_fits(spec)
+        if self._cpu is not None:
+            return True
+        fmt = _DTYPES[dtype]
+        key = self._program_key(spec, fmt)
+        if key in self._programs:
+            if self._arch_child.key != key:
+                self._arch_child.stop()  # the performer went back: that build is not wanted
+            return True
+        if not self.background or self.spec is None:
+            self._program(spec, fmt)
+            return True
+        status = self._arch_child.poll(key)
+        if status == "running":
+            return False
+        if status == "idle":
+            self._special.child.stop()  # its weights are about to be stale; the cores are needed
+            storage = self.storage_for(spec)
+            self._arch_child.start(key, glsl.source(spec, self.path, storage, fmt),
+                                   self._draw_state(spec, self.path, fmt))
+            self.stats.background_compiles += 1
+            return False
+        t0 = time.perf_counter()
+        prog = self._program(spec, fmt)  # cold when the child failed: the driver's error, here
+        if status == "failed":
+            self.background = False  # it compiles here, so the child is what fails: stop trying
+            return True
+        self._warm_up(prog, spec, fmt)
+        self.stats.last_takeover_s = time.perf_counter() - t0
+        if self._arch_child.missed(self.stats.last_takeover_s):
+            self.background = False  # the cache is not shared here: it only delayed the hitch
+        return True
+
+    def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
+        """What a child must draw with to build the variant the renderer will use."""
+        state: dict = {"path": path, "target": fmt, "texture": None,
+                       "size": _warm_size(self._last_size)}
+        if spec.out_channels == 2:
+            tex = self._uv_texture()
+            state["texture"] = [*tex.size, tex.components, self._texture_nearest]
+        return state
+
+    def _warm_up(self, prog, spec: NetworkSpec, fmt: str) -> None:
+        """One tiny draw with ``prog`` in the live state: the driver builds its variant now."""
+        dtype = "f4" if fmt == "rgba32f" else "f1"
+        size = _warm_size(self._last_size)
+        tex = self.target(size, dtype)
+        if "u_texture" in prog:
+            prog["u_texture"].value = _TEXTURE_UNIT
+            self._uv_texture().use(_TEXTURE_UNIT)
+        if self._weights is not None:
+            self._bind_weights()
+        self._execute(prog, tex, self._targets[(*size, dtype)][1])
+
+    def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
+        """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
+        self._check_fits(spec)
+        if self._cpu is not None:
+            self._cpu.set_network(spec, z)  # raises on a bad z before changing anything
+        else:
+            self._program(spec, "rgba32f")  # compile (or fetch) before touching state
+        self.spec = spec
+        self._z = spec.check_z(z) if spec.z_dim else None
+        if self._cpu is not None:
+            self.stats.uploads += 1
+            return
+        data = glsl.pack(spec, z)
+        self._upload(data)
+        # Everything but the z-folded first bias identifies the weights a baked program holds.
+        self._special.weights_changed(data[glsl.layout(spec).first_bias_blocks:].tobytes())
+
+    def set_latent(self, z: np.ndarray | None) -> None:
+        """Fold a new z into the first layer's bias: a few texels, every frame."""
+        spec = self._need_spec()
+        self._z = spec.check_z(z) if spec.z_dim else None
+        if self._cpu is not None:
+            self._cpu.set_latent(z)
+            return
+        block = glsl.first_bias_block(spec, z)
+        if isinstance(self._weights, moderngl.Texture):
+            self._weights.write(block.tobytes(), viewport=(0, 0, block.shape[0], 1))
+        else:
+            self._weights.write(block.tobytes(), offset=0)
+
+    def _need_spec(self) -> NetworkSpec:
+        if self.spec is None:
+            raise CPPNError("no network set: call set_network first")
+        return self.spec
+
+    def _upload(self, data: np.ndarray) -> None:
+        spec = self._need_spec()
+        storage = self.storage_for(spec)
+        n = data.shape[0]
+        if storage == "texture":
+            rows = -(-n // glsl.TEXTURE_WIDTH)
+            # A power of two: llvmpipe builds a shader variant per power-of-two-ness of a bound
+            # texture, and a background compile (prepare) must hit the variant drawn here.
+            rows = min(1 << (rows - 1).bit_length(), self.max_texture)
+            padded = np.zeros((rows * glsl.TEXTURE_WIDTH, 4), np.float32)
+            padded[:n] = data
+            key = ("texture", rows)
+            if self._weights_key != key:
+                self._release_weights()
+                self._weights = self.ctx.texture((glsl.TEXTURE_WIDTH, rows), 4, dtype="f4")
+                self._weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
+                self._weights_key = key
+            self._weights.write(padded.tobytes())
+        else:
+            key = ("ubo", n)
+            if self._weights_key != key:
+                self._release_weights()
+                self._weights = self.ctx.buffer(reserve=16 * n)
+                self._weights_key = key
+            self._weights.write(data.tobytes())
+        self.stats.uploads += 1
+
+    def _release_weights(self) -> None:
+        if self._weights is not None:
+            self._weights.release()
+        self._weights = None
+        self._weights_key = None
+
+    def _program_key(self, spec: NetworkSpec, image_format: str) -> tuple:
+        fmt = image_format if self.path == "compute" else ""
+        return (spec.architecture, self.path, self.storage_for(spec), fmt)
+
+    def _program(self, spec: NetworkSpec, image_format: str):
+        storage = self.storage_for(spec)
+        key = self._program_key(spec, image_format)
+        prog = self._programs.pop(key, None)
+        if prog is not None:
+            self._programs[key] = prog  # most recently used last
+            return prog
+        source = glsl.source(spec, self.path, storage, image_format)
+        t0 = time.perf_counter()
+        try:
+            prog = _link(self.ctx, source, compute=self.path == "compute")
+        except Exception as exc:  # moderngl reports compile and link errors as plain Exception
+            first = str(exc).strip().splitlines()
+            raise CPPNError(
+                f"the GPU could not compile this network ({self.path} path): "
+                f"{' '.join(first[:3])[:300]}"
+            ) from None
+        self.stats.compiles += 1
+        self.stats.compile_seconds += time.perf_counter() - t0
+        if storage == "texture":
+            prog["u_weights"].value = _WEIGHT_UNIT
+        elif "Weights" in prog:
+            prog["Weights"].binding = 0
+        while len(self._programs) >= MAX_PROGRAMS:  # the least recently used goes
+            old = self._programs.pop(next(iter(self._programs)))
+            vao = self._vao_cache.pop(old.glo, None)
+            if vao is not None:
+                vao.release()
+            old.release()
+        self._programs[key] = prog
+        return prog
+
+    def forget_programs(self) -> None:
+        """Release every compiled network program (the next draw recompiles)."""
+        for prog in self._programs.values():
+            prog.release()
+        self._programs.clear()
+        for vao in self._vao_cache.values():
+            vao.release()
+        self._vao_cache.clear()
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def _fullscreen(self, prog) -> moderngl.VertexArray:
+        vao = self.ctx.vertex_array(prog, [])
+        vao.vertices = 3
+        return vao
+
+    def target(self, size: tuple[int, int], dtype: str = "f4") -> moderngl.Texture:
+        """An offscreen frame texture of ``size`` (cached; rgba32f for 'f4', rgba8 for 'f1')."""
+        w, h = check_size(size, self.max_size)
+        if dtype not in _DTYPES:
+            raise CPPNError(f"unknown target dtype {dtype!r}; valid: {', '.join(_DTYPES)}")
+        def make() -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+            tex = self.ctx.texture((w, h), 4, dtype=dtype)
+            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            # Every target is also a framebuffer: specialised programs may be fragment programs
+            # even when the uniform-fed one is a compute shader (see _Specializer.path_for).
+            return tex, self.ctx.framebuffer(color_attachments=[tex])
+
+        entry = _recent(self._targets, (w, h, dtype), make, MAX_TARGETS,
+                        lambda old: self._release_target(*old))
+        return entry[0]
+
+    def release_targets(self, keep: tuple[int, int] | None = None) -> None:
+        """Free cached frame textures (all, or all but those of size ``keep``)."""
+        for key in list(self._targets):
+            if keep is None or key[:2] != tuple(keep):
+                self._release_target(*self._targets.pop(key))
+
+    def _release_target(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+        # moderngl rebinds the current framebuffer after creating one: a released but still
+        # bound one would make the next ctx.framebuffer() fail with GL_INVALID_OPERATION.
+        if self.ctx.fbo is fbo:
+            self._default_fbo.use()
+        fbo.release()
+        tex.release()
+
+    def draw(
+        self,
+        size: tuple[int, int],
+        view: View | None = None,
+        dtype: str = "f4",
+        display: bool = False,
+    ) -> moderngl.Texture:
+        """Evaluate the current network into an offscreen texture and return it.
+
+        ``display`` maps outputs to colour (mono -> grey, clamped); otherwise the texture holds
+        the raw outputs in its first ``out_channels`` channels.
+        """
+        spec = self._need_spec()
+        view = view or View()
+        tex = self.target(size, dtype)
+        w, h = tex.size
+        self._last_size = (w, h)  # background compiles warm a variant for sizes like it
+        if self._cpu is not None:
+            mode = view.color if display else "raw"
+            if dtype == "f4" and cpu.can_frame(spec.out_channels, mode):
+                # Coloured by the workers (cpu.CpuEvaluator.frame): an upload, no colour pass.
+                tex.write(self._cpu.frame((w, h), view, mode, out=self._cpu_frame((w, h))))
+                return tex
+            prog = self._evaluate_on_cpu(spec, (w, h), view)
+        else:
+            prog = (self._special.program(self, spec, _DTYPES[dtype])
+                    or self._program(spec, _DTYPES[dtype]))
+        uniforms = {
+            "u_resolution": (float(w), float(h)),
+            "u_center": tuple(float(c) for c in view.center),
+            "u_scale": float(spec.scale / view.zoom),
+            "u_symmetry": view.symmetry_code,
+            "u_kaleido": view.kaleido,
+            "u_color_mode": view.color_code if display else 0,
+            "u_palette": PALETTES[view.palette],
+            "u_wrap": view.wrap_code,
+            "u_uv_range": self._uv_range(view, (w, h)) if display else (0.0, 0.0, 1.0, 1.0),
+            "u_texture": _TEXTURE_UNIT,
+        }
+        for name, value in uniforms.items():
+            if name in prog:  # the compiler drops uniforms a network does not use
+                prog[name].value = value
+        if bake.LATENT_UNIFORM in prog:  # a specialised program takes the z-folded bias here
+            prog[bake.LATENT_UNIFORM].write(glsl.first_bias_block(spec, self._z).tobytes())
+        if spec.out_channels == 2 and display:
+            self._uv_texture().use(_TEXTURE_UNIT)
+        if self._weights is not None:
+            self._bind_weights()
+        self._execute(prog, tex, self._targets[(w, h, dtype)][1])
+        return tex
+
+    def _evaluate_on_cpu(self, spec: NetworkSpec, size: tuple[int, int], view: View):
+        """The cpu path: numpy evaluates every pixel, the outputs go up as a float texture, and
+        the returned colour-pass program turns them into the frame."""
+        c = spec.out_channels
+
+        def make() -> tuple[moderngl.Texture, np.ndarray]:
+            tex = self.ctx.texture(size, c, dtype="f4")
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            return tex, np.empty((size[0] * size[1], c), np.float32)
+
+        # Bounded: a window resized many times.
+        tex, outputs = _recent(self._outputs, (*size, c), make, MAX_READ_POOLS,
+                               lambda old: old[0].release())
+        self._cpu.evaluate(size, view, out=outputs)  # (H * W, channels), bottom row first
+        tex.write(outputs)
+        tex.use(_OUTPUTS_UNIT)
+        prog = self._outputs_progs.get(c)
+        if prog is None:
+            prog = self._outputs_progs[c] = _link(self.ctx, glsl.outputs_source(c))
+            self.stats.compiles += 1
+        prog["u_outputs"].value = _OUTPUTS_UNIT
+        return prog
+
+    def _cpu_frame(self, size: tuple[int, int]) -> np.ndarray:
+        """The cpu path's RGBA array for frames of ``size``: kept, a 4K one is 133 MB."""
+        return _recent(self._frames, size, lambda: np.empty((size[0] * size[1], 4), np.float32),
+                       MAX_READ_POOLS)
+
+    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+        w, h = tex.size
+        if isinstance(prog, moderngl.ComputeShader):
+            tex.bind_to_image(0, read=False, write=True)
+            n = prog.extra or glsl.GROUP_PIXELS["compute"]  # pixels per work group side
+            prog.run(-(-w // n), -(-h // n))
+            self.ctx.memory_barrier()
+        else:
+            fbo.use()
+            fbo.viewport = (0, 0, w, h)
+            self._vao(prog).render()
+
+    # --- uv remap -----------------------------------------------------------------------------
+
+    def set_texture(self, image: np.ndarray | None, nearest: bool = False) -> None:
+        """The texture uv networks sample: uint8 (H, W, 3 or 4), top row first; None = default."""
+        if self._texture is not None:
+            self._texture.release()
+            self._texture = None
+        if image is None:
+            return
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise CPPNError("a texture must be uint8 (H, W, 3) or (H, W, 4)")
+        h, w = image.shape[:2]
+        check_size((w, h), self.max_texture)
+        rgba = np.ascontiguousarray(image[::-1])  # GL's first row is the bottom one
+        self._texture = self.ctx.texture((w, h), image.shape[2], rgba.tobytes())
+        self._texture.repeat_x = self._texture.repeat_y = False  # wrap_uv does the wrapping
+        f = moderngl.NEAREST if nearest else moderngl.LINEAR
+        self._texture.filter = (f, f)
+        self._texture_nearest = nearest
+
+    def _uv_texture(self) -> moderngl.Texture:
+        if self._texture is None:
+            self.set_texture(default_texture())
+        return self._texture
+
+    def _uv_range(self, view: View, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """Stable: uv are the outputs. Normalised: stretched by the frame's min and max (the
+        seed's way), estimated on a 64-pixel probe of the same view to stay cheap per frame."""
+        if not view.uv_normalize or self.spec is None or self.spec.out_channels != 2:
+            return (0.0, 0.0, 1.0, 1.0)
+        w, h = size
+        k = 64 / max(w, h)
+        probe = self.read(self.draw((max(1, round(w * k)), max(1, round(h * k))), view), 2)
+        lo, hi = probe.reshape(-1, 2).min(axis=0), probe.reshape(-1, 2).max(axis=0)
+        inv = 1.0 / np.maximum(hi - lo, 1e-6)
+        return (float(lo[0]), float(lo[1]), float(inv[0]), float(inv[1]))
+
+    def _vao(self, prog) -> moderngl.VertexArray:
+        vao = self._vao_cache.get(prog.glo)
+        if vao is None:
+            vao = self._vao_cache[prog.glo] = self._fullscreen(prog)
+        return vao
+
+    def _bind_weights(self) -> None:
+        if isinstance(self._weights, moderngl.Texture):
+            self._weights.use(_WEIGHT_UNIT)
+        else:
+            self._weights.bind_to_uniform_block(0)
+
+    def read(self, tex: moderngl.Texture, channels: int | None = None) -> np.ndarray:
+        """A frame texture as (H, W, channels), top row first: float32 or uint8 by its dtype."""
+        w, h = tex.size
+        np_dtype = np.float32 if tex.dtype == "f4" else np.uint8
+        data = np.frombuffer(tex.read(), dtype=np_dtype).reshape(h, w, 4)[::-1]
+        c = channels or (self.spec.out_channels if self.spec else 4)
+        return np.ascontiguousarray(data[:, :, :c])
+
+    def read_async(self, tex: moderngl.Texture, channels: int | None = None) -> PendingRead:
+        """Start copying a frame texture into a pixel buffer; ``.result()`` collects it later.
+
+        The copy goes GPU-side into a buffer (a PBO), so the call returns without waiting for the
+        frame to finish; mapping it one or two frames later finds the pixels ready and the render
+        loop never stalls on a readback. Buffers are pooled per size; collect every handle.
+        """
+        w, h = tex.size
+        nbytes = w * h * 4 * (4 if tex.dtype == "f4" else 1)
+        pool = self._read_buffers.pop(nbytes, [])
+        self._read_buffers[nbytes] = pool  # most recently used last
+        while len(self._read_buffers) > MAX_READ_POOLS:  # free the least recently used size
+            for old in self._read_buffers.pop(next(iter(self._read_buffers))):
+                old.release()
+        buf = pool.pop() if pool else self.ctx.buffer(reserve=nbytes)
+        tex.read_into(buf)
+        c = channels or (self.spec.out_channels if self.spec else 4)
+        return PendingRead(buf, (w, h), tex.dtype, c, self._read_buffer_back)
+
+    def _read_buffer_back(self, buf: moderngl.Buffer) -> None:
+        # Back into its size's pool, even when that pool was dropped meanwhile (a new one).
+        self._read_buffers.setdefault(buf.size, []).append(buf)
+
+    def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
+                viewport: tuple[int, int, int, int]) -> None:
+        """Draw a frame texture onto ``fbo`` (the window) inside ``viewport``, upscaled with
+        ``self.upscale`` (UPSCALE_FILTERS) where the sizes differ, texel for texel where not."""
+        fbo.use()
+        fbo.viewport = viewport
+        tex.use(_FRAME_UNIT)
+        prog, vao = self._blit, self._blit_vao
+        if self.upscale == "catmull-rom" and tuple(tex.size) != tuple(viewport[2:]):
+            if self._bicubic is None:
+                bicubic = _link(self.ctx, glsl.load("blit_bicubic.frag"))
+                self._bicubic = (bicubic, self._fullscreen(bicubic))
+            prog, vao = self._bicubic
+        prog["u_frame"].value = _FRAME_UNIT
+        vao.render()
+
+    def draw_overlay(self, rgba: np.ndarray, fbo: moderngl.Framebuffer,
+                     viewport: tuple[int, int, int, int]) -> None:
+        """Blend an RGBA uint8 image ((H, W, 4), top row first, straight alpha) over ``fbo``
+        inside ``viewport``. Uploads only when given a different array object than last time."""
+        if self._overlay is None:
+            self._overlay = _link(self.ctx, glsl.load("overlay.frag"))
+            self._overlay_vao = self._fullscreen(self._overlay)
+        h, w = rgba.shape[:2]
+        if self._overlay_tex is None or self._overlay_tex.size != (w, h):
+            if self._overlay_tex is not None:
+                self._overlay_tex.release()
+            self._overlay_tex = self.ctx.texture((w, h), 4, dtype="f1")
+            self._overlay_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._overlay_src = None
+        if rgba is not self._overlay_src:
+            self._overlay_tex.write(np.ascontiguousarray(rgba[::-1], dtype=np.uint8).tobytes())
+            self._overlay_src = rgba
+        fbo.use()
+        fbo.viewport = viewport
+        self._overlay_tex.use(_OVERLAY_UNIT)
+        self._overlay["u_overlay"].value = _OVERLAY_UNIT
+        self.ctx.enable(moderngl.BLEND)
+        # Keep the destination alpha: the window must stay opaque under a compositor.
+        self.ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA,
+                               moderngl.ZERO, moderngl.ONE)
+        self._overlay_vao.render()
+        self.ctx.disable(moderngl.BLEND)
+
+    def gl_objects(self) -> dict[str, int]:
+        """Counts of the GL objects this renderer holds, and of the cpu path's per-size frame
+        arrays (for soak tests: they must stay flat)."""
+        return {
+            "programs": len(self._programs),
+            "special_programs": len(self._special.programs),
+            "targets": len(self._targets),
+            "vaos": len(self._vao_cache),
+            "weights": int(self._weights is not None),
+            "read_pools": len(self._read_buffers),
+            "read_buffers": sum(len(p) for p in self._read_buffers.values()),
+            "texture": int(self._texture is not None),
+            "overlay": sum(o is not None for o in (self._overlay, self._overlay_vao,
+                                                    self._overlay_tex)),
+            "special_procs": int(self._special.child.proc is not None),
+            "arch_procs": int(self._arch_child.proc is not None),
+            "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
+            "cpu_frames": len(self._frames),
+        }
+
+    def release(self) -> None:
+        if self._cpu is not None:
+            self._cpu.release()
+        for obj in (*(tex for tex, _ in self._outputs.values()), *self._outputs_progs.values()):
+            obj.release()
+        self._outputs.clear()
+        self._outputs_progs.clear()
+        self._frames.clear()
+        self._special.release()
+        self._arch_child.stop()
+        self.forget_programs()
+        self.release_targets()
+        self._release_weights()
+        self.set_texture(None)
+        for pool in self._read_buffers.values():
+            for buf in pool:
+                buf.release()
+        self._read_buffers.clear()
+        self._blit_vao.release()
+        self._blit.release()
+        if self._bicubic is not None:
+            self._bicubic[1].release()
+            self._bicubic[0].release()
+        for obj in (self._overlay_vao, self._overlay, self._overlay_tex):
+            if obj is not None:
+                obj.release()
+
+
+if __name__ == "__main__":  # python -m realtime_cppn.rendering.renderer --warm STATE (see _ChildCompile)
+    if len(sys.argv) == 3 and sys.argv[1] == "--warm":
+        sys.exit(_warm_main(sys.argv[2]))
+    sys.exit(2)

@@ -1,0 +1,3 @@
+"""Pure live logic: the action vocabulary and reducer, the key table, clocks.
+
+May import core only."""
