@@ -888,6 +888,10 @@ class Renderer:
         if self._weights is not None:
             self._bind_weights()
         self._execute(prog, tex, self._targets[(w, h, dtype)][1])
+        if self._special.stable_frames == 1:
+            # The settle time counts from the first frame drawn with these weights: that frame
+            # may have waited seconds for a software JIT, which is not the weights holding still.
+            self._special.stable_since = time.monotonic()
         return tex
 
     def _evaluate_on_cpu(self, spec: NetworkSpec, size: tuple[int, int], view: View):
