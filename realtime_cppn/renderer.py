@@ -12,6 +12,7 @@ numpy instead (cpu.py) and only colours here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from . import bake, cpu, driver, glsl
+from . import bake, cost, cpu, driver, glsl
 from .errors import CPPNError
 from .spec import PALETTES, NetworkSpec, View, check_size
 
@@ -108,6 +109,30 @@ def bind_weights(obj, storage: str, size: int, block: int | None) -> None:
             obj.bind_to_uniform_block(b, offset=16 * b * block, size=16 * n)
 
 
+@functools.cache
+def _gl_flush_function():
+    """glFlush from the process's GL library (moderngl has none), or None where not found."""
+    import ctypes
+    import ctypes.util
+
+    for name in (ctypes.util.find_library("GL"), "libGL.so.1", "opengl32",
+                 ctypes.util.find_library("OpenGL")):
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name).glFlush
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _gl_flush() -> None:
+    """Send what is queued to the GPU as its own submission (tiled draws), without waiting."""
+    fn = _gl_flush_function()
+    if fn is not None:
+        fn()
+
+
 def _link(ctx: moderngl.Context, source: str, compute: bool = False):
     """A compute shader, or a fragment program drawn over the full-screen triangle."""
     if compute:
@@ -178,6 +203,12 @@ class PendingRead:
             self._give_back(self._buf)  # reused by the next readback of this size
             self._buf = None
 
+
+# Estimated work (multiply-add equivalents) one submission may hold on a GPU: ~50 ms at
+# cost.PRIORS' conservative shader throughput. Software rasterizers run a dispatch on the CPU
+# with no watchdog: no tiling there. Bands are whole work groups of rows.
+TILE_WORK = 0.05 * cost.PRIORS["compute"]
+TILE_ALIGN = 16
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
 # A takeover slower than this, and than MISS_FRACTION of the child's whole build, means the
@@ -526,6 +557,7 @@ class Renderer:
         # on GPUs baking gains nothing (DriverProfile.specializes).
         self._special = _Specializer(specialize if self.profile.specializes(path) else "off")
         self._zero_weights: tuple[tuple, object] | None = None  # warm-up draws bind these
+        self.tile_work = 0.0 if self.profile.software else TILE_WORK  # 0: one submission
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
         self._arch_child = _ChildCompile()
@@ -887,7 +919,7 @@ class Renderer:
             self._uv_texture().use(_TEXTURE_UNIT)
         if self._weights is not None:
             self._bind_weights()
-        self._execute(prog, tex, self._targets[(w, h, dtype)][1])
+        self._execute(prog, tex, self._targets[(w, h, dtype)][1], self.tile_rows(spec, (w, h)))
         if self._special.stable_frames == 1:
             # The settle time counts from the first frame drawn with these weights: that frame
             # may have waited seconds for a software JIT, which is not the weights holding still.
@@ -922,17 +954,46 @@ class Renderer:
         return _recent(self._frames, size, lambda: np.empty((size[0] * size[1], 4), np.float32),
                        MAX_READ_POOLS)
 
-    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+    def tile_rows(self, spec: NetworkSpec, size: tuple[int, int]) -> int:
+        """Rows of pixels per submission so that none holds more than ``tile_work`` estimated
+        work (cost.spec_work_per_pixel): one long dispatch can pass a desktop's GPU watchdog
+        (Windows resets a GPU after 2 s; W64 D12 at 4K is ~0.75 TFLOP)."""
+        w, h = size
+        if not self.tile_work:
+            return h
+        per_row = w * cost.spec_work_per_pixel(spec)
+        rows = int(self.tile_work // per_row) // TILE_ALIGN * TILE_ALIGN
+        return max(TILE_ALIGN, min(h, rows))
+
+    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
+                 rows: int | None = None) -> None:
+        """Draw ``prog`` into ``tex`` in bands of ``rows`` rows, each its own submission."""
         w, h = tex.size
+        rows = rows or h
         if isinstance(prog, moderngl.ComputeShader):
             tex.bind_to_image(0, read=False, write=True)
             n = prog.extra or glsl.GROUP_PIXELS["compute"]  # pixels per work group side
-            prog.run(-(-w // n), -(-h // n))
+            for y0 in range(0, h, rows):
+                if "u_tile" in prog:
+                    prog["u_tile"].value = (0, y0)
+                elif y0:  # a program without the offset (the older four-pixel one): one pass
+                    break
+                prog.run(-(-w // n), -(-min(rows, h - y0) // n) if "u_tile" in prog else -(-h // n))
+                if rows < h:
+                    _gl_flush()
             self.ctx.memory_barrier()
         else:
             fbo.use()
             fbo.viewport = (0, 0, w, h)
-            self._vao(prog).render()
+            vao = self._vao(prog)
+            if rows >= h:
+                vao.render()
+                return
+            for y0 in range(0, h, rows):
+                fbo.scissor = (0, y0, w, min(rows, h - y0))
+                vao.render()
+                _gl_flush()
+            fbo.scissor = None
 
     # --- uv remap -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import reference
 
-from realtime_cppn import driver, glsl
+from realtime_cppn import cost, driver, glsl
 from realtime_cppn.export import to_spec
 from realtime_cppn.model import CPPN
 from realtime_cppn.spec import Layer, NetworkSpec, View
@@ -237,3 +237,18 @@ def test_nan_and_inf_draw_as_zero_in_every_colour_mode(request, gl_context, name
     r.set_network(plain)  # outputs exactly 0: the colour NaN and infinity must match
     zero = r.read(r.draw((8, 8), View(color=color), display=True), 4)
     np.testing.assert_array_equal(frame, zero)
+
+
+@pytest.mark.parametrize("name", ["compute_renderer", "fragment_renderer"])
+def test_a_frame_drawn_in_bands_is_the_same_frame(request, gl_context, name):
+    r = request.getfixturevalue(name)
+    spec = to_spec(CPPN(width=6, depth=2, z_dim=0, seed=8))
+    r.set_network(spec)
+    whole = r.read(r.draw((40, 70), View(color="hsv"), display=True), 4)
+    try:
+        r.tile_work = 40 * 20 * cost.spec_work_per_pixel(spec)  # 20 rows: bands of 16
+        assert r.tile_rows(spec, (40, 70)) == 16
+        banded = r.read(r.draw((40, 70), View(color="hsv"), display=True), 4)
+    finally:
+        r.tile_work = 0.0
+    np.testing.assert_array_equal(banded, whole)
