@@ -43,12 +43,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 from realtime_cppn import CPPN, to_spec
 from realtime_cppn.core.errors import CPPNError
 from realtime_cppn.core.safeio import write_atomic
 from realtime_cppn.core.spec import NetworkSpec
+from realtime_cppn.rendering import driver
 from realtime_cppn.rendering.codegen import glsl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,37 +64,45 @@ def _has_pixels() -> bool:
     return "pixels" in inspect.signature(glsl.source).parameters
 
 
+# The GPU the programs are generated for: what DriverProfile reads from a desktop RDNA2 driver.
+GPU = driver.DriverProfile("AMD Radeon RX 6800 XT (navi21)", version_code=460,
+                           max_ubo=GPU_MAX_UBO, ubo_alignment=256, max_fragment_blocks=14,
+                           max_compute_blocks=14)
+
+
+def gpu_source(spec: NetworkSpec, path: str, pixels: int = 1) -> str:
+    """The program the renderer compiles for ``spec`` on GPU (its storage, blocks and loop)."""
+    storage = gpu_storage(spec, path)
+    return glsl.source(spec, path, storage, pixels=pixels,
+                       block=GPU.block(glsl.layout(spec).size, storage),
+                       loop_above=GPU.loop_above)
+
+
 def _programs() -> list[tuple[str, Source]]:
-    """(label, source function) for every design to compare. When ``glsl.source`` takes
-    ``pixels`` (the one-pixel straight-line program beside the four-pixel one), both designs
-    are listed; otherwise the two programs the renderer has today."""
-    if _has_pixels():
-        return [
-            ("fragment 1px", lambda s, st: (glsl.source(s, "fragment", st), "frag", 1)),
-            ("compute 1px", lambda s, st: (glsl.source(s, "compute", st, pixels=1), "comp", 1)),
-            ("compute 4px (old)",
-             lambda s, st: (glsl.source(s, "compute", st, pixels=4), "comp", 4)),
-        ]
+    """(label, source function) for every design to compare: the one-pixel runtime program as
+    a fragment and as a compute shader, and four pixels per invocation from the same emitter
+    (the older design; the before table has the older emitter's)."""
     return [
-        ("fragment 1px", lambda s, st: (glsl.source(s, "fragment", st), "frag", 1)),
-        # network.comp: an 8x8 work group covers 16x16 pixels, a 2x2 block per invocation.
-        ("compute 4px", lambda s, st: (glsl.source(s, "compute", st), "comp", 4)),
+        ("fragment 1px", lambda s, st: (gpu_source(s, "fragment"), "frag", 1)),
+        ("compute 1px", lambda s, st: (gpu_source(s, "compute"), "comp", 1)),
+        ("compute 4px", lambda s, st: (gpu_source(s, "compute", pixels=4), "comp", 4)),
     ]
 
 
 PROGRAMS = _programs()
 
 
-def gpu_storage(spec: NetworkSpec) -> str:
-    """The weight storage the renderer picks for ``spec`` on a GPU with GPU_MAX_UBO."""
-    try:
-        from realtime_cppn.rendering.renderer import Renderer
+def gpu_storage(spec: NetworkSpec, path: str = "compute") -> str:
+    """The weight storage the renderer picks for ``spec`` on GPU (DriverProfile.storage)."""
+    return GPU.storage(glsl.layout(spec).size, path)
 
-        gpu = SimpleNamespace(_cpu=None, storage_pref="auto", gl_renderer="a GPU",
-                              max_ubo=GPU_MAX_UBO)
-        return Renderer.storage_for(gpu, spec)
-    except (ImportError, AttributeError, TypeError):
-        return "ubo" if 16 * glsl.layout(spec).size <= GPU_MAX_UBO else "texture"
+
+def vulkan_bindings(source: str) -> str:
+    """Give a network's several uniform blocks bindings of their own (shader-stats binds only
+    one ``Weights`` block) and leave the rest to shader-stats."""
+    return re.sub(r"layout\(std140\) uniform Weights(\d+)",
+                  lambda m: f"layout(std140, set=0, binding={8 + int(m[1])}) uniform Weights{m[1]}",
+                  source)
 
 
 @dataclass
@@ -159,7 +167,7 @@ def measure(tool: Path, workdir: Path, family: str, name: str, source: str, kind
             timeout: float = 1800) -> dict:
     """Compile one shader with shader-stats; its figures as a dict, or {'error': line}."""
     path = workdir / f"{name}.{kind}"
-    path.write_text(source, encoding="utf-8")
+    path.write_text(vulkan_bindings(source), encoding="utf-8")
     env = {**os.environ, "SHADER_STATS_DIR": str(workdir)}
     t0 = time.perf_counter()
     try:
@@ -280,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     for width, depth in args.nets:
         spec = network(width, depth)
         storage = gpu_storage(spec)
+        blocks = glsl.blocks_for(glsl.layout(spec).size, GPU.block(glsl.layout(spec).size, storage))
+        if blocks > 1:
+            storage = f"ubo x{blocks}"
         net = f"W{width} D{depth}"
         for label, fn in programs:
             source, kind, pixels = fn(spec, storage)

@@ -1,4 +1,4 @@
-// Shared by the fragment and compute network shaders: weight access, coordinates, colour.
+// Shared by the fragment and compute network shaders: coordinates and colour.
 #define N_OUT ${channels}
 #define TAU 6.28318530718
 uniform vec2 u_resolution;  // target size in pixels
@@ -11,8 +11,6 @@ uniform vec3 u_palette[4];  // cosine palette a, b, c, d
 uniform sampler2D u_texture;  // uv networks sample this
 uniform int u_wrap;         // 0 clamp, 1 repeat, 2 mirror
 uniform vec4 u_uv_range;    // uv = (o.xy - u_uv_range.xy) * u_uv_range.zw
-
-${weights_decl}
 
 // Pixel centre (gl_FragCoord convention: y up, origin bottom-left) -> network coordinates.
 // Must match realtime_cppn.spec.coords exactly.
@@ -49,7 +47,11 @@ vec2 wrap_uv(vec2 uv) {
 
 // Modes 0 and 1 are also made in numpy by realtime_cppn.cpu (CpuEvaluator.frame);
 // tests/test_cpu.py holds the two to the same floats.
+// NaN and infinity (a tan pole, an overflow) become 0 before anything else: a clamp of NaN is
+// vendor-defined, so without this every GPU would draw such pixels differently. mix() with a
+// bvec selects, it never multiplies (NaN * 0 is NaN).
 vec4 colorize(vec4 o) {
+    o = mix(vec4(0.0), o, lessThanEqual(abs(o), vec4(3.4028235e38)));  // FLT_MAX
     if (u_color_mode == 0) return vec4(o.xyz, 1.0);
 #if N_OUT == 2
     vec2 uv = wrap_uv((o.xy - u_uv_range.xy) * u_uv_range.zw);

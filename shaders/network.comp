@@ -1,7 +1,8 @@
-#version 430
+#version ${version}
 ${header}
-// Each invocation evaluates a 2x2 block of pixels with the four pixels in the lanes of a vec4:
-// every weight fetched serves four pixels, which is what makes runtime weights fast.
+// The older design, kept for the benchmarks: each invocation evaluates a 2x2 block of pixels
+// with the four pixels in the lanes of a vec4 (every weight fetched serves four pixels, but at
+// width 32 and more it takes every register and spills on real GPUs).
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(${image_format}, binding = 0) writeonly uniform image2D u_image;
 

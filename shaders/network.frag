@@ -1,4 +1,4 @@
-#version 330
+#version ${version}
 ${header}
 out vec4 frag_color;
 

@@ -33,6 +33,48 @@ class Activation:
 _TANH = "vec4 e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e);"
 
 
+# sin, cos and tan reduce their argument to one period around 0 first, the same way on all three
+# sides: x - k * P with k = round(x / P) and P split in two (Cody-Waite), its first part with few
+# enough bits that k * P1 is exact. Some GPUs evaluate sin as a multiply by 1/(2 pi) and a
+# hardware sine with no reduction of their own, so pre-activations of 1e3 and more (after relu,
+# identity, softplus or abs layers) would otherwise draw a different picture on every vendor.
+_TAU_1, _TAU_2, _INV_TAU = 6.28125, 0.0019353071795864769, 0.15915494309189535
+_PI_1, _PI_2, _INV_PI = 3.140625, 0.0009676535897932384, 0.3183098861837907
+
+
+def _reduce_glsl(inv: float, p1: float, p2: float) -> str:
+    return (f"vec4 k = floor(x * {inv!r} + 0.5); vec4 t = (x - k * {p1!r}) - k * {p2!r};")
+
+
+def _reduce_torch(x: Any, inv: float, p1: float, p2: float) -> Any:
+    k = (x * inv + 0.5).floor()
+    return (x - k * p1) - k * p2
+
+
+def _reduce_numpy(x: np.ndarray, inv: float, p1: float, p2: float) -> np.ndarray:
+    k = np.floor(x * np.float32(inv) + np.float32(0.5))
+    x -= k * np.float32(p1)
+    k *= np.float32(p2)
+    x -= k
+    return x
+
+
+def _periodic(name: str, period: tuple[float, float, float], discontinuous: bool = False):
+    inv, p1, p2 = period
+    np_fn = getattr(np, name)
+    return Activation(
+        name,
+        lambda x: getattr(_reduce_torch(x, inv, p1, p2), name)(),
+        f"{_reduce_glsl(inv, p1, p2)} return {name}(t);",
+        lambda x: np_fn(_reduce_numpy(x, inv, p1, p2), out=x),
+        discontinuous=discontinuous,
+    )
+
+
+_TAU = (_INV_TAU, _TAU_1, _TAU_2)
+_PI = (_INV_PI, _PI_1, _PI_2)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # (1 + tanh(x/2)) / 2, as the GLSL side: no exp to overflow.
     x *= 0.5
@@ -67,10 +109,9 @@ _ACTIVATIONS = (
         "vec4 e = exp(-abs(x)); return 0.5 + 0.5 * sign(x) * (1.0 - e) / (1.0 + e);",
         _sigmoid,
     ),
-    Activation("sin", lambda x: x.sin(), "return sin(x);", lambda x: np.sin(x, out=x)),
-    Activation("cos", lambda x: x.cos(), "return cos(x);", lambda x: np.cos(x, out=x)),
-    Activation("tan", lambda x: x.tan(), "return tan(x);", lambda x: np.tan(x, out=x),
-               discontinuous=True),
+    _periodic("sin", _TAU),
+    _periodic("cos", _TAU),
+    _periodic("tan", _PI, discontinuous=True),
     Activation("sign", lambda x: x.sign(), "return sign(x);", lambda x: np.sign(x, out=x),
                discontinuous=True),
     Activation("relu", lambda x: x.relu(), "return max(x, 0.0);",

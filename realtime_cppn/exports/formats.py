@@ -36,7 +36,8 @@ from ..core.animation import HARMONICS, LatentPath
 from ..core.errors import CPPNError
 from ..core.scene import Scene
 from ..core.spec import PALETTES, SYMMETRIES, NetworkSpec
-from ..rendering.codegen.bake import _blocks, _mat4, _padded, _vec4, literal
+from ..rendering.codegen import glsl
+from ..rendering.codegen.bake import _blocks, _padded, _vec4, literal
 
 FORMATS = ("shadertoy", "isf", "glsl")
 SUFFIXES = {"shadertoy": ".glsl", "isf": ".fs", "glsl": ".frag"}
@@ -90,79 +91,56 @@ def check_weight_count(n: int, fmt: str, detail: str = "") -> None:
 # --- the network with the latent loop in GLSL ----------------------------------------------
 
 
-def _zero(values: np.ndarray) -> bool:
-    return not np.any(values)
-
-
-def _affine(w: np.ndarray, bias: list[str], inputs: list[str]) -> list[str]:
-    """Per output block q: bias[q] + sum_j W[q, j] * inputs[j]; all-zero blocks are left out."""
-    out = []
-    for q in range(w.shape[0] // 4):
-        terms = [bias[q]]
-        terms += [f"{_mat4(w[4 * q:4 * q + 4, 4 * j:4 * j + 4])} * {x}"
-                  for j, x in enumerate(inputs) if not _zero(w[4 * q:4 * q + 4, 4 * j:4 * j + 4])]
-        out.append(" + ".join(terms))
-    return out
-
-
 def network_glsl(spec: NetworkSpec, path: LatentPath) -> str:
     """``vec4 cppn_evaluate(vec2 p, float phase, vec4 dz)``: outputs at network point ``p``.
 
     ``phase`` is the loop position (any real: only its fraction matters); ``dz`` offsets latent
-    dims 0..3 (ISF sliders, Shadertoy's mouse). Layer 0's coordinate weights and every later
-    layer are ``mat4 * vec4`` blocks like ``bake.network``; its bias is ``b0 + W_z z(phase)``.
-    The harmonics come from ``cppn_sincos``, never the host's sin/cos (k is a whole number, so
-    ``k * fract(phase)`` turns is the same angle as ``k * phase``).
+    dims 0..3 (ISF sliders, Shadertoy's mouse). The body is ``glsl.network``'s, with the weights
+    baked as literals (``glsl.baked_weights``) and the first layer's bias computed per pixel
+    from the latent loop (the latent plug): ``b0 + W_z z(phase)``. The harmonics come from
+    ``cppn_sincos``, never the host's sin/cos (k is a whole number, so ``k * fract(phase)``
+    turns is the same angle as ``k * phase``). Multiply-adds are written ``w * x + acc``: the
+    oldest dialects have no ``fma``.
     """
     n_coord = len(spec.inputs)
     feats = {"x": "p.x", "y": "p.y", "r": "length(p)", "b": "1.0"}
-    feats_list = [feats[i] for i in spec.inputs]
-    feats_list += ["0.0"] * (4 * _blocks(n_coord) - n_coord)
-    lines = ["vec4 cppn_evaluate(vec2 p, float phase, vec4 dz) {"]
-    lines += [f"    vec4 h0_{j} = vec4({', '.join(feats_list[4 * j:4 * j + 4])});"
-              for j in range(len(feats_list) // 4)]
     first = spec.layers[0]
-    ob0 = _blocks(first.weight.shape[0])
-    b0 = _padded(first.bias[None, :], 1, 4 * ob0)[0]
-    bias0 = [_vec4(b0[4 * q:4 * q + 4]) for q in range(ob0)]
+    b0 = first.bias
+    prelude: list[str] = []
+    bias = [literal(v) for v in b0]
     if spec.z_dim:
         # z(phase), four dims per vec4, from the loop's harmonics k = 1..K (LatentPath).
         ks, a, b = path.coefficients()  # (K,), (z_dim, K), (z_dim, K)
         zb, n_k = _blocks(spec.z_dim), len(ks)
         a = _padded(path.amplitude * a, 4 * zb, n_k)
         b = _padded(path.amplitude * b, 4 * zb, n_k)
-        lines += [
-            "    // latent loop: z(phase) = sum_k a_k cos(2 pi k phase) + b_k sin(2 pi k phase)",
-            "    float ph = fract(phase);",
+        prelude += [
+            "// latent loop: z(phase) = sum_k a_k cos(2 pi k phase) + b_k sin(2 pi k phase)",
+            "float ph = fract(phase);",
         ]
         for i, k in enumerate(ks):
             n = i + 1
-            lines.append(f"    vec2 sc{n} = cppn_sincos({literal(k)} * ph);  // harmonic {k:g}")
-            lines.append(f"    float c{n} = sc{n}.y, s{n} = sc{n}.x;")
+            prelude.append(f"vec2 sc{n} = cppn_sincos({literal(k)} * ph);  // harmonic {k:g}")
+            prelude.append(f"float c{n} = sc{n}.y, s{n} = sc{n}.x;")
         for j in range(zb):
             rows = slice(4 * j, 4 * j + 4)
             terms = [f"{_vec4(a[rows, i])} * c{i + 1}" for i in range(n_k)]
             terms += [f"{_vec4(b[rows, i])} * s{i + 1}" for i in range(n_k)]
             if j == 0:
                 terms.append("dz")
-            lines.append(f"    vec4 z_{j} = {' + '.join(terms)};")
-        wz = _padded(first.weight[:, n_coord:], 4 * ob0, 4 * zb)
-        bias0 = _affine(wz, bias0, [f"z_{j}" for j in range(zb)])
-    layers = [(_padded(first.weight[:, :n_coord], 4 * ob0, 4 * _blocks(n_coord)), bias0,
-               first.activation)]
-    for lay in spec.layers[1:]:
-        ob, ib = _blocks(lay.weight.shape[0]), _blocks(lay.weight.shape[1])
-        bias = _padded(lay.bias[None, :], 1, 4 * ob)[0]
-        layers.append((_padded(lay.weight, 4 * ob, 4 * ib),
-                       [_vec4(bias[4 * q:4 * q + 4]) for q in range(ob)], lay.activation))
-    for n, (w, bias, act) in enumerate(layers, start=1):
-        fan_in, fan_out = spec.layers[n - 1].weight.shape[1], spec.layers[n - 1].weight.shape[0]
-        lines.append(f"    // layer {n}: {fan_in} -> {fan_out}, {act}")
-        ins = [f"h{n - 1}_{j}" for j in range(w.shape[1] // 4)]
-        for q, expr in enumerate(_affine(w, bias, ins)):
-            lines.append(f"    vec4 h{n}_{q} = act_{act}({expr});")
-    lines += [f"    return h{len(layers)}_0;", "}"]
-    return "\n".join(lines)
+            prelude.append(f"vec4 z_{j} = {' + '.join(terms)};")
+        wz = first.weight[:, n_coord:]
+        prelude.append("// layer 1's bias: b0 + W_z z")
+        for r in range(first.weight.shape[0]):
+            terms = [(literal(w), f"z_{j >> 2}.{'xyzw'[j & 3]}")
+                     for j, w in enumerate(wz[r]) if w != 0]
+            prelude.append(f"float b0_{r} = {glsl.chain(bias[r], terms, fma=False)};")
+        bias = [f"b0_{r}" for r in range(first.weight.shape[0])]
+    latent = glsl.Latent(bias=lambda r: bias[r], prelude=tuple(prelude))
+    signature = glsl.Signature(head="vec4 cppn_evaluate(vec2 p, float phase, vec4 dz)",
+                               features=tuple(feats[i] for i in spec.inputs), mask=False)
+    return glsl.network(spec, glsl.baked_weights(glsl.pack(spec)), latent, fma=False,
+                        signature=signature)
 
 
 # --- coordinates and colour: shaders/common.glsl with the view's uniforms as arguments ------

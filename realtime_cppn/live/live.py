@@ -903,9 +903,10 @@ class Live:
         """A PNG of the current picture at window resolution, with its scene for re-rendering.
 
         Rendered again at full resolution where the cost model and the measured frame cost both
-        predict that takes at most SCREENSHOT_S; else the picture as the window shows it (the render size, upscaled), since
-        a full-size render of a network the auto scale holds at 1/8 would freeze the show for
-        64 frames' work. ``still --scene`` renders the PNG's scene at full size offline.
+        predict that takes at most SCREENSHOT_S; else the picture as the window shows it (the
+        render size, upscaled), since a full-size render of a network the auto scale holds at
+        1/8 would freeze the show for 64 frames' work. ``still --scene`` renders the PNG's scene
+        at full size offline.
         """
         from ..media.images import save_png, to_uint8
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..core import activations
 from ..core.errors import CPPNError
 from ..core.spec import NetworkSpec, View, check_size, coords
+from .driver import SOFTWARE_RENDERERS, DriverProfile  # noqa: F401  (SOFTWARE_RENDERERS: re-exported)
 
 # Floats per chunk activation array: 1 MiB each, so a chunk's working set stays in a core's L2
 # (W64: 4096 pixels; measured 3-10% faster than a half or double of it, W16-W64, 2 cores).
@@ -38,14 +39,9 @@ BIAS_ROW = 256  # floats per row when adding a bias (see _add_bias)
 
 # Names GL_RENDERER gives software rasterizers (Mesa, Windows' GDI fallback and WARP through
 # Mesa's D3D12 driver, Apple, SwiftShader).
-SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "gdi generic",
-                      "basic render driver", "swiftshader", "apple software renderer")
-
-
 def is_software(gl_renderer: str) -> bool:
     """Whether an OpenGL renderer string names a CPU rasterizer rather than a GPU."""
-    name = gl_renderer.lower()
-    return any(s in name for s in SOFTWARE_RENDERERS)
+    return DriverProfile(gl_renderer).software
 
 
 def _threads() -> int:
@@ -186,10 +182,13 @@ class CpuEvaluator:
         zeros = tuple(i for i, c in enumerate(cols) if c is None)
 
         def finish(rgba: np.ndarray) -> None:
+            # NaN and infinity (a tan pole, an overflow) are 0 in every mode, before the clamp,
+            # as colorize() makes them. A sum is one pass: it is not finite if any value is not
+            # (or if finite ones overflow it, which only costs the exact check).
+            if not np.isfinite(rgba.sum()):
+                rgba[~np.isfinite(rgba)] = 0.0
             if mode == "rgb":
                 np.clip(rgba, 0.0, 1.0, out=rgba)
-                if np.isnan(rgba.max()):  # an overflowing network: clamp() makes NaN 0
-                    rgba[np.isnan(rgba)] = 0.0
             for i in zeros:
                 rgba[:, i] = 0.0
             rgba[:, 3] = 1.0

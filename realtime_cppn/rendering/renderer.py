@@ -1,15 +1,18 @@
 """The renderer: the only module that talks to OpenGL (moderngl).
 
 It compiles one program per network architecture (cached; reseeds and morphs only upload data),
-keeps the packed weights in a float texture or a std140 uniform block, evaluates the network for
-every pixel of a target (a fragment pass over a full-screen triangle, or a compute pass that
-writes four pixels per invocation), and shows or reads back the result. Where OpenGL is a
-software rasterizer, the "cpu" path evaluates with numpy instead (cpu.py) and only colours here.
+keeps the packed weights in std140 uniform blocks (ranges of one buffer), a storage buffer or a
+float texture, evaluates the network for every pixel of a target (one pixel per invocation: a
+fragment pass over a full-screen triangle, or a compute pass), and shows or reads back the
+result. What suits the driver (path, storage, whether baking pays) comes from its
+``driver.DriverProfile``. Where OpenGL is a software rasterizer, the "cpu" path evaluates with
+numpy instead (cpu.py) and only colours here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -22,9 +25,10 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from ..core import cost
 from ..core.errors import CPPNError
 from ..core.spec import PALETTES, NetworkSpec, View, check_size
-from . import cpu
+from . import cpu, driver
 from .codegen import bake, glsl
 
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
@@ -85,15 +89,50 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def auto_path(gl_renderer: str, has_compute: bool) -> str:
-    """The render path ``path="auto"`` picks for a context.
+    """The render path ``path="auto"`` picks for a context (``DriverProfile.auto_path``): the
+    cpu path on a software rasterizer, else the fragment shader unless pixel shaders reach only
+    part of the chip (compute, GL 4.3)."""
+    return driver.DriverProfile(gl_renderer, version_code=430 if has_compute else 330).auto_path()
 
-    Measured (benchmarks/): on a software rasterizer numpy's BLAS outruns the shader JIT on the
-    same cores; on a GPU four pixels per compute invocation amortise each weight fetch; GL < 4.3
-    (macOS) has only the fragment path.
-    """
-    if cpu.is_software(gl_renderer):
-        return "cpu"
-    return "compute" if has_compute else "fragment"
+
+def bind_weights(obj, storage: str, size: int, block: int | None) -> None:
+    """Bind a weight texture or buffer of ``size`` vec4s the way programs of ``storage`` read
+    it: a texture on its unit, a storage buffer at binding 0, uniform blocks as consecutive
+    ranges of one buffer at bindings 0.. (``block`` vec4s each; None: one block)."""
+    if storage == "texture":
+        obj.use(_WEIGHT_UNIT)
+    elif storage == "ssbo":
+        obj.bind_to_storage_buffer(0)
+    elif block is None:
+        obj.bind_to_uniform_block(0, offset=0, size=16 * size)
+    else:
+        for b in range(glsl.blocks_for(size, block)):
+            n = min(block, size - b * block)
+            obj.bind_to_uniform_block(b, offset=16 * b * block, size=16 * n)
+
+
+@functools.cache
+def _gl_flush_function():
+    """glFlush from the process's GL library (moderngl has none), or None where not found."""
+    import ctypes
+    import ctypes.util
+
+    for name in (ctypes.util.find_library("GL"), "libGL.so.1", "opengl32",
+                 ctypes.util.find_library("OpenGL")):
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name).glFlush
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _gl_flush() -> None:
+    """Send what is queued to the GPU as its own submission (tiled draws), without waiting."""
+    fn = _gl_flush_function()
+    if fn is not None:
+        fn()
 
 
 def _link(ctx: moderngl.Context, source: str, compute: bool = False):
@@ -166,6 +205,12 @@ class PendingRead:
             self._give_back(self._buf)  # reused by the next readback of this size
             self._buf = None
 
+
+# Estimated work (multiply-add equivalents) one submission may hold on a GPU: ~50 ms at
+# cost.PRIORS' conservative shader throughput. Software rasterizers run a dispatch on the CPU
+# with no watchdog: no tiling there. Bands are whole work groups of rows.
+TILE_WORK = 0.05 * cost.PRIORS["compute"]
+TILE_ALIGN = 16
 
 SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
 # A takeover slower than this, and than MISS_FRACTION of the child's whole build, means the
@@ -322,16 +367,15 @@ class _Specializer:
         """Which baked program to build, or None when it would not pay.
 
         Measured on llvmpipe (benchmarks/README.md): a baked compute program evaluating one
-        pixel per invocation ("compute1") runs as fast as the baked fragment program and
-        compiles 2-2.4x faster (llvmpipe builds two functions per fragment shader); the
-        four-pixel compute body compiles 3-10x slower. Above ~50k multiply-adds per pixel a baked
-        compile takes several minutes of CPU the live frames share. Elsewhere the renderer's own
-        path: on datacenter GPUs only a few SMs run fragment shaders.
+        pixel per invocation runs as fast as the baked fragment program and compiles 2-2.4x
+        faster (llvmpipe builds two functions per fragment shader). Above ~50k multiply-adds
+        per pixel a baked compile takes several minutes of CPU the live frames share.
+        Elsewhere the renderer's own path (``DriverProfile.specializes`` keeps it off on GPUs).
         """
         if "llvmpipe" in r.gl_renderer:
             if spec.macs_per_pixel > LLVMPIPE_MAX_MACS:
                 return None
-            return "compute1" if r.has_compute else "fragment"
+            return "compute" if r.has_compute else "fragment"
         return r.path
 
     @staticmethod
@@ -397,6 +441,9 @@ def _warm_main(state_json: str) -> int:
     weights = ctx.texture((glsl.TEXTURE_WIDTH, 1), 4, dtype="f4")
     weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
     weights.use(_WEIGHT_UNIT)
+    storage, size, block = state.get("weights") or ("texture", 0, None)
+    if storage in ("ubo", "ssbo"):  # zeros, at least as large as every block the program reads
+        bind_weights(ctx.buffer(reserve=16 * size), storage, size, block)
     if state.get("texture"):
         w, h, components, nearest = state["texture"]
         image = ctx.texture((w, h), components)
@@ -410,6 +457,7 @@ def _warm_main(state_json: str) -> int:
     for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
         if name in prog:
             prog[name].value = unit
+    _set_block_bindings(prog, size, block)
     if state["path"] != "fragment":
         target.bind_to_image(0, read=False, write=True)
         prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
@@ -422,6 +470,13 @@ def _warm_main(state_json: str) -> int:
     ctx.finish()
     _flush_shader_cache()
     return 0
+
+
+def _set_block_bindings(prog, size: int, block: int | None) -> None:
+    """Uniform block b of a program reads binding b (GLSL 3.30 has no layout(binding))."""
+    for b, name in enumerate(glsl.block_names(glsl.blocks_for(size, block))):
+        if name in prog:
+            prog[name].binding = b
 
 
 def _flush_shader_cache() -> None:
@@ -455,24 +510,30 @@ class Renderer:
         storage: str = "auto",
         specialize: str = "off",
         background: bool = False,
+        profile: driver.DriverProfile | None = None,
     ) -> None:
         self.ctx = ctx or create_headless_context()
         info = self.ctx.info
+        # What suits this driver; a test may pass one with smaller limits (multi-block networks).
+        self.profile = profile or driver.profile(info, self.ctx.version_code, self.ctx.extensions)
         self.gl_renderer: str = info.get("GL_RENDERER", "?")
         self.max_texture: int = int(info.get("GL_MAX_TEXTURE_SIZE", 4096))
         vp = info.get("GL_MAX_VIEWPORT_DIMS", (self.max_texture, self.max_texture))
         self.max_size = min(self.max_texture, *vp)
-        self.max_ubo: int = int(info.get("GL_MAX_UNIFORM_BLOCK_SIZE", 16384))
+        self.max_ubo: int = self.profile.max_ubo
         self.has_compute = self.ctx.version_code >= 430
         if path == "auto":
-            path = auto_path(self.gl_renderer, self.has_compute)
+            path = self.profile.auto_path()
         if path not in PATHS:
             raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
         if path == "compute" and not self.has_compute:
             raise CPPNError(f"the compute path needs OpenGL 4.3; this context is {self.ctx.version_code}")
         self.path = path
-        if storage not in ("auto", "texture", "ubo"):
-            raise CPPNError(f"unknown weight storage {storage!r}; valid: auto, texture, ubo")
+        if storage not in ("auto", *glsl.STORAGES):
+            raise CPPNError(f"unknown weight storage {storage!r}; valid: auto, "
+                            f"{', '.join(glsl.STORAGES)}")
+        if storage == "ssbo" and not self.profile.has_ssbo:
+            raise CPPNError(f"storage buffers need OpenGL 4.3; this context is {self.ctx.version_code}")
         self.storage_pref = storage
         self.stats = Stats()
         self.spec: NetworkSpec | None = None
@@ -494,8 +555,11 @@ class Renderer:
         self._overlay_src: np.ndarray | None = None
         if specialize not in ("off", "async", "sync"):
             raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
-        # The cpu path compiles nothing per network: nothing to bake or build in the background.
-        self._special = _Specializer("off" if path == "cpu" else specialize)
+        # The cpu path compiles nothing per network: nothing to bake or build in the background;
+        # on GPUs baking gains nothing (DriverProfile.specializes).
+        self._special = _Specializer(specialize if self.profile.specializes(path) else "off")
+        self._zero_weights: tuple[tuple, object] | None = None  # warm-up draws bind these
+        self.tile_work = 0.0 if self.profile.software else TILE_WORK  # 0: one submission
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
         self._arch_child = _ChildCompile()
@@ -522,18 +586,24 @@ class Renderer:
     def storage_for(self, spec: NetworkSpec) -> str:
         if self._cpu is not None:
             return "host"  # numpy arrays in main memory: no GL weight storage
+        size = glsl.layout(spec).size
         if self.storage_pref != "auto":
-            if self.storage_pref == "ubo" and 16 * glsl.layout(spec).size > self.max_ubo:
+            blocks = -(-size // self.profile.block_vec4s())
+            if (self.storage_pref == "ubo" and 16 * size > self.max_ubo
+                    and blocks > self.profile.max_blocks(self.path)):
                 raise CPPNError(
-                    f"the network needs {16 * glsl.layout(spec).size} bytes of uniform block; "
-                    f"this GPU allows {self.max_ubo} (use the texture storage)"
+                    f"the network needs {16 * size} bytes of uniform blocks; this GPU allows "
+                    f"{self.profile.max_blocks(self.path)} of {self.max_ubo} bytes (use the "
+                    "ssbo or texture storage)"
                 )
             return self.storage_pref
-        # llvmpipe compiles uniform-block indexing ~30x slower than texel fetches and runs it ~2x
-        # slower (benchmarks/); elsewhere the uniform block is the constant-cache-friendly choice.
-        if "llvmpipe" in self.gl_renderer or 16 * glsl.layout(spec).size > self.max_ubo:
-            return "texture"
-        return "ubo"
+        # Uniform blocks (constant-cache operands), several where one is too small, then a
+        # storage buffer, then the texture; on llvmpipe the texture (DriverProfile.storage).
+        return self.profile.storage(size, self.path)
+
+    def block_for(self, spec: NetworkSpec) -> int | None:
+        """vec4s per uniform block where ``spec`` needs several (None: one, or none)."""
+        return self.profile.block(glsl.layout(spec).size, self.storage_for(spec))
 
     def path_text(self, spec: NetworkSpec | None) -> str:
         """Where the network runs, for the info overlay: 'compute path, texture weights'."""
@@ -588,8 +658,10 @@ class Renderer:
         if status == "idle":
             self._special.child.stop()  # its weights are about to be stale; the cores are needed
             storage = self.storage_for(spec)
-            self._arch_child.start(key, glsl.source(spec, self.path, storage, fmt),
-                                   self._draw_state(spec, self.path, fmt))
+            self._arch_child.start(
+                key, glsl.source(spec, self.path, storage, fmt, block=self.block_for(spec),
+                            loop_above=self.profile.loop_above),
+                self._draw_state(spec, self.path, fmt))
             self.stats.background_compiles += 1
             return False
         t0 = time.perf_counter()
@@ -606,7 +678,9 @@ class Renderer:
     def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
         """What a child must draw with to build the variant the renderer will use."""
         state: dict = {"path": path, "target": fmt, "texture": None,
-                       "size": _warm_size(self._last_size)}
+                       "size": _warm_size(self._last_size),
+                       "weights": [self.storage_for(spec), glsl.layout(spec).size,
+                                   self.block_for(spec)]}
         if spec.out_channels == 2:
             tex = self._uv_texture()
             state["texture"] = [*tex.size, tex.components, self._texture_nearest]
@@ -620,9 +694,22 @@ class Renderer:
         if "u_texture" in prog:
             prog["u_texture"].value = _TEXTURE_UNIT
             self._uv_texture().use(_TEXTURE_UNIT)
-        if self._weights is not None:
-            self._bind_weights()
+        self._bind_zero_weights(spec)
         self._execute(prog, tex, self._targets[(*size, dtype)][1])
+
+    def _bind_zero_weights(self, spec: NetworkSpec) -> None:
+        """Bind zeros at least as large as every block ``spec``'s program reads: a warm-up
+        draw of a new architecture would otherwise read the previous, smaller network's
+        buffer past its end (undefined behaviour on GPUs)."""
+        storage, size = self.storage_for(spec), glsl.layout(spec).size
+        if storage == "host":
+            return
+        key = (storage == "texture", size)
+        if self._zero_weights is None or self._zero_weights[0] != key:
+            if self._zero_weights is not None:
+                self._zero_weights[1].release()
+            self._zero_weights = (key, self._weight_object(storage, size, zero=True)[0])
+        bind_weights(self._zero_weights[1], storage, size, self.block_for(spec))
 
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
         """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
@@ -663,28 +750,38 @@ class Renderer:
         spec = self._need_spec()
         storage = self.storage_for(spec)
         n = data.shape[0]
+        key = (storage == "texture", n if storage != "texture" else self._texture_rows(n))
+        if self._weights_key != key:
+            self._release_weights()
+            self._weights, _ = self._weight_object(storage, n)
+            self._weights_key = key
         if storage == "texture":
-            rows = -(-n // glsl.TEXTURE_WIDTH)
-            # A power of two: llvmpipe builds a shader variant per power-of-two-ness of a bound
-            # texture, and a background compile (prepare) must hit the variant drawn here.
-            rows = min(1 << (rows - 1).bit_length(), self.max_texture)
-            padded = np.zeros((rows * glsl.TEXTURE_WIDTH, 4), np.float32)
+            padded = np.zeros((key[1] * glsl.TEXTURE_WIDTH, 4), np.float32)
             padded[:n] = data
-            key = ("texture", rows)
-            if self._weights_key != key:
-                self._release_weights()
-                self._weights = self.ctx.texture((glsl.TEXTURE_WIDTH, rows), 4, dtype="f4")
-                self._weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
-                self._weights_key = key
-            self._weights.write(padded.tobytes())
-        else:
-            key = ("ubo", n)
-            if self._weights_key != key:
-                self._release_weights()
-                self._weights = self.ctx.buffer(reserve=16 * n)
-                self._weights_key = key
-            self._weights.write(data.tobytes())
+            data = padded
+        self._weights.write(data.tobytes())  # one upload, whatever the blocks
+        self._weights_storage = (storage, n, self.block_for(spec))
         self.stats.uploads += 1
+
+    def _texture_rows(self, n: int) -> int:
+        # A power of two: llvmpipe builds a shader variant per power-of-two-ness of a bound
+        # texture, and a background compile (prepare) must hit the variant drawn here.
+        rows = -(-n // glsl.TEXTURE_WIDTH)
+        return min(1 << (rows - 1).bit_length(), self.max_texture)
+
+    def _weight_object(self, storage: str, n: int, zero: bool = False):
+        """A weight texture or buffer for ``n`` vec4s (zeros when ``zero``), and its rows."""
+        if storage == "texture":
+            rows = self._texture_rows(n)
+            tex = self.ctx.texture((glsl.TEXTURE_WIDTH, rows), 4, dtype="f4")
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            if zero:
+                tex.write(bytes(16 * glsl.TEXTURE_WIDTH * rows))
+            return tex, rows
+        buf = self.ctx.buffer(reserve=16 * n)  # GL zero-fills a reserved buffer (moderngl)
+        if zero:
+            buf.write(bytes(16 * n))
+        return buf, 0
 
     def _release_weights(self) -> None:
         if self._weights is not None:
@@ -694,7 +791,7 @@ class Renderer:
 
     def _program_key(self, spec: NetworkSpec, image_format: str) -> tuple:
         fmt = image_format if self.path == "compute" else ""
-        return (spec.architecture, self.path, self.storage_for(spec), fmt)
+        return (spec.architecture, self.path, self.storage_for(spec), self.block_for(spec), fmt)
 
     def _program(self, spec: NetworkSpec, image_format: str):
         storage = self.storage_for(spec)
@@ -703,7 +800,9 @@ class Renderer:
         if prog is not None:
             self._programs[key] = prog  # most recently used last
             return prog
-        source = glsl.source(spec, self.path, storage, image_format)
+        block = self.block_for(spec)
+        source = glsl.source(spec, self.path, storage, image_format, block=block,
+                             loop_above=self.profile.loop_above)
         t0 = time.perf_counter()
         try:
             prog = _link(self.ctx, source, compute=self.path == "compute")
@@ -717,8 +816,8 @@ class Renderer:
         self.stats.compile_seconds += time.perf_counter() - t0
         if storage == "texture":
             prog["u_weights"].value = _WEIGHT_UNIT
-        elif "Weights" in prog:
-            prog["Weights"].binding = 0
+        elif storage == "ubo":
+            _set_block_bindings(prog, glsl.layout(spec).size, block)
         while len(self._programs) >= MAX_PROGRAMS:  # the least recently used goes
             old = self._programs.pop(next(iter(self._programs)))
             vao = self._vao_cache.pop(old.glo, None)
@@ -822,7 +921,11 @@ class Renderer:
             self._uv_texture().use(_TEXTURE_UNIT)
         if self._weights is not None:
             self._bind_weights()
-        self._execute(prog, tex, self._targets[(w, h, dtype)][1])
+        self._execute(prog, tex, self._targets[(w, h, dtype)][1], self.tile_rows(spec, (w, h)))
+        if self._special.stable_frames == 1:
+            # The settle time counts from the first frame drawn with these weights: that frame
+            # may have waited seconds for a software JIT, which is not the weights holding still.
+            self._special.stable_since = time.monotonic()
         return tex
 
     def _evaluate_on_cpu(self, spec: NetworkSpec, size: tuple[int, int], view: View):
@@ -853,17 +956,46 @@ class Renderer:
         return _recent(self._frames, size, lambda: np.empty((size[0] * size[1], 4), np.float32),
                        MAX_READ_POOLS)
 
-    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+    def tile_rows(self, spec: NetworkSpec, size: tuple[int, int]) -> int:
+        """Rows of pixels per submission so that none holds more than ``tile_work`` estimated
+        work (cost.spec_work_per_pixel): one long dispatch can pass a desktop's GPU watchdog
+        (Windows resets a GPU after 2 s; W64 D12 at 4K is ~0.75 TFLOP)."""
+        w, h = size
+        if not self.tile_work:
+            return h
+        per_row = w * cost.spec_work_per_pixel(spec)
+        rows = int(self.tile_work // per_row) // TILE_ALIGN * TILE_ALIGN
+        return max(TILE_ALIGN, min(h, rows))
+
+    def _execute(self, prog, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
+                 rows: int | None = None) -> None:
+        """Draw ``prog`` into ``tex`` in bands of ``rows`` rows, each its own submission."""
         w, h = tex.size
+        rows = rows or h
         if isinstance(prog, moderngl.ComputeShader):
             tex.bind_to_image(0, read=False, write=True)
             n = prog.extra or glsl.GROUP_PIXELS["compute"]  # pixels per work group side
-            prog.run(-(-w // n), -(-h // n))
+            for y0 in range(0, h, rows):
+                if "u_tile" in prog:
+                    prog["u_tile"].value = (0, y0)
+                elif y0:  # a program without the offset (the older four-pixel one): one pass
+                    break
+                prog.run(-(-w // n), -(-min(rows, h - y0) // n) if "u_tile" in prog else -(-h // n))
+                if rows < h:
+                    _gl_flush()
             self.ctx.memory_barrier()
         else:
             fbo.use()
             fbo.viewport = (0, 0, w, h)
-            self._vao(prog).render()
+            vao = self._vao(prog)
+            if rows >= h:
+                vao.render()
+                return
+            for y0 in range(0, h, rows):
+                fbo.scissor = (0, y0, w, min(rows, h - y0))
+                vao.render()
+                _gl_flush()
+            fbo.scissor = None
 
     # --- uv remap -----------------------------------------------------------------------------
 
@@ -910,10 +1042,7 @@ class Renderer:
         return vao
 
     def _bind_weights(self) -> None:
-        if isinstance(self._weights, moderngl.Texture):
-            self._weights.use(_WEIGHT_UNIT)
-        else:
-            self._weights.bind_to_uniform_block(0)
+        bind_weights(self._weights, *self._weights_storage)
 
     def read(self, tex: moderngl.Texture, channels: int | None = None) -> np.ndarray:
         """A frame texture as (H, W, channels), top row first: float32 or uint8 by its dtype."""
@@ -1023,6 +1152,9 @@ class Renderer:
         self.forget_programs()
         self.release_targets()
         self._release_weights()
+        if self._zero_weights is not None:
+            self._zero_weights[1].release()
+            self._zero_weights = None
         self.set_texture(None)
         for pool in self._read_buffers.values():
             for buf in pool:

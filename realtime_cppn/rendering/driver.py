@@ -1,0 +1,143 @@
+"""What the renderer knows about a GL driver: a DriverProfile built from its strings and limits.
+
+Plain values only (no moderngl): ``profile`` takes what a context reports (``ctx.info``, its
+version and extensions), so every decision here is unit-tested from strings without a GPU.
+The decisions: which shader path a GPU runs the network on, whether specialising (baking the
+weights into a program compiled by a child process) pays, and how large a network's uniform
+blocks can be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# CPU rasterizers: the cpu path (numpy) outruns their shader JIT on the same cores.
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "gdi generic",
+                      "basic render driver", "swiftshader", "apple software renderer")
+# Datacenter GPUs whose pixel shaders run on a few of their SMs only (H100/H200: 4 of 132 GPCs'
+# worth of raster units): a compute shader reaches the whole chip.
+COMPUTE_FIRST = ("h100", "h200", "h800", "gh200", "a100", "a800", "b100", "b200")
+# GL's own minimums, used where a context does not report a limit.
+GL_MIN_UBO = 16384
+GL_MIN_BLOCKS = 12
+GL_MIN_UBO_ALIGNMENT = 256  # the largest any driver asks for; 16 where the driver says so
+PARALLEL_COMPILE = ("GL_KHR_parallel_shader_compile", "GL_ARB_parallel_shader_compile")
+
+
+@dataclass(frozen=True)
+class DriverProfile:
+    renderer: str  # GL_RENDERER
+    vendor: str = ""
+    version_code: int = 330  # 330, 410, 430, 460...
+    max_ubo: int = GL_MIN_UBO  # bytes per uniform block
+    ubo_alignment: int = GL_MIN_UBO_ALIGNMENT  # bytes a bound block range must start at
+    max_fragment_blocks: int = GL_MIN_BLOCKS
+    max_compute_blocks: int = GL_MIN_BLOCKS
+    parallel_compile: bool = False  # GL_KHR_parallel_shader_compile or the ARB one
+    loop_macs: int = 0  # loop_above's value where set (tests); 0: by the kind of driver
+
+    @property
+    def software(self) -> bool:
+        """A CPU rasterizer rather than a GPU."""
+        name = self.renderer.lower()
+        return any(s in name for s in SOFTWARE_RENDERERS)
+
+    @property
+    def llvmpipe(self) -> bool:
+        return "llvmpipe" in self.renderer.lower()
+
+    @property
+    def has_compute(self) -> bool:
+        return self.version_code >= 430
+
+    @property
+    def has_ssbo(self) -> bool:
+        return self.version_code >= 430
+
+    @property
+    def compute_preferred(self) -> bool:
+        """Pixel shaders reach only part of this chip: run the network as a compute shader."""
+        name = self.renderer.lower()
+        return self.has_compute and any(g in name for g in COMPUTE_FIRST)
+
+    @property
+    def slow_compiles(self) -> bool:
+        """Compiles take seconds (a software JIT): worth doing in a child process, and a baked
+        program (2-4x faster there) is worth its own compile."""
+        return self.software
+
+    @property
+    def loop_above(self) -> int:
+        """Multiply-adds per pixel above which runtime programs loop over identical hidden
+        layers (glsl.LOOP_MACS_*): software JITs compile long straight-line code slowly."""
+        if self.loop_macs:
+            return self.loop_macs
+        return 8192 if self.software else 32768
+
+    def auto_path(self) -> str:
+        """The path ``path="auto"`` runs: numpy on a software rasterizer (its BLAS outruns the
+        shader JIT on the same cores); on GPUs the fragment shader (one pixel per invocation,
+        the only path on macOS GL 4.1) unless compute reaches more of the chip."""
+        if self.software:
+            return "cpu"
+        return "compute" if self.compute_preferred else "fragment"
+
+    def specializes(self, path: str) -> bool:
+        """Whether baking weights into a program of their own pays under ``path``: only where
+        compiles are slow because the JIT is the machine (llvmpipe), whose baked programs run
+        2-4x faster. On GPUs a baked program compiles to the same instructions as the one
+        reading literal uniform indices, so it would only cost a process per reseed."""
+        return self.llvmpipe and path in ("fragment", "compute")
+
+    def max_blocks(self, path: str) -> int:
+        return self.max_compute_blocks if path == "compute" else self.max_fragment_blocks
+
+    def block_vec4s(self) -> int:
+        """vec4s per uniform block of a network split over several: the largest block whose
+        byte size is a multiple of the offset alignment, so block b starts at b * that size."""
+        align = max(16, self.ubo_alignment)
+        return max(align, self.max_ubo // align * align) // 16
+
+    def storage(self, size: int, path: str) -> str:
+        """Where ``size`` vec4s of weights live: one uniform block, or several (bound ranges of
+        one buffer), then a storage buffer (GL 4.3), then the texture. On llvmpipe the texture:
+        its JIT compiles uniform-block indexing ~30x slower than texel fetches."""
+        if self.llvmpipe:
+            return "texture"
+        if 16 * size <= self.max_ubo:
+            return "ubo"
+        if -(-size // self.block_vec4s()) <= self.max_blocks(path):
+            return "ubo"
+        return "ssbo" if self.has_ssbo else "texture"
+
+    def block(self, size: int, storage: str) -> int | None:
+        """vec4s per uniform block for ``size`` vec4s in ``storage`` (None: one block, or no
+        uniform block at all): part of the program's source and its cache key."""
+        if storage != "ubo" or 16 * size <= self.max_ubo:
+            return None
+        return self.block_vec4s()
+
+
+def _int(info: Mapping, key: str, default: int) -> int:
+    try:
+        value = info.get(key, default)
+        return int(value[0] if isinstance(value, (tuple, list)) else value)
+    except (TypeError, ValueError):
+        return default
+
+
+def profile(info: Mapping, version_code: int, extensions: Iterable[str] = ()) -> DriverProfile:
+    """A DriverProfile from what a context reports (moderngl: ``ctx.info``,
+    ``ctx.version_code``, ``ctx.extensions``)."""
+    ext = set(extensions)
+    return DriverProfile(
+        renderer=str(info.get("GL_RENDERER", "?")),
+        vendor=str(info.get("GL_VENDOR", "")),
+        version_code=int(version_code),
+        max_ubo=_int(info, "GL_MAX_UNIFORM_BLOCK_SIZE", GL_MIN_UBO),
+        ubo_alignment=_int(info, "GL_UNIFORM_BUFFER_OFFSET_ALIGNMENT", GL_MIN_UBO_ALIGNMENT),
+        max_fragment_blocks=_int(info, "GL_MAX_FRAGMENT_UNIFORM_BLOCKS", GL_MIN_BLOCKS),
+        max_compute_blocks=_int(info, "GL_MAX_COMPUTE_UNIFORM_BLOCKS", GL_MIN_BLOCKS),
+        parallel_compile=any(e in ext for e in PARALLEL_COMPILE),
+    )
