@@ -54,7 +54,6 @@ from realtime_cppn.rendering.codegen import glsl
 REPO = Path(__file__).resolve().parent.parent
 SWEEP = [(w, d) for w in (16, 32, 64) for d in (4, 8, 12)]
 # GL_MAX_UNIFORM_BLOCK_SIZE on NVIDIA and AMD desktop drivers (GL's own minimum is 16 KiB).
-GPU_MAX_UBO = 65536
 TOOL_DEFAULT = REPO.parent / "shared" / "tools" / "shader-stats" / "shader-stats"
 
 Source = Callable[[NetworkSpec, str], tuple[str, str, int]]
@@ -64,18 +63,14 @@ def _has_pixels() -> bool:
     return "pixels" in inspect.signature(glsl.source).parameters
 
 
-# The GPU the programs are generated for: what DriverProfile reads from a desktop RDNA2 driver.
-GPU = driver.DriverProfile("AMD Radeon RX 6800 XT (navi21)", version_code=460,
-                           max_ubo=GPU_MAX_UBO, ubo_alignment=256, max_fragment_blocks=14,
-                           max_compute_blocks=14)
+# The GPU the programs are generated for: a desktop driver as DriverProfile reads one.
+GPU = driver.DESKTOP_GPU
+GPU_MAX_UBO = GPU.max_ubo
 
 
 def gpu_source(spec: NetworkSpec, path: str, pixels: int = 1) -> str:
     """The program the renderer compiles for ``spec`` on GPU (its storage, blocks and loop)."""
-    storage = gpu_storage(spec, path)
-    return glsl.source(spec, path, storage, pixels=pixels,
-                       block=GPU.block(glsl.layout(spec).size, storage),
-                       loop_above=GPU.loop_above)
+    return driver.program_source(GPU, spec, path, pixels=pixels)[0]
 
 
 def _programs() -> list[tuple[str, Source]]:

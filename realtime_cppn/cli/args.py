@@ -29,8 +29,8 @@ class Parser(argparse.ArgumentParser):
         raise CPPNError(message)
 
 
-def add_scene_arguments(p: argparse.ArgumentParser) -> None:
-    """Options that describe a scene: the network, the view and the loop (shared by commands)."""
+def add_network_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The network's architecture options (the group is returned for commands to extend)."""
     g = p.add_argument_group("network")
     g.add_argument("--scene", type=Path, help="start from a scene (.json) or a PNG this tool wrote")
     g.add_argument("--seed", type=_int, help="weight seed (default 0)")
@@ -42,6 +42,12 @@ def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--inputs", help="coordinate features, comma list of x,y,r,b (default x,y,r)")
     g.add_argument("--z-dim", type=_int, help="latent size (default 8; 0 for none)")
     g.add_argument("--channels", type=_int, choices=(1, 2, 3), help="3 rgb, 1 mono, 2 uv")
+    return g
+
+
+def add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    """Options that describe a scene: the network, the view and the loop (shared by commands)."""
+    g = add_network_arguments(p)
     g.add_argument("--sigma", type=_float, help="weight standard deviation (default 1.0)")
     g.add_argument("--scale", type=_float, help="coordinate scale (default 2.0)")
     v = p.add_argument_group("view")

@@ -141,3 +141,22 @@ def profile(info: Mapping, version_code: int, extensions: Iterable[str] = ()) ->
         max_compute_blocks=_int(info, "GL_MAX_COMPUTE_UNIFORM_BLOCKS", GL_MIN_BLOCKS),
         parallel_compile=any(e in ext for e in PARALLEL_COMPILE),
     )
+
+
+# A desktop GPU as NVIDIA's and AMD's drivers report one (64 KiB uniform blocks bound at 256-byte
+# offsets, 14 blocks a stage): what `realtime-cppn shader` and benchmarks/bench_shaders.py write
+# programs for, since neither has the GPU's context to ask.
+DESKTOP_GPU = DriverProfile("a desktop GPU (NVIDIA, AMD)", version_code=460, max_ubo=65536,
+                            ubo_alignment=256, max_fragment_blocks=14, max_compute_blocks=14)
+
+
+def program_source(profile: DriverProfile, spec, path: str, storage: str | None = None,
+                   image_format: str = "rgba32f", pixels: int = 1) -> tuple[str, str]:
+    """(source, storage): the runtime program a renderer with ``profile`` compiles for ``spec``
+    under ``path``, in ``storage`` or the one the profile picks."""
+    from .codegen import glsl
+
+    size = glsl.layout(spec).size
+    storage = storage or profile.storage(size, path)
+    return glsl.source(spec, path, storage, image_format, pixels=pixels,
+                       block=profile.block(size, storage), loop_above=profile.loop_above), storage
