@@ -94,7 +94,12 @@ def gpu_storage(spec: NetworkSpec, path: str = "compute") -> str:
 
 def vulkan_bindings(source: str) -> str:
     """Give a network's several uniform blocks bindings of their own (shader-stats binds only
-    one ``Weights`` block) and leave the rest to shader-stats."""
+    one ``Weights`` block), and integer vector uniforms (the compute program's band offset,
+    which shader-stats' translation leaves loose) a block of their own; the rest is left to
+    shader-stats."""
+    source = re.sub(r"^uniform (ivec[234]) (\w+);",
+                    lambda m: f"layout(std140, set=0, binding=7) uniform Int_{m[2]} {{ {m[1]} {m[2]}; }};",
+                    source, flags=re.M)
     return re.sub(r"layout\(std140\) uniform Weights(\d+)",
                   lambda m: f"layout(std140, set=0, binding={8 + int(m[1])}) uniform Weights{m[1]}",
                   source)
