@@ -659,8 +659,7 @@ class Renderer:
             self._special.child.stop()  # its weights are about to be stale; the cores are needed
             storage = self.storage_for(spec)
             self._arch_child.start(
-                key, glsl.source(spec, self.path, storage, fmt, block=self.block_for(spec),
-                            loop_above=self.profile.loop_above),
+                key, driver.program_source(self.profile, spec, self.path, storage, fmt)[0],
                 self._draw_state(spec, self.path, fmt))
             self.stats.background_compiles += 1
             return False
@@ -800,9 +799,7 @@ class Renderer:
         if prog is not None:
             self._programs[key] = prog  # most recently used last
             return prog
-        block = self.block_for(spec)
-        source = glsl.source(spec, self.path, storage, image_format, block=block,
-                             loop_above=self.profile.loop_above)
+        source = driver.program_source(self.profile, spec, self.path, storage, image_format)[0]
         t0 = time.perf_counter()
         try:
             prog = _link(self.ctx, source, compute=self.path == "compute")
@@ -817,7 +814,7 @@ class Renderer:
         if storage == "texture":
             prog["u_weights"].value = _WEIGHT_UNIT
         elif storage == "ubo":
-            _set_block_bindings(prog, glsl.layout(spec).size, block)
+            _set_block_bindings(prog, glsl.layout(spec).size, self.block_for(spec))
         while len(self._programs) >= MAX_PROGRAMS:  # the least recently used goes
             old = self._programs.pop(next(iter(self._programs)))
             vao = self._vao_cache.pop(old.glo, None)

@@ -144,6 +144,8 @@ def _renderer(ctx, path, storage, **profile):
     from realtime_cppn.rendering.renderer import Renderer
 
     base = driver.profile(ctx.info, ctx.version_code, ctx.extensions)
+    # One pixel per invocation, as on a GPU: the program these tests are about.
+    profile = {"compute_pixels": 1, **profile}
     return Renderer(ctx, path=path, storage=storage, profile=dataclasses.replace(base, **profile))
 
 
