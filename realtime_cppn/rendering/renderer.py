@@ -862,9 +862,12 @@ class Renderer:
         return entry
 
     def release_capture(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
-        """Free a ``capture_target`` (once; an unknown pair is an error)."""
-        self._captures.remove((tex, fbo))
-        self._release_target(tex, fbo)
+        """Free a ``capture_target``; one already freed (here or by ``release``) is left be."""
+        for i, (t, f) in enumerate(self._captures):
+            if t is tex and f is fbo:
+                del self._captures[i]
+                self._release_target(tex, fbo)
+                return
 
     def screen(self, fb_size: tuple[int, int] | None = None,
                clear: tuple[float, float, float, float] | None = None) -> moderngl.Framebuffer:
