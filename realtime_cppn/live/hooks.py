@@ -58,19 +58,16 @@ class Capture:
     read, whatever the window or render scale does meanwhile (one blit, linear filtering)."""
 
     def __init__(self, renderer, size: tuple[int, int]) -> None:
-        ctx = renderer.ctx
         self.renderer = renderer
         self.size = (int(size[0]), int(size[1]))
-        self.texture = ctx.texture(self.size, 4, dtype="f1")
-        self.fbo = ctx.framebuffer(color_attachments=[self.texture])
+        self.texture, self.fbo = renderer.capture_target(self.size)
 
     def grab(self, tex):
         self.renderer.present(tex, self.fbo, (0, 0, *self.size))
         return self.texture
 
     def release(self) -> None:
-        self.fbo.release()
-        self.texture.release()
+        self.renderer.release_capture(self.texture, self.fbo)
 
 
 class Recording:

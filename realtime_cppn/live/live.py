@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
@@ -33,6 +33,7 @@ from ..core import activations, cost, liveliness, safeio
 from ..core.animation import LatentPath, blend
 from ..core.autoscale import LADDER, AutoScale
 from ..core.errors import CPPNError
+from ..core.lru import LRU
 from ..core.spec import NetworkSpec
 from ..instrument import instrument
 from ..show import actions, keys
@@ -97,7 +98,7 @@ class _Builds:
         self._cond = threading.Condition()
         self._running: str | None = None
         self._waiting: tuple[str, Callable[[], NetworkSpec]] | None = None
-        self._done: OrderedDict[str, NetworkSpec | BaseException] = OrderedDict()
+        self._done: LRU[str, NetworkSpec | BaseException] = LRU(self.KEEP)
         self._thread: threading.Thread | None = None
         self.started = 0  # builds begun
 
@@ -137,9 +138,7 @@ class _Builds:
             except BaseException as exc:  # reported to the render thread, which decides
                 result = exc
             with self._cond:
-                self._done[key] = result
-                while len(self._done) > self.KEEP:
-                    self._done.popitem(last=False)
+                self._done.put(key, result)
                 self._running = None
 
 
@@ -183,7 +182,11 @@ class Live:
         self.frame_seconds = 0.0  # smoothed wall time per frame
         self.last_screenshot: Path | None = None
         self._queue: queue.SimpleQueue[Action] = queue.SimpleQueue()
-        self._specs: OrderedDict[str, NetworkSpec] = OrderedDict()
+        # At most spec_cache networks and spec_cache_bytes of weights, never dropping the two
+        # latest (a morph's ends); both bounds are read at each insertion.
+        self._specs: LRU[str, NetworkSpec] = LRU(keep=2, full=lambda specs: (
+            len(specs) > self.spec_cache
+            or sum(_spec_bytes(sp) for sp in specs.values()) > self.spec_cache_bytes))
         self._uploaded: tuple | None = None  # what the renderer's weights currently are
         self._shown: dict | None = None  # the network config those weights belong to
         self.building: tuple[dict, float] | None = None  # (network, since): compiling meanwhile
@@ -245,8 +248,6 @@ class Live:
         if spec is None:
             self.check_cost(network)
             spec = self._cache(key, self._builder(network)())
-        else:
-            self._specs.move_to_end(key)
         return spec
 
     def _spec_soon(self, network: dict) -> NetworkSpec | None:
@@ -269,11 +270,7 @@ class Live:
     def _cache(self, key: str, spec: NetworkSpec) -> NetworkSpec:
         """Keep ``spec``: the cache holds at most ``spec_cache`` networks and
         ``spec_cache_bytes`` of weights, never dropping the two latest (a morph's ends)."""
-        self._specs[key] = spec
-        self._specs.move_to_end(key)
-        while len(self._specs) > 2 and (len(self._specs) > self.spec_cache or sum(
-                _spec_bytes(sp) for sp in self._specs.values()) > self.spec_cache_bytes):
-            self._specs.popitem(last=False)
+        self._specs.put(key, spec)
         return spec
 
     def check_cost(self, network: dict) -> None:
@@ -744,7 +741,7 @@ class Live:
         if self.autoscale is not None and self.state.auto_scale:
             # The frame's own cost, GPU included: finish() waits for it. The wall time between
             # frames would include the vsync wait and never show the headroom to step up.
-            self.renderer.ctx.finish()
+            self.renderer.finish()
             self.frame_cost = time.perf_counter() - start
             scale = self.autoscale.update(self.frame_cost, self.state.render_scale)
             if scale != self.state.render_scale:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..core import cost
 from ..core.errors import CPPNError
+from ..core.lru import LRU
 from ..core.spec import PALETTES, NetworkSpec, View, check_size
 from . import cpu, driver
 from .codegen import bake, glsl
@@ -140,20 +141,6 @@ def _link(ctx: moderngl.Context, source: str, compute: bool = False):
     if compute:
         return ctx.compute_shader(source)
     return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
-
-
-def _recent(cache: dict, key, make, limit: int, drop=None):
-    """``cache[key]``, made by ``make()`` when missing, kept most recently used last; beyond
-    ``limit`` entries the least recently used go (``drop`` releases what it holds)."""
-    value = cache.pop(key, None)
-    if value is None:
-        while len(cache) >= limit:
-            old = cache.pop(next(iter(cache)))
-            if drop is not None:
-                drop(old)
-        value = make()
-    cache[key] = value
-    return value
 
 
 def default_texture(size: int = 256) -> np.ndarray:
@@ -537,10 +524,13 @@ class Renderer:
         self.storage_pref = storage
         self.stats = Stats()
         self.spec: NetworkSpec | None = None
-        self._programs: dict[tuple, moderngl.Program | moderngl.ComputeShader] = {}
+        self._programs: LRU[tuple, moderngl.Program | moderngl.ComputeShader] = LRU(
+            MAX_PROGRAMS, on_evict=lambda _key, prog: self._release_program(prog))
         self._weights: moderngl.Texture | moderngl.Buffer | None = None
         self._weights_key: tuple | None = None
-        self._targets: dict[tuple, tuple[moderngl.Texture, moderngl.Framebuffer | None]] = {}
+        self._targets: LRU[tuple, tuple[moderngl.Texture, moderngl.Framebuffer]] = LRU(
+            MAX_TARGETS, on_evict=lambda _key, entry: self._release_target(*entry))
+        self._captures: list[tuple[moderngl.Texture, moderngl.Framebuffer]] = []
         self._vao_cache: dict[int, moderngl.VertexArray] = {}
         self._texture: moderngl.Texture | None = None
         self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
@@ -568,9 +558,12 @@ class Renderer:
         self._z: np.ndarray | None = None
         self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
         # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
-        self._outputs: dict[tuple, tuple[moderngl.Texture, np.ndarray]] = {}
+        # Bounded: a window resized many times.
+        self._outputs: LRU[tuple, tuple[moderngl.Texture, np.ndarray]] = LRU(
+            MAX_READ_POOLS, on_evict=lambda _key, entry: entry[0].release())
         self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
-        self._frames: dict[tuple[int, int], np.ndarray] = {}  # (w, h) -> the cpu path's RGBA
+        # (w, h) -> the cpu path's RGBA
+        self._frames: LRU[tuple[int, int], np.ndarray] = LRU(MAX_READ_POOLS)
 
     @classmethod
     def from_current_context(cls, **kw) -> Renderer:
@@ -795,9 +788,8 @@ class Renderer:
     def _program(self, spec: NetworkSpec, image_format: str):
         storage = self.storage_for(spec)
         key = self._program_key(spec, image_format)
-        prog = self._programs.pop(key, None)
+        prog = self._programs.get(key)
         if prog is not None:
-            self._programs[key] = prog  # most recently used last
             return prog
         source = driver.program_source(self.profile, spec, self.path, storage, image_format)[0]
         t0 = time.perf_counter()
@@ -815,19 +807,17 @@ class Renderer:
             prog["u_weights"].value = _WEIGHT_UNIT
         elif storage == "ubo":
             _set_block_bindings(prog, glsl.layout(spec).size, self.block_for(spec))
-        while len(self._programs) >= MAX_PROGRAMS:  # the least recently used goes
-            old = self._programs.pop(next(iter(self._programs)))
-            vao = self._vao_cache.pop(old.glo, None)
-            if vao is not None:
-                vao.release()
-            old.release()
-        self._programs[key] = prog
+        self._programs.put(key, prog)  # beyond MAX_PROGRAMS the least recently used goes
         return prog
+
+    def _release_program(self, prog) -> None:
+        vao = self._vao_cache.pop(prog.glo, None)
+        if vao is not None:
+            vao.release()
+        prog.release()
 
     def forget_programs(self) -> None:
         """Release every compiled network program (the next draw recompiles)."""
-        for prog in self._programs.values():
-            prog.release()
         self._programs.clear()
         for vao in self._vao_cache.values():
             vao.release()
@@ -852,15 +842,46 @@ class Renderer:
             # even when the uniform-fed one is a compute shader (see _Specializer.path_for).
             return tex, self.ctx.framebuffer(color_attachments=[tex])
 
-        entry = _recent(self._targets, (w, h, dtype), make, MAX_TARGETS,
-                        lambda old: self._release_target(*old))
-        return entry[0]
+        return self._targets.get_or_make((w, h, dtype), make)[0]
 
     def release_targets(self, keep: tuple[int, int] | None = None) -> None:
         """Free cached frame textures (all, or all but those of size ``keep``)."""
         for key in list(self._targets):
             if keep is None or key[:2] != tuple(keep):
                 self._release_target(*self._targets.pop(key))
+
+    def capture_target(self, size: tuple[int, int]) -> tuple[moderngl.Texture, moderngl.Framebuffer]:
+        """A fixed-size 8-bit RGBA texture and its framebuffer, for recordings and video out to
+        ``present`` into; held until ``release_capture`` (or this renderer's ``release``)."""
+        tex = self.ctx.texture((int(size[0]), int(size[1])), 4, dtype="f1")
+        entry = (tex, self.ctx.framebuffer(color_attachments=[tex]))
+        self._captures.append(entry)
+        return entry
+
+    def release_capture(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
+        """Free a ``capture_target``; one already freed (here or by ``release``) is left be."""
+        for i, (t, f) in enumerate(self._captures):
+            if t is tex and f is fbo:
+                del self._captures[i]
+                self._release_target(tex, fbo)
+                return
+
+    def screen(self, fb_size: tuple[int, int] | None = None,
+               clear: tuple[float, float, float, float] | None = None) -> moderngl.Framebuffer:
+        """The window's framebuffer, bound; with ``fb_size`` its viewport covers it all, and
+        with ``clear`` it is cleared to that RGBA colour."""
+        screen = self.ctx.screen
+        if fb_size is not None or clear is not None:
+            screen.use()
+        if fb_size is not None:
+            screen.viewport = (0, 0, *fb_size)
+        if clear is not None:
+            screen.clear(*clear)
+        return screen
+
+    def finish(self) -> None:
+        """Wait until the GPU has done everything submitted so far."""
+        self.ctx.finish()
 
     def _release_target(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer) -> None:
         # moderngl rebinds the current framebuffer after creating one: a released but still
@@ -935,9 +956,7 @@ class Renderer:
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
             return tex, np.empty((size[0] * size[1], c), np.float32)
 
-        # Bounded: a window resized many times.
-        tex, outputs = _recent(self._outputs, (*size, c), make, MAX_READ_POOLS,
-                               lambda old: old[0].release())
+        tex, outputs = self._outputs.get_or_make((*size, c), make)
         self._cpu.evaluate(size, view, out=outputs)  # (H * W, channels), bottom row first
         tex.write(outputs)
         tex.use(_OUTPUTS_UNIT)
@@ -950,8 +969,8 @@ class Renderer:
 
     def _cpu_frame(self, size: tuple[int, int]) -> np.ndarray:
         """The cpu path's RGBA array for frames of ``size``: kept, a 4K one is 133 MB."""
-        return _recent(self._frames, size, lambda: np.empty((size[0] * size[1], 4), np.float32),
-                       MAX_READ_POOLS)
+        return self._frames.get_or_make(
+            size, lambda: np.empty((size[0] * size[1], 4), np.float32))
 
     def tile_rows(self, spec: NetworkSpec, size: tuple[int, int]) -> int:
         """Rows of pixels per submission so that none holds more than ``tile_work`` estimated
@@ -1134,20 +1153,30 @@ class Renderer:
             "arch_procs": int(self._arch_child.proc is not None),
             "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
             "cpu_frames": len(self._frames),
+            "captures": len(self._captures),
         }
+
+    def cache_stats(self) -> dict[str, dict[str, int]]:
+        """Hits, misses and evictions of each LRU cache (they grow: not for soak comparisons)."""
+        caches = {"programs": self._programs, "targets": self._targets,
+                  "cpu_outputs": self._outputs, "cpu_frames": self._frames}
+        return {name: {"hits": c.hits, "misses": c.misses, "evictions": c.evictions}
+                for name, c in caches.items()}
 
     def release(self) -> None:
         if self._cpu is not None:
             self._cpu.release()
-        for obj in (*(tex for tex, _ in self._outputs.values()), *self._outputs_progs.values()):
-            obj.release()
         self._outputs.clear()
+        for prog in self._outputs_progs.values():
+            prog.release()
         self._outputs_progs.clear()
         self._frames.clear()
         self._special.release()
         self._arch_child.stop()
         self.forget_programs()
         self.release_targets()
+        while self._captures:
+            self._release_target(*self._captures.pop())
         self._release_weights()
         if self._zero_weights is not None:
             self._zero_weights[1].release()

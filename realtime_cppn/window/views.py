@@ -166,9 +166,7 @@ class FitView:
             r.set_network(spec)
             fb = self.window.framebuffer_size()
             if fb[0] > 0 and fb[1] > 0:
-                screen = r.ctx.screen
-                screen.use()
-                screen.clear(0.0, 0.0, 0.0, 1.0)
+                screen = r.screen(fb, clear=(0.0, 0.0, 0.0, 1.0))
                 half = fb[0] // 2
                 r.draw_overlay(self.target, screen, (0, 0, half, fb[1]))
                 tex = r.draw(self.panel, dtype="f4", display=True)

@@ -214,10 +214,7 @@ def starting_frame(window: Window, renderer, font_size: int) -> None:
     fb = window.framebuffer_size()
     if fb[0] <= 0 or fb[1] <= 0:
         return
-    screen = renderer.ctx.screen
-    screen.use()
-    screen.viewport = (0, 0, *fb)
-    screen.clear(0.05, 0.05, 0.05, 1.0)
+    screen = renderer.screen(fb, clear=(0.05, 0.05, 0.05, 1.0))
     img = overlay.fit(overlay.panel([("", "drawing the first network ...")],
                                     f"{TITLE} starting", font_size), fb)
     oh, ow = img.shape[:2]
@@ -272,7 +269,7 @@ def show(live: Live, window: Window, max_frames: int | None = None,
     draw = draw or live.render
     trace = trace or FrameTrace(None)
     g = window.glfw
-    screen = live.renderer.ctx.screen
+    screen = live.renderer.screen()
     last_title, title_at = "", -1.0
     prev = live.state
     while not window.should_close and not live.state.quit:

@@ -48,3 +48,40 @@ def test_programs_are_kept_per_architecture_up_to_a_bound(gl_context, monkeypatc
         assert gl_context.error == "GL_NO_ERROR"
     finally:
         r.release()
+
+
+def test_capture_targets_are_the_renderers_and_counted(gl_context):
+    r = Renderer(gl_context, path="fragment")
+    try:
+        r.set_network(rc.to_spec(rc.CPPN(width=4, depth=1, seed=2)))
+        tex, fbo = r.capture_target((20, 10))
+        r.capture_target((8, 8))  # left to release()
+        assert r.gl_objects()["captures"] == 2 and tex.size == (20, 10)
+        r.present(r.draw((20, 10), display=True), fbo, (0, 0, 20, 10))
+        frame = np.clip(r.read(r.target((20, 10)), 3) * 255 + 0.5, 0, 255)
+        shown = np.frombuffer(tex.read(), np.uint8).reshape(10, 20, 4)[::-1, :, :3]
+        assert shown.std() > 5  # a picture, not a cleared target
+        assert np.abs(shown.astype(float) - frame).max() <= 2  # texel for texel, bottom row first
+        r.release_capture(tex, fbo)  # it was the bound framebuffer: the next one must work
+        r.release_capture(tex, fbo)  # already freed: left be
+        assert r.gl_objects()["captures"] == 1
+        r.capture_target((4, 4))
+        assert gl_context.error == "GL_NO_ERROR"
+    finally:
+        r.release()
+    assert r.gl_objects()["captures"] == 0
+    assert gl_context.error == "GL_NO_ERROR"
+
+
+def test_cache_stats_count_hits_misses_and_evictions(gl_context, monkeypatch):
+    from realtime_cppn.rendering import renderer as renderer_module
+
+    monkeypatch.setattr(renderer_module, "MAX_TARGETS", 2)
+    r = Renderer(gl_context, path="fragment")
+    try:
+        for size in ((8, 8), (8, 8), (9, 9), (10, 10)):
+            r.target(size)
+        assert r.cache_stats()["targets"] == {"hits": 1, "misses": 3, "evictions": 1}
+        assert r.gl_objects()["targets"] == 2
+    finally:
+        r.release()
