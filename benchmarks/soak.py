@@ -285,9 +285,14 @@ def run(args: argparse.Namespace) -> dict:
 BOUNDED = {"py.NetworkSpec": app.SPEC_CACHE + 4, "py.LatentPath": app.SPEC_CACHE,
            "gl.special_programs": 2, "gl.special_procs": 1, "gl.vaos": 2,
            "gl.arch_procs": 1,  # a new architecture compiling in the background
+           "gl.zero_weights": 1,
            # the specialiser's and the architecture's children, and one just collected
            "py.Popen": 3}
 BAKED = ("gl_programs", "gl_vertex_arrays", "py.programs", "py.VertexArray")  # less the baked
+# The zeroed weights warm-up draws bind are made at the first warm-up of a new architecture,
+# which with background compiles lands whenever its child finishes: counted apart (at most one).
+# Texture or buffer by the weight storage: each pair's sum, less that one, must stay flat.
+ZEROED = (("gl_textures", "gl_buffers"), ("py.Texture", "py.Buffer"))
 # With background compiles the architectures finish compiling whenever their child does, so the
 # program cache fills at its own pace too: bounded by MAX_PROGRAMS (+ 2 baked, blit, overlay).
 _ALL_PROGRAMS = MAX_PROGRAMS + 4
@@ -314,6 +319,13 @@ def verdict(result: dict, rss_bound_mb: float) -> list[str]:
         if key in bounded:
             if end[key] > bounded[key]:
                 bad.append(f"{key}: {end[key]} at the end, over its bound {bounded[key]}")
+        elif any(key in pair for pair in ZEROED) and "gl.zero_weights" in warm:
+            pair = next(p for p in ZEROED if key in p)
+            if key == pair[0]:
+                a, b = (sum(s[k] for k in pair) - s["gl.zero_weights"] for s in (warm, end))
+                if a != b:
+                    bad.append(f"{' + '.join(pair)} (less zeroed weights): {a} after warm-up, "
+                               f"{b} at the end")
         elif key in BAKED:
             baked = "gl.special_programs" if "rogram" in key else "gl.vaos"
             a, b = warm[key] - warm[baked], end[key] - end[baked]

@@ -1153,6 +1153,8 @@ class Renderer:
             "arch_procs": int(self._arch_child.proc is not None),
             "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
             "cpu_frames": len(self._frames),
+            # the zeros warm-up draws bind: made at the first new architecture, then one
+            "zero_weights": int(self._zero_weights is not None),
             "captures": len(self._captures),
         }
 
