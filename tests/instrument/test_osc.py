@@ -32,7 +32,7 @@ def client(server):
     return udp_client.SimpleUDPClient("127.0.0.1", server.port)
 
 
-def wait_for(server: osc.OscServer, n: int, timeout: float = 3.0) -> list[Action]:
+def wait_for(server: osc.OscServer, n: int, timeout: float = 30.0) -> list[Action]:
     """Poll as the render loop would until ``n`` actions arrived (UDP on loopback is not lossy
     in practice, but delivery is asynchronous)."""
     got: list[Action] = []
@@ -43,7 +43,7 @@ def wait_for(server: osc.OscServer, n: int, timeout: float = 3.0) -> list[Action
     return got
 
 
-def wait_received(server: osc.OscServer, n: int, timeout: float = 3.0) -> None:
+def wait_received(server: osc.OscServer, n: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while server.received < n and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -237,7 +237,7 @@ def test_bundles_act_on_arrival_even_with_a_far_future_timetag(server):
         bundle.add_content(b.build())
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.sendto(bundle.build().dgram, ("127.0.0.1", server.port))
-    assert wait_for(server, 2, timeout=2.0) == [Action("width", 8), Action("zoom", 2.0)]
+    assert wait_for(server, 2) == [Action("width", 8), Action("zoom", 2.0)]
     sock.close()
 
 

@@ -64,7 +64,7 @@ def count_in(frames: list[tuple[float, float]], start: float, length: float) -> 
 
 def quit_app(a: App) -> int:
     a.key("ctrl+q")
-    return a.stop(60)
+    return a.stop(120)
 
 
 def test_auto_scale_is_on_by_default(request, tmp_path):
@@ -180,9 +180,9 @@ def test_the_key_help_fits_the_window(big_display, tmp_path, renderer, size, inf
     try:
         plain = headless(renderer, 7, size)
         if not info:
-            a.wait_for(plain, timeout=60)
+            a.wait_for(plain, timeout=180)
         a.key("h")
-        end = time.monotonic() + 60
+        end = time.monotonic() + 180  # a hang guard, not a budget
         box = (0, 0)
         while time.monotonic() < end:
             shot = a.shot()
