@@ -37,6 +37,7 @@ class DriverProfile:
     parallel_compile: bool = False  # GL_KHR_parallel_shader_compile or the ARB one
     loop_macs: int = 0  # loop_above's value where set (tests); 0: by the kind of driver
     compute_pixels: int = 0  # pixels per compute invocation where set (tests); 0: by the kind
+    parallel_forced: bool = False  # tests: compile on the driver's threads on software too
 
     @property
     def software(self) -> bool:
@@ -67,6 +68,14 @@ class DriverProfile:
         """Compiles take seconds (a software JIT): worth doing in a child process, and a baked
         program (2-4x faster there) is worth its own compile."""
         return self.software
+
+    @property
+    def compiles_in_parallel(self) -> bool:
+        """A new architecture compiles on the driver's own threads while the current program
+        draws (rendering/parallel.py): GPU drivers with GL_KHR_parallel_shader_compile. Not on
+        llvmpipe, which advertises it but links in the calling thread (Mesa 22.3: complete at
+        the first query) and JITs at the first draw; its child-process compiles stay."""
+        return self.parallel_compile and (self.parallel_forced or not self.software)
 
     @property
     def loop_above(self) -> int:
