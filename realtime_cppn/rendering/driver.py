@@ -3,8 +3,9 @@
 Plain values only (no moderngl): ``profile`` takes what a context reports (``ctx.info``, its
 version and extensions), so every decision here is unit-tested from strings without a GPU.
 The decisions: which shader path a GPU runs the network on, whether specialising (baking the
-weights into a program compiled by a child process) pays, and how large a network's uniform
-blocks can be.
+weights into a program compiled by a child process) pays, whether new architectures compile
+on the driver's own threads (GL_KHR_parallel_shader_compile), and how large a network's
+uniform blocks can be.
 """
 
 from __future__ import annotations
