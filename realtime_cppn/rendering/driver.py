@@ -3,8 +3,9 @@
 Plain values only (no moderngl): ``profile`` takes what a context reports (``ctx.info``, its
 version and extensions), so every decision here is unit-tested from strings without a GPU.
 The decisions: which shader path a GPU runs the network on, whether specialising (baking the
-weights into a program compiled by a child process) pays, and how large a network's uniform
-blocks can be.
+weights into a program compiled by a child process) pays, whether new architectures compile
+on the driver's own threads (GL_KHR_parallel_shader_compile), and how large a network's
+uniform blocks can be.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class DriverProfile:
     parallel_compile: bool = False  # GL_KHR_parallel_shader_compile or the ARB one
     loop_macs: int = 0  # loop_above's value where set (tests); 0: by the kind of driver
     compute_pixels: int = 0  # pixels per compute invocation where set (tests); 0: by the kind
+    parallel_forced: bool = False  # tests: compile on the driver's threads on software too
 
     @property
     def software(self) -> bool:
@@ -67,6 +69,14 @@ class DriverProfile:
         """Compiles take seconds (a software JIT): worth doing in a child process, and a baked
         program (2-4x faster there) is worth its own compile."""
         return self.software
+
+    @property
+    def compiles_in_parallel(self) -> bool:
+        """A new architecture compiles on the driver's own threads while the current program
+        draws (rendering/parallel.py): GPU drivers with GL_KHR_parallel_shader_compile. Not on
+        llvmpipe, which advertises it but links in the calling thread (Mesa 22.3: complete at
+        the first query) and JITs at the first draw; its child-process compiles stay."""
+        return self.parallel_compile and (self.parallel_forced or not self.software)
 
     @property
     def loop_above(self) -> int:

@@ -29,7 +29,7 @@ from ..core import cost
 from ..core.errors import CPPNError
 from ..core.lru import LRU
 from ..core.spec import PALETTES, NetworkSpec, View, check_size
-from . import cpu, driver
+from . import cpu, driver, parallel
 from .codegen import bake, glsl
 
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
@@ -159,6 +159,7 @@ class Stats:
     compile_seconds: float = 0.0
     uploads: int = 0
     background_compiles: int = 0  # architectures compiled in a child first (Renderer.prepare)
+    parallel_compiles: int = 0  # architectures compiled on the driver's threads first (same)
     # The render thread's cost of taking over a program a child compiled: link + first draw
     # (llvmpipe JITs at the first draw). A cache hit is tens of ms; a miss is the cold compile.
     last_takeover_s: float = 0.0
@@ -553,6 +554,9 @@ class Renderer:
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
         self._arch_child = _ChildCompile()
+        # Or on the driver's own threads where it has them (GPUs; rendering/parallel.py).
+        self._parallel = (parallel.ParallelCompile.for_current_context()
+                          if self.profile.compiles_in_parallel and path != "cpu" else None)
         self._texture_nearest = False
         self._last_size = (16, 16)
         self._z: np.ndarray | None = None
@@ -621,7 +625,7 @@ class Renderer:
     @property
     def building(self) -> bool:
         """A new architecture is compiling in the background (see ``prepare``)."""
-        return self._arch_child.busy
+        return self._arch_child.busy or (self._parallel is not None and self._parallel.pending)
 
     def prepare(self, spec: NetworkSpec, dtype: str = "f4") -> bool:
         """Get ``spec``'s architecture compiled without freezing the caller.
@@ -641,10 +645,14 @@ class Renderer:
         if key in self._programs:
             if self._arch_child.key != key:
                 self._arch_child.stop()  # the performer went back: that build is not wanted
+            if self._parallel is not None and self._parallel.key != key:
+                self._parallel.stop()
             return True
         if not self.background or self.spec is None:
             self._program(spec, fmt)
             return True
+        if self._parallel is not None:
+            return self._prepare_parallel(spec, fmt, key)
         status = self._arch_child.poll(key)
         if status == "running":
             return False
@@ -665,6 +673,34 @@ class Renderer:
         self.stats.last_takeover_s = time.perf_counter() - t0
         if self._arch_child.missed(self.stats.last_takeover_s):
             self.background = False  # the cache is not shared here: it only delayed the hitch
+        return True
+
+    def _prepare_parallel(self, spec: NetworkSpec, fmt: str, key: tuple) -> bool:
+        """``prepare`` on a driver that compiles on its own threads: the program is handed to
+        it, each call asks once (without blocking) whether it is done, and once it is the
+        renderer's own program is built from the same text, out of the driver's cache. A
+        rebuild that compiled again twice in a row turns this off (the child path then)."""
+        job = self._parallel
+        assert job is not None
+        status = job.poll(key)
+        if status == "running":
+            return False
+        if status == "idle":
+            source = driver.program_source(self.profile, spec, self.path,
+                                           self.storage_for(spec), fmt)[0]
+            stages = ([(parallel.GL_COMPUTE_SHADER, source)] if self.path == "compute" else
+                      [(parallel.GL_VERTEX_SHADER, glsl.load("fullscreen.vert")),
+                       (parallel.GL_FRAGMENT_SHADER, source)])
+            job.start(key, stages)
+            self.stats.parallel_compiles += 1
+            return False
+        t0 = time.perf_counter()
+        prog = self._program(spec, fmt)  # failed: the driver's error, raised here as CPPNError
+        if status == "done":
+            self._warm_up(prog, spec, fmt)
+            self.stats.last_takeover_s = time.perf_counter() - t0
+        if status == "failed" or job.missed(self.stats.last_takeover_s):
+            self._parallel = None
         return True
 
     def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
@@ -1151,6 +1187,7 @@ class Renderer:
                                                     self._overlay_tex)),
             "special_procs": int(self._special.child.proc is not None),
             "arch_procs": int(self._arch_child.proc is not None),
+            "parallel_programs": int(self._parallel is not None and self._parallel.pending),
             "cpu_outputs": len(self._outputs) + len(self._outputs_progs),
             "cpu_frames": len(self._frames),
             # the zeros warm-up draws bind: made at the first new architecture, then one
@@ -1175,6 +1212,8 @@ class Renderer:
         self._frames.clear()
         self._special.release()
         self._arch_child.stop()
+        if self._parallel is not None:
+            self._parallel.stop()
         self.forget_programs()
         self.release_targets()
         while self._captures:

@@ -137,6 +137,17 @@ def test_the_loop_program_loops_over_identical_hidden_layers():
     assert body.count("fma(") == spec.macs_per_pixel - 3 * 16 * 16  # the body is one layer
 
 
+def test_the_four_pixel_program_loops_too():
+    """Software rasterizers' four-pixel compute program loops above loop_above as well: its
+    straight-line W64 D4 took the JIT 3.7x the CPU time of the loop (benchmarks/README.md)."""
+    spec = to_spec(CPPN(width=16, depth=5, seed=4))
+    body = glsl.source(spec, "compute", "texture", pixels=4, loop_above=1000)
+    assert body.count("for (int l = 0; l < 4; l++)") == 1
+    assert "int k = l * " in body  # not "o": the four-pixel program's output array
+    straight = glsl.source(spec, "compute", "texture", pixels=4)
+    assert "for (int l" not in straight
+
+
 # --- drawn on llvmpipe against torch float64 ----------------------------------------------------
 
 
@@ -172,6 +183,8 @@ CASES = {
     "ssbo": ("ssbo", {}),
     "texture": ("texture", {}),
     "loop": ("ubo", {"loop_macs": 100}),
+    # llvmpipe's compute program: four pixels an invocation, texture weights, the layer loop
+    "four-pixel loop": ("texture", {"loop_macs": 100, "compute_pixels": 4}),
 }
 
 

@@ -288,7 +288,7 @@ def network(spec: NetworkSpec, weights: Weights, latent: Latent = FOLDED, fma: b
     Straight-line: each neuron is a chain of multiply-adds over its real inputs only (padding
     is never multiplied), then each group of four goes through ``act_<name>`` (the registry's
     GLSL, defined before this text). ``weights`` and ``latent`` are the plug points. ``loop``
-    (one pixel, weights with a ``dynamic`` form) runs identical hidden layers in a row as one
+    (weights with a ``dynamic`` form) runs identical hidden layers in a row as one
     loop whose body is one layer, unrolled: big networks compile in a fraction of the time.
     """
     sig = signature or Signature()
@@ -350,7 +350,9 @@ def network(spec: NetworkSpec, weights: Weights, latent: Latent = FOLDED, fma: b
                 out.append(f"{indent}{kind}{dst}_{q} = act_{lo.activation}(vec4({', '.join(args)}));")
         return out
 
-    dynamic = weights.dynamic if (loop and not px4) else None
+    dynamic = weights.dynamic if loop else None
+    # The loop's layer offset: "o" names the four-pixel program's output array.
+    offset = "k" if px4 else "o"
     for i, count in _runs(lay, dynamic is not None):
         lo = lay.layers[i]
         n = i + 1
@@ -365,9 +367,9 @@ def network(spec: NetworkSpec, weights: Weights, latent: Latent = FOLDED, fma: b
                      "one loop of the unrolled layer")
         lines += [f"    vec4 hl_{q} = h{i}_{q};" for q in range(blocks)]
         lines.append(f"    for (int l = 0; l < {count}; l++) {{")
-        lines.append(f"        int o = l * {stride};  // vec4 offset of layer {n} + l")
+        lines.append(f"        int {offset} = l * {stride};  // vec4 offset of layer {n} + l")
         assert dynamic is not None
-        lines += layer(lo, False, "hl", "hl", lambda k: dynamic(k, "o"), "        ", False)
+        lines += layer(lo, False, "hl", "hl", lambda k: dynamic(k, offset), "        ", False)
         lines.append("    }")
         lines += [f"    vec4 h{last}_{q} = hl_{q};" for q in range(blocks)]
     last = len(lay.layers)
@@ -432,7 +434,9 @@ def version(path: str, storage: str) -> int:
 # (glsl.network's ``loop``). On llvmpipe straight-line W64 D4 (12.7k) compiles ~6x slower than
 # the loop (70 s against 12 s of one core), W32 D4 (3.3k) faster than the old looped program;
 # GPU compilers take straight-line W64 D8 (29k) in seconds and turn every weight into a
-# constant-bank operand, so they loop only beyond it (DriverProfile.loop_above).
+# constant-bank operand, so they loop only beyond it (DriverProfile.loop_above). The four-pixel
+# compute program (software rasterizers) loops too: straight-line, its W64 D4 took llvmpipe
+# 30 s of CPU against 8 s looped (benchmarks/README.md).
 LOOP_MACS_SOFTWARE = 8192
 LOOP_MACS_GPU = 32768
 
