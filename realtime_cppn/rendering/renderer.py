@@ -504,27 +504,45 @@ class Renderer:
         info = self.ctx.info
         # What suits this driver; a test may pass one with smaller limits (multi-block networks).
         self.profile = profile or driver.profile(info, self.ctx.version_code, self.ctx.extensions)
+        self._read_limits(info)
+        self.path = self._checked_path(path)
+        self.storage_pref = self._checked_storage(storage)
+        if specialize not in ("off", "async", "sync"):
+            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+        self.stats = Stats()
+        self.spec: NetworkSpec | None = None
+        self._init_network_objects()
+        self._init_presenting()
+        self._init_compiles(specialize, background)
+        self._init_cpu()
+
+    def _read_limits(self, info: dict) -> None:
         self.gl_renderer: str = info.get("GL_RENDERER", "?")
         self.max_texture: int = int(info.get("GL_MAX_TEXTURE_SIZE", 4096))
         vp = info.get("GL_MAX_VIEWPORT_DIMS", (self.max_texture, self.max_texture))
         self.max_size = min(self.max_texture, *vp)
         self.max_ubo: int = self.profile.max_ubo
         self.has_compute = self.ctx.version_code >= 430
+
+    def _checked_path(self, path: str) -> str:
         if path == "auto":
             path = self.profile.auto_path()
         if path not in PATHS:
             raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
         if path == "compute" and not self.has_compute:
             raise CPPNError(f"the compute path needs OpenGL 4.3; this context is {self.ctx.version_code}")
-        self.path = path
+        return path
+
+    def _checked_storage(self, storage: str) -> str:
         if storage not in ("auto", *glsl.STORAGES):
             raise CPPNError(f"unknown weight storage {storage!r}; valid: auto, "
                             f"{', '.join(glsl.STORAGES)}")
         if storage == "ssbo" and not self.profile.has_ssbo:
             raise CPPNError(f"storage buffers need OpenGL 4.3; this context is {self.ctx.version_code}")
-        self.storage_pref = storage
-        self.stats = Stats()
-        self.spec: NetworkSpec | None = None
+        return storage
+
+    def _init_network_objects(self) -> None:
+        """The per-network and per-size GL objects: programs, weights, targets, readback."""
         self._programs: LRU[tuple, moderngl.Program | moderngl.ComputeShader] = LRU(
             MAX_PROGRAMS, on_evict=lambda _key, prog: self._release_program(prog))
         self._weights: moderngl.Texture | moderngl.Buffer | None = None
@@ -534,10 +552,16 @@ class Renderer:
         self._captures: list[tuple[moderngl.Texture, moderngl.Framebuffer]] = []
         self._vao_cache: dict[int, moderngl.VertexArray] = {}
         self._texture: moderngl.Texture | None = None
+        self._texture_nearest = False
+        self._last_size = (16, 16)
+        self._z: np.ndarray | None = None
         # bytes -> free PBOs; an evicted size's buffers are freed (ones in flight come back
         # into a new pool of their size)
         self._read_buffers: LRU[int, list[moderngl.Buffer]] = LRU(
             MAX_READ_POOLS, on_evict=lambda _nbytes, pool: _release_all(pool))
+
+    def _init_presenting(self) -> None:
+        """What draws a frame onto a window: the blit, the upscalers and the overlay."""
         self._blit = _link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
         self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
@@ -547,23 +571,24 @@ class Renderer:
         self._overlay_vao: moderngl.VertexArray | None = None
         self._overlay_tex: moderngl.Texture | None = None
         self._overlay_src: np.ndarray | None = None
-        if specialize not in ("off", "async", "sync"):
-            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+
+    def _init_compiles(self, specialize: str, background: bool) -> None:
+        """Baked programs, background compiles and how work is split into submissions."""
         # The cpu path compiles nothing per network: nothing to bake or build in the background;
         # on GPUs baking gains nothing (DriverProfile.specializes).
-        self._special = _Specializer(specialize if self.profile.specializes(path) else "off",
+        self._special = _Specializer(specialize if self.profile.specializes(self.path) else "off",
                                      self._release_program)
         self._zero_weights: tuple[tuple, object] | None = None  # warm-up draws bind these
         self.tile_work = 0.0 if self.profile.software else TILE_WORK  # 0: one submission
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
         self._arch_child = _ChildCompile()
-        self._texture_nearest = False
-        self._last_size = (16, 16)
-        self._z: np.ndarray | None = None
-        self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
+
+    def _init_cpu(self) -> None:
+        """The cpu path's evaluator and its per-size outputs (bounded: a window resized many
+        times)."""
+        self._cpu = cpu.CpuEvaluator() if self.path == "cpu" else None
         # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
-        # Bounded: a window resized many times.
         self._outputs: LRU[tuple, tuple[moderngl.Texture, np.ndarray]] = LRU(
             MAX_READ_POOLS, on_evict=lambda _key, entry: entry[0].release())
         self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
