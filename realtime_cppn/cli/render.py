@@ -202,6 +202,14 @@ def run(args: argparse.Namespace) -> int:
     if sound is not None:
         modulation = audio.analyse_file(sound, plan.fps, plan.frames, reactivity, spec.z_dim)
 
+    renderer, path = _renderer_for(scene, spec, plan)
+    for note in ([plan.note] if plan.note else []) + notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return _write(args, renderer, path, plan, scene, codec, output, size, sound, modulation)
+
+
+def _renderer_for(scene, spec, plan: ClipPlan):
+    """The renderer with the scene's network, latent path and texture set: (it, the path)."""
     from ..api import default_renderer
     from ..core.animation import LatentPath
 
@@ -214,18 +222,26 @@ def run(args: argparse.Namespace) -> int:
         texture = load_texture(scene.texture)
     renderer.set_texture(texture)  # None: the default grid, whatever an earlier call set
     renderer.set_network(spec, path(plan.phase(0)))
-    for note in ([plan.note] if plan.note else []) + notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
-    muxed = sound if sound is not None and codec.route != "png" else None
+    return renderer, path
 
-    def frame_scene(n: int, phase: float) -> str:
-        # Each PNG carries the scene at its own moment: `still --scene frame_000042.png`
-        # renders that frame again, at any size. An audio-reactive frame keeps its phase and
-        # zoom; its latent offset has no field.
+
+def _frame_scene(scene, modulation: Sequence | None) -> Callable[[int, float], str]:
+    """Each PNG carries the scene at its own moment: `still --scene frame_000042.png` renders
+    that frame again, at any size. An audio-reactive frame keeps its phase and zoom; its latent
+    offset has no field."""
+    def text(n: int, phase: float) -> str:
         at = replace(scene, phase=phase)
         if modulation is not None:
             at = replace(at, view=replace(at.view, zoom=at.view.zoom * modulation[n].zoom_scale))
         return at.to_json()
+    return text
+
+
+def _write(args: argparse.Namespace, renderer, path, plan: ClipPlan, scene,
+           codec: codecs.Codec, output: Path, size: tuple[int, int], sound,
+           modulation: Sequence | None) -> int:
+    """The clip through the offline loop; Ctrl-C, SIGTERM or SIGHUP finish it as it stands."""
+    muxed = sound if sound is not None and codec.route != "png" else None
 
     def wrote(writer, elapsed: float) -> str:
         return (f"wrote {output}: {plan.frames} frames, {size[0]}x{size[1]}, {plan.fps:g} fps, "
@@ -239,6 +255,6 @@ def run(args: argparse.Namespace) -> int:
                                     gop=getattr(args, "gop", None)),
         plan.frames,
         clip_source(renderer, path, plan, size, scene.view, modulation,
-                    frame_scene if codec.route == "png" else None),
+                    _frame_scene(scene, modulation) if codec.route == "png" else None),
         lambda tex: renderer.read_async(tex, 3), output=output, fps=plan.fps, prog=PROG,
         progress=not args.no_progress, wrote=wrote)
