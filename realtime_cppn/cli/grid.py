@@ -2,13 +2,13 @@
 
 Every cell shares the scene's seed, activations and one latent path, so a clip shows the whole
 grid breathing together. Cells are rendered one network at a time on the same renderer and
-composed in numpy; the output is a PNG, or a clip through the recorder for video suffixes.
+composed in numpy; the output is a PNG, or a clip through the offline loop (``media.offline``)
+for video suffixes and folders.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,19 +101,18 @@ def run(args: argparse.Namespace) -> int:
         save_png(args.output, frame, scene)
         print(f"wrote {args.output} ({frame.shape[1]}x{frame.shape[0]})")
         return 0
-    from ..media import codecs, writers
-    from ..media.progress import Progress
+    from ..media import codecs, offline, writers
+    from .args import PROG
 
     codec = codecs.codec_for_path(args.output)
     size, _ = layout(len(args.widths), len(args.depths), args.cell)
     frames = max(1, round(args.fps * scene.loop * args.loops))
-    progress = Progress(frames, sys.stderr)
-    with writers.open_writer(args.output, codec, codecs.fit_size(codec, size), args.fps) as out:
-        for n in range(frames):
-            frame = render_grid(*grid, path(scene.phase + n / (args.fps * scene.loop)))
-            w, h = out.size  # the codec's size fits inside the canvas: crop, never scale
-            out.write(np.ascontiguousarray(frame[:h, :w]))
-            progress.update(n + 1)
-    progress.finish()
-    print(f"wrote {args.output}: {frames} frames")
-    return 0
+
+    def draw(n: int):
+        # Composed on the host: the loop crops it to the codec's size (never scales).
+        return render_grid(*grid, path(scene.phase + n / (args.fps * scene.loop))), None
+
+    return offline.write_clip(
+        lambda: writers.open_writer(args.output, codec, codecs.fit_size(codec, size), args.fps),
+        frames, draw, None, output=args.output, fps=args.fps, prog=PROG,
+        wrote=lambda _writer, _elapsed: f"wrote {args.output}: {frames} frames")

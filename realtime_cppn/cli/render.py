@@ -3,9 +3,10 @@
 Frame n shows latent phase ``scene.phase + (n / fps) / scene.loop``: time comes from the frame
 counter, never the wall clock, so a slow machine makes the same clip, only later, and the same
 command gives the same frames twice. ``--loops N`` renders whole loop periods, so the frame after
-the last is the first and the clip loops seamlessly in a VJ player. Rendering, readback and
-encoding overlap: the GPU draws frame n while frame n-1 is copied out (``Renderer.read_async``)
-and earlier frames are encoded on another thread (``encoder.ThreadedWriter``).
+the last is the first and the clip loops seamlessly in a VJ player. The frames go through
+the offline loop (``media.offline``): the GPU draws frame n while frame n-1 is copied out
+(``Renderer.read_async``), earlier frames are encoded on another thread, and a stop signal
+finishes the clip as it stands.
 
 ``--audio FILE`` makes an audio-reactive clip: the same ``audio.Reactor`` the live show uses
 analyses the file on the fixed-step clock (frame n at n / fps), so the clip is identical every
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,9 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import CPPNError
-from ..media import codecs, encoder, writers
-from ..media.encoder import ThreadedWriter
-from ..media.progress import Progress
+from ..media import codecs, offline, writers
 from .args import PROG, _float, _int, _size, add_scene_arguments, scene_from_args, scene_spec
 
 
@@ -98,46 +96,35 @@ def modulated_phases(plan: ClipPlan, modulation: Sequence | None) -> list[float]
     return phases
 
 
+def clip_source(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
+                modulation: Sequence | None = None,
+                text: Callable[[int, float], str | None] | None = None) -> offline.Draw:
+    """Frame n of ``plan`` drawn on ``renderer`` (the network set, ``path(phase)`` gives z):
+    its texture and ``text(n, phase)``. ``modulation``: one ``audio.Modulation`` per frame."""
+    phases = modulated_phases(plan, modulation)
+
+    def draw(n: int):
+        z, at = path(phases[n]), view
+        if modulation is not None:
+            m = modulation[n]
+            z = z + m.z_offset[: z.shape[0]]  # (z_dim,)
+            at = replace(view, zoom=view.zoom * m.zoom_scale)
+        renderer.set_latent(z)
+        tex = renderer.draw(size, at, dtype="f1", display=True)
+        return tex, None if text is None else text(n, phases[n])
+    return draw
+
+
 def render_frames(renderer, path, plan: ClipPlan, size: tuple[int, int], view,
                   submit: Callable[[np.ndarray], object] | None,
                   on_frame: Callable[[int], object] | None = None,
                   modulation: Sequence | None = None) -> None:
-    """Draw every frame of ``plan`` and hand each, uint8 (H, W, 3), to ``submit`` in order.
-
-    The network must be set (``renderer.set_network``); ``path(phase)`` gives z. The GPU draws
-    frame n while frame n-1's readback (started asynchronously) is collected, so the two
-    overlap. ``submit=None`` draws only (for benchmarks). ``on_frame(done)`` is told how many
-    frames were handed on. ``modulation``: one ``audio.Modulation`` per frame (audio-reactive).
-    """
-    pending = None
-    phases = modulated_phases(plan, modulation)
-    try:
-        for n in range(plan.frames):
-            z = path(phases[n])
-            at = view
-            if modulation is not None:
-                m = modulation[n]
-                z = z + m.z_offset[: z.shape[0]]  # (z_dim,)
-                at = replace(view, zoom=view.zoom * m.zoom_scale)
-            renderer.set_latent(z)
-            tex = renderer.draw(size, at, dtype="f1", display=True)
-            if submit is None:
-                continue
-            handle = renderer.read_async(tex, 3)
-            if pending is not None:
-                frame, pending = pending.result(), None
-                submit(frame)
-            pending = handle
-            if on_frame is not None:
-                on_frame(n)
-        if pending is not None:
-            frame, pending = pending.result(), None
-            submit(frame)
-        if on_frame is not None:
-            on_frame(plan.frames)
-    finally:
-        if pending is not None:
-            pending.release()  # an interrupted loop hands its buffer back to the pool
+    """Draw every frame of ``plan`` and hand each, uint8 (H, W, 3), to ``submit`` in order
+    (``offline.draw_all``: frame n is drawn while frame n-1 is read back). ``submit=None``
+    draws only (for benchmarks); ``on_frame(done)`` is told how many frames were handed on."""
+    offline.draw_all(plan.frames, clip_source(renderer, path, plan, size, view, modulation),
+                     lambda tex: renderer.read_async(tex, 3),
+                     None if submit is None else (lambda frame, _text: submit(frame)), on_frame)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -215,6 +202,14 @@ def run(args: argparse.Namespace) -> int:
     if sound is not None:
         modulation = audio.analyse_file(sound, plan.fps, plan.frames, reactivity, spec.z_dim)
 
+    renderer, path = _renderer_for(scene, spec, plan)
+    for note in ([plan.note] if plan.note else []) + notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return _write(args, renderer, path, plan, scene, codec, output, size, sound, modulation)
+
+
+def _renderer_for(scene, spec, plan: ClipPlan):
+    """The renderer with the scene's network, latent path and texture set: (it, the path)."""
     from ..api import default_renderer
     from ..core.animation import LatentPath
 
@@ -227,77 +222,39 @@ def run(args: argparse.Namespace) -> int:
         texture = load_texture(scene.texture)
     renderer.set_texture(texture)  # None: the default grid, whatever an earlier call set
     renderer.set_network(spec, path(plan.phase(0)))
-    for note in ([plan.note] if plan.note else []) + notes:
-        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return renderer, path
+
+
+def _frame_scene(scene, modulation: Sequence | None) -> Callable[[int, float], str]:
+    """Each PNG carries the scene at its own moment: `still --scene frame_000042.png` renders
+    that frame again, at any size. An audio-reactive frame keeps its phase and zoom; its latent
+    offset has no field."""
+    def text(n: int, phase: float) -> str:
+        at = replace(scene, phase=phase)
+        if modulation is not None:
+            at = replace(at, view=replace(at.view, zoom=at.view.zoom * modulation[n].zoom_scale))
+        return at.to_json()
+    return text
+
+
+def _write(args: argparse.Namespace, renderer, path, plan: ClipPlan, scene,
+           codec: codecs.Codec, output: Path, size: tuple[int, int], sound,
+           modulation: Sequence | None) -> int:
+    """The clip through the offline loop; Ctrl-C, SIGTERM or SIGHUP finish it as it stands."""
     muxed = sound if sound is not None and codec.route != "png" else None
-    with writers.Interrupts() as stop:
-        try:
-            writer = writers.open_writer(output, codec, size, plan.fps, muxed,
-                                          getattr(args, "audio_codec", None),
-                                          gop=getattr(args, "gop", None))
-        except KeyboardInterrupt:
-            return interrupted(stop, None, output, plan.frames)
-        return _render(renderer, path, plan, size, scene, writer, output, modulation,
-                       not args.no_progress, muxed, stop)
 
+    def wrote(writer, elapsed: float) -> str:
+        return (f"wrote {output}: {plan.frames} frames, {size[0]}x{size[1]}, {plan.fps:g} fps, "
+                f"{plan.seconds:.3f} s, {codec.title}"
+                + (f" + {writer.audio_codec} audio" if muxed is not None else "")
+                + f" ({plan.frames / elapsed:.1f} frames/s)")
 
-def _render(renderer, path, plan: ClipPlan, size: tuple[int, int], scene, writer,
-            output: Path, modulation, show_progress: bool, muxed, stop) -> int:
-    """Render the clip into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it stands."""
-    codec = writer.codec
-    # block=True: offline, the renderer waits for the encoder instead of dropping frames.
-    encoder = ThreadedWriter(writer, maxsize=4, block=True)
-    progress = Progress(plan.frames, sys.stderr) if show_progress else None
-    submit = encoder.submit
-    if codec.route == "png":
-        phases = modulated_phases(plan, modulation)
-
-        def submit(frame: np.ndarray) -> bool:
-            # Each PNG carries the scene at its own moment: `still --scene frame_000042.png`
-            # renders that frame again, at any size (block=True: submitted == frame index). An
-            # audio-reactive frame keeps its phase and zoom; its latent offset has no field.
-            n = encoder.submitted
-            at = replace(scene, phase=phases[n])
-            if modulation is not None:
-                at = replace(at, view=replace(at.view, zoom=at.view.zoom * modulation[n].zoom_scale))
-            return encoder.submit(frame, at.to_json())
-    t0 = time.perf_counter()
-    try:
-        render_frames(renderer, path, plan, size, scene.view, submit,
-                      None if progress is None else progress.update, modulation)
-        if progress is not None:
-            progress.finish()
-        encoder.close()
-    except KeyboardInterrupt:
-        if progress is not None:
-            progress.finish()
-        return interrupted(stop, encoder, output, plan.frames, plan.fps)
-    except BaseException:
-        if progress is not None:
-            progress.finish()
-        encoder.abort()  # offline: a failed render is simply run again; the old file stays
-        raise
-    elapsed = time.perf_counter() - t0
-    print(f"wrote {output}: {plan.frames} frames, {size[0]}x{size[1]}, {plan.fps:g} fps, "
-          f"{plan.seconds:.3f} s, {codec.title}"
-          + (f" + {writer.audio_codec} audio" if muxed is not None else "")
-          + f" ({plan.frames / elapsed:.1f} frames/s)")
-    return 0
-
-
-def interrupted(stop: writers.Interrupts, encoder: encoder.ThreadedWriter | None,
-                output: Path, total: int, fps: float | None = None) -> int:
-    """After the first stop signal: finish the clip with the frames rendered (a clip with none
-    is dropped, and an earlier file at ``output`` stays), say what it holds, and return the
-    exit status (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP). Later signals are ignored."""
-    kept = None if encoder is None else encoder.close(keep_empty=False)
-    why = f"interrupted ({stop.name})"
-    if kept is None:
-        print(f"{PROG}: {why} before the first frame was written: {output} was not written",
-              file=sys.stderr)
-    else:
-        done = encoder.written
-        secs = f" ({done / fps:.2f} s)" if fps else ""
-        print(f"{PROG}: {why}: {output} holds the first {done} of {total} frames{secs} and "
-              "plays", file=sys.stderr)
-    return stop.status
+    return offline.write_clip(
+        lambda: writers.open_writer(output, codec, size, plan.fps, muxed,
+                                    getattr(args, "audio_codec", None),
+                                    gop=getattr(args, "gop", None)),
+        plan.frames,
+        clip_source(renderer, path, plan, size, scene.view, modulation,
+                    _frame_scene(scene, modulation) if codec.route == "png" else None),
+        lambda tex: renderer.read_async(tex, 3), output=output, fps=plan.fps, prog=PROG,
+        progress=not args.no_progress, wrote=wrote)

@@ -17,19 +17,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 from ..core import cost
 from ..core.errors import CPPNError
-from ..media import codecs, perflog, writers
-from ..media.encoder import ThreadedWriter
-from ..media.progress import Progress
+from ..media import codecs, offline, perflog, writers
 from ..show import actions
-from .args import _float, _size
-from .render import interrupted
+from .args import PROG, _float, _size
 
 SKIPPED = frozenset({"record", "screenshot", "export"})  # the window's effects, not the picture
 EPS = 1e-6  # seconds: a logged time and a frame time this close are the same frame
@@ -148,61 +142,18 @@ def run(args: argparse.Namespace) -> int:
 
     renderer = default_renderer()
     show = Replay(renderer, log, fps)
-    with writers.Interrupts() as stop:
-        try:
-            writer = writers.open_writer(output, codec, size, fps,
-                                          gop=getattr(args, "gop", None))
-        except KeyboardInterrupt:
-            return interrupted(stop, None, output, frames, fps)
-        return _render(renderer, show, writer, output, size, frames,
-                       not args.no_progress, stop)
 
-
-def _render(renderer, show: Replay, writer, output: Path, size: tuple[int, int], frames: int,
-            show_progress: bool, stop) -> int:
-    """Draw the take's frames into ``writer``; Ctrl-C, SIGTERM or SIGHUP finish it as it
-    stands."""
-    codec, fps = writer.codec, show.fps
-    encoder = ThreadedWriter(writer, maxsize=4, block=True)  # offline: nothing drops
-    progress = Progress(frames, sys.stderr) if show_progress else None
-    pending = None
-    t0 = time.perf_counter()
-
-    def submit(handle, scene) -> None:
+    def draw(n: int):
+        state = show.step()
+        tex = renderer.draw(size, state.scene.view, dtype="f1", display=True)
         # Each PNG frame carries its scene, so `still --scene frame_000042.png` renders it again.
-        encoder.submit(handle.result(), scene.to_json() if codec.route == "png" else None)
+        return tex, state.scene.to_json() if codec.route == "png" else None
 
-    try:
-        for n in range(frames):
-            state = show.step()
-            tex = renderer.draw(size, state.scene.view, dtype="f1", display=True)
-            handle = (renderer.read_async(tex, 3), replace(state.scene))
-            if pending is not None:  # the GPU draws frame n while frame n-1 is copied out
-                submit(*pending)
-            pending = handle
-            if progress is not None:
-                progress.update(n)
-        if pending is not None:
-            pending, last = None, pending
-            submit(*last)
-        if progress is not None:
-            progress.update(frames)
-            progress.finish()
-        encoder.close()
-    except KeyboardInterrupt:
-        if pending is not None:
-            pending[0].release()
-        if progress is not None:
-            progress.finish()
-        return interrupted(stop, encoder, output, frames, fps)
-    except BaseException:
-        if pending is not None:
-            pending[0].release()
-        if progress is not None:
-            progress.finish()
-        encoder.abort()  # offline: run it again; an earlier file at the path stays whole
-        raise
-    elapsed = time.perf_counter() - t0
-    print(f"wrote {output}: {frames} frames, {size[0]}x{size[1]}, {fps:g} fps, "
-          f"{frames / fps:.3f} s, {codec.title} ({frames / max(elapsed, 1e-9):.1f} frames/s)")
-    return 0
+    def wrote(writer, elapsed: float) -> str:
+        return (f"wrote {output}: {frames} frames, {size[0]}x{size[1]}, {fps:g} fps, "
+                f"{frames / fps:.3f} s, {codec.title} ({frames / max(elapsed, 1e-9):.1f} frames/s)")
+
+    return offline.write_clip(
+        lambda: writers.open_writer(output, codec, size, fps, gop=getattr(args, "gop", None)),
+        frames, draw, lambda tex: renderer.read_async(tex, 3), output=output, fps=fps,
+        prog=PROG, progress=not args.no_progress, wrote=wrote)

@@ -171,6 +171,14 @@ class Live:
         self.screenshot_dir = check_screenshot_dir(screenshot_dir)
         self.font_size = font_size
         overlay.font(font_size)  # loaded before the show, not on the frame of the first badge
+        self._init_frames()
+        self._init_networks(renderer)
+        self._init_overlay(state)
+        self._init_outputs(record)
+        self._init_pacing()
+
+    def _init_frames(self) -> None:
+        """Who hears of each action and frame, and what the latest frames said."""
         self.listeners: list[Listener] = []  # called with (time, action, new state): the log
         # Called with (frame texture, state) after the network is drawn and before the overlay:
         # a recorder reads the picture here, so overlays (help, info, REC) are never recorded.
@@ -182,6 +190,9 @@ class Live:
         self.frame_seconds = 0.0  # smoothed wall time per frame
         self.last_screenshot: Path | None = None
         self._queue: queue.SimpleQueue[Action] = queue.SimpleQueue()
+
+    def _init_networks(self, renderer) -> None:
+        """The network cache, what the renderer holds, and the background builds."""
         # At most spec_cache networks and spec_cache_bytes of weights, never dropping the two
         # latest (a morph's ends); both bounds are read at each insertion.
         self._specs: LRU[str, NetworkSpec] = LRU(keep=2, full=lambda specs: (
@@ -192,31 +203,39 @@ class Live:
         self.building: tuple[dict, float] | None = None  # (network, since): compiling meanwhile
         self._latent: tuple | None = None  # (path seed, phase) of the renderer's z
         self._paths: dict[tuple[int, int], LatentPath] = {}
-        self._screenshots = state.screenshots
-        self._wall = time.perf_counter()
-        self._overlay_key: tuple | None = None
-        self._overlay_img: np.ndarray | None = None
-        self._info_rows: list[tuple[str, str]] = []
-        self._info_at = -1.0
-        self.record_settings: RecordSettings | None = record or RecordSettings()
-        self.recording: Recording | None = None
-        self.last_recording: dict | None = None  # the summary of the latest finished take
-        self.video_out: VideoOutHook | None = None
-        self.fb_size: tuple[int, int] = (0, 0)  # the latest frame's framebuffer size
-        self.autoscale: AutoScale | None = None
-        self.frame_cost = 0.0  # seconds of the latest frame's own work (auto scale measures it)
         self._texture: str | None = None  # the texture file the renderer holds
         self.pinned: dict[str, NetworkSpec] = {}  # networks with no config (fitted): never evicted
         self.spec_cache = SPEC_CACHE
         self.spec_cache_bytes = SPEC_CACHE_BYTES
-        self.last_export: Path | None = None
-        self._exports: deque[float] = deque()  # clock times of recent exports (rate-limited)
         # The cost model: networks this renderer cannot draw within a frame limit are refused.
         self.budget = cost.Budget()
         # Weights built by torch on a worker thread while the current network plays on (as
         # the renderer compiles in the background); a fixed-step show builds in place instead.
         self.background_builds = bool(getattr(renderer, "background", False))
         self._builds = _Builds()
+
+    def _init_overlay(self, state: AppState) -> None:
+        self._screenshots = state.screenshots
+        self._wall = time.perf_counter()
+        self._overlay_key: tuple | None = None
+        self._overlay_img: np.ndarray | None = None
+        self._info_rows: list[tuple[str, str]] = []
+        self._info_at = -1.0
+
+    def _init_outputs(self, record: RecordSettings | None) -> None:
+        """Takes, video out and shader exports."""
+        self.record_settings: RecordSettings | None = record or RecordSettings()
+        self.recording: Recording | None = None
+        self.last_recording: dict | None = None  # the summary of the latest finished take
+        self.video_out: VideoOutHook | None = None
+        self.last_export: Path | None = None
+        self._exports: deque[float] = deque()  # clock times of recent exports (rate-limited)
+
+    def _init_pacing(self) -> None:
+        """Frame size, auto scale, and how many actions a frame applies."""
+        self.fb_size: tuple[int, int] = (0, 0)  # the latest frame's framebuffer size
+        self.autoscale: AutoScale | None = None
+        self.frame_cost = 0.0  # seconds of the latest frame's own work (auto scale measures it)
         self.actions_per_frame: int | None = ACTIONS_PER_FRAME  # None: no cap (offline replay)
         self._backlog: deque[Action] = deque()
         self._follow: list[Action] = []  # applied right after the current action (_follow_with)

@@ -49,6 +49,7 @@ PATHS = (*glsl.PATHS, "cpu")
 # A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
 MAX_TARGETS = 8
 MAX_READ_POOLS = 4
+MAX_SPECIAL_PROGRAMS = 2  # baked programs: the current weights and the previous (a morph back)
 # Uniform-fed programs kept, one per architecture, so going back to a recent width, depth or
 # activation set is free; a show that explores hundreds must not keep hundreds (llvmpipe holds
 # megabytes of JIT code each).
@@ -141,6 +142,11 @@ def _link(ctx: moderngl.Context, source: str, compute: bool = False):
     if compute:
         return ctx.compute_shader(source)
     return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+
+
+def _release_all(objects) -> None:
+    for obj in objects:
+        obj.release()
 
 
 def default_texture(size: int = 256) -> np.ndarray:
@@ -305,12 +311,15 @@ class _Specializer:
     (offline renders, tests); ``off`` never specialises.
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, release: Callable[[object], None]) -> None:
         self.mode = mode
         self.weights_id = b""
         self.stable_frames = 0
         self.stable_since = 0.0
-        self.programs: dict[tuple, object] = {}  # (architecture, weights, path, fmt) -> program; <= 2
+        # (architecture, weights, path, fmt) -> program: the current and the previous weights
+        # (a morph back); ``release`` frees an evicted one with its VAO.
+        self.programs: LRU[tuple, object] = LRU(
+            MAX_SPECIAL_PROGRAMS, on_evict=lambda _key, prog: release(prog))
         self.child = _ChildCompile()
 
     def weights_changed(self, data: bytes) -> None:
@@ -399,20 +408,12 @@ class _Specializer:
             r.stats.last_takeover_s = time.perf_counter() - t0
             if self.child.missed(r.stats.last_takeover_s):
                 self.mode = "off"  # no shared cache: this one was a hitch; no more of them
-        while len(self.programs) >= 2:  # the current and the previous weights ("back" key)
-            old = self.programs.pop(next(iter(self.programs)))
-            vao = r._vao_cache.pop(old.glo, None)
-            if vao is not None:  # dropped from the cache is not freed: one VAO a bake leaked
-                vao.release()
-            old.release()
-        self.programs[key] = prog
+        self.programs.put(key, prog)  # beyond MAX_SPECIAL_PROGRAMS the oldest is released
         r.stats.special_compiles += 1  # apart from stats.compiles: those are the hitches
         return prog
 
     def release(self) -> None:
         self.child.stop()
-        for prog in self.programs.values():
-            prog.release()
         self.programs.clear()
 
 
@@ -504,27 +505,45 @@ class Renderer:
         info = self.ctx.info
         # What suits this driver; a test may pass one with smaller limits (multi-block networks).
         self.profile = profile or driver.profile(info, self.ctx.version_code, self.ctx.extensions)
+        self._read_limits(info)
+        self.path = self._checked_path(path)
+        self.storage_pref = self._checked_storage(storage)
+        if specialize not in ("off", "async", "sync"):
+            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+        self.stats = Stats()
+        self.spec: NetworkSpec | None = None
+        self._init_network_objects()
+        self._init_presenting()
+        self._init_compiles(specialize, background)
+        self._init_cpu()
+
+    def _read_limits(self, info: dict) -> None:
         self.gl_renderer: str = info.get("GL_RENDERER", "?")
         self.max_texture: int = int(info.get("GL_MAX_TEXTURE_SIZE", 4096))
         vp = info.get("GL_MAX_VIEWPORT_DIMS", (self.max_texture, self.max_texture))
         self.max_size = min(self.max_texture, *vp)
         self.max_ubo: int = self.profile.max_ubo
         self.has_compute = self.ctx.version_code >= 430
+
+    def _checked_path(self, path: str) -> str:
         if path == "auto":
             path = self.profile.auto_path()
         if path not in PATHS:
             raise CPPNError(f"unknown render path {path!r}; valid: auto, {', '.join(PATHS)}")
         if path == "compute" and not self.has_compute:
             raise CPPNError(f"the compute path needs OpenGL 4.3; this context is {self.ctx.version_code}")
-        self.path = path
+        return path
+
+    def _checked_storage(self, storage: str) -> str:
         if storage not in ("auto", *glsl.STORAGES):
             raise CPPNError(f"unknown weight storage {storage!r}; valid: auto, "
                             f"{', '.join(glsl.STORAGES)}")
         if storage == "ssbo" and not self.profile.has_ssbo:
             raise CPPNError(f"storage buffers need OpenGL 4.3; this context is {self.ctx.version_code}")
-        self.storage_pref = storage
-        self.stats = Stats()
-        self.spec: NetworkSpec | None = None
+        return storage
+
+    def _init_network_objects(self) -> None:
+        """The per-network and per-size GL objects: programs, weights, targets, readback."""
         self._programs: LRU[tuple, moderngl.Program | moderngl.ComputeShader] = LRU(
             MAX_PROGRAMS, on_evict=lambda _key, prog: self._release_program(prog))
         self._weights: moderngl.Texture | moderngl.Buffer | None = None
@@ -534,7 +553,16 @@ class Renderer:
         self._captures: list[tuple[moderngl.Texture, moderngl.Framebuffer]] = []
         self._vao_cache: dict[int, moderngl.VertexArray] = {}
         self._texture: moderngl.Texture | None = None
-        self._read_buffers: dict[int, list[moderngl.Buffer]] = {}  # bytes -> free PBOs
+        self._texture_nearest = False
+        self._last_size = (16, 16)
+        self._z: np.ndarray | None = None
+        # bytes -> free PBOs; an evicted size's buffers are freed (ones in flight come back
+        # into a new pool of their size)
+        self._read_buffers: LRU[int, list[moderngl.Buffer]] = LRU(
+            MAX_READ_POOLS, on_evict=lambda _nbytes, pool: _release_all(pool))
+
+    def _init_presenting(self) -> None:
+        """What draws a frame onto a window: the blit, the upscalers and the overlay."""
         self._blit = _link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
         self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
@@ -544,11 +572,13 @@ class Renderer:
         self._overlay_vao: moderngl.VertexArray | None = None
         self._overlay_tex: moderngl.Texture | None = None
         self._overlay_src: np.ndarray | None = None
-        if specialize not in ("off", "async", "sync"):
-            raise CPPNError(f"unknown specialize mode {specialize!r}; valid: off, async, sync")
+
+    def _init_compiles(self, specialize: str, background: bool) -> None:
+        """Baked programs, background compiles and how work is split into submissions."""
         # The cpu path compiles nothing per network: nothing to bake or build in the background;
         # on GPUs baking gains nothing (DriverProfile.specializes).
-        self._special = _Specializer(specialize if self.profile.specializes(path) else "off")
+        self._special = _Specializer(specialize if self.profile.specializes(self.path) else "off",
+                                     self._release_program)
         self._zero_weights: tuple[tuple, object] | None = None  # warm-up draws bind these
         self.tile_work = 0.0 if self.profile.software else TILE_WORK  # 0: one submission
         # Renderer.prepare compiles new architectures in a child first (the live window).
@@ -556,13 +586,13 @@ class Renderer:
         self._arch_child = _ChildCompile()
         # Or on the driver's own threads where it has them (GPUs; rendering/parallel.py).
         self._parallel = (parallel.ParallelCompile.for_current_context()
-                          if self.profile.compiles_in_parallel and path != "cpu" else None)
-        self._texture_nearest = False
-        self._last_size = (16, 16)
-        self._z: np.ndarray | None = None
-        self._cpu = cpu.CpuEvaluator() if path == "cpu" else None
+                          if self.profile.compiles_in_parallel and self.path != "cpu" else None)
+
+    def _init_cpu(self) -> None:
+        """The cpu path's evaluator and its per-size outputs (bounded: a window resized many
+        times)."""
+        self._cpu = cpu.CpuEvaluator() if self.path == "cpu" else None
         # (w, h, channels) -> the cpu path's outputs: a texture and the array it is filled from
-        # Bounded: a window resized many times.
         self._outputs: LRU[tuple, tuple[moderngl.Texture, np.ndarray]] = LRU(
             MAX_READ_POOLS, on_evict=lambda _key, entry: entry[0].release())
         self._outputs_progs: dict[int, moderngl.Program] = {}  # channels -> colour pass
@@ -1113,19 +1143,18 @@ class Renderer:
         """
         w, h = tex.size
         nbytes = w * h * 4 * (4 if tex.dtype == "f4" else 1)
-        pool = self._read_buffers.pop(nbytes, [])
-        self._read_buffers[nbytes] = pool  # most recently used last
-        while len(self._read_buffers) > MAX_READ_POOLS:  # free the least recently used size
-            for old in self._read_buffers.pop(next(iter(self._read_buffers))):
-                old.release()
-        buf = pool.pop() if pool else self.ctx.buffer(reserve=nbytes)
+        pool = self._read_buffers.get_or_make(nbytes, list)  # beyond MAX_READ_POOLS sizes the
+        buf = pool.pop() if pool else self.ctx.buffer(reserve=nbytes)  # oldest size is freed
         tex.read_into(buf)
         c = channels or (self.spec.out_channels if self.spec else 4)
         return PendingRead(buf, (w, h), tex.dtype, c, self._read_buffer_back)
 
     def _read_buffer_back(self, buf: moderngl.Buffer) -> None:
         # Back into its size's pool, even when that pool was dropped meanwhile (a new one).
-        self._read_buffers.setdefault(buf.size, []).append(buf)
+        if buf.size in self._read_buffers:  # a peek: handing back is not a use
+            self._read_buffers[buf.size].append(buf)
+        else:
+            self._read_buffers.put(buf.size, [buf])
 
     def present(self, tex: moderngl.Texture, fbo: moderngl.Framebuffer,
                 viewport: tuple[int, int, int, int]) -> None:
@@ -1197,7 +1226,8 @@ class Renderer:
 
     def cache_stats(self) -> dict[str, dict[str, int]]:
         """Hits, misses and evictions of each LRU cache (they grow: not for soak comparisons)."""
-        caches = {"programs": self._programs, "targets": self._targets,
+        caches = {"programs": self._programs, "special_programs": self._special.programs,
+                  "targets": self._targets, "read_pools": self._read_buffers,
                   "cpu_outputs": self._outputs, "cpu_frames": self._frames}
         return {name: {"hits": c.hits, "misses": c.misses, "evictions": c.evictions}
                 for name, c in caches.items()}
@@ -1223,9 +1253,6 @@ class Renderer:
             self._zero_weights[1].release()
             self._zero_weights = None
         self.set_texture(None)
-        for pool in self._read_buffers.values():
-            for buf in pool:
-                buf.release()
         self._read_buffers.clear()
         self._blit_vao.release()
         self._blit.release()

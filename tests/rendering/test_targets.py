@@ -85,3 +85,25 @@ def test_cache_stats_count_hits_misses_and_evictions(gl_context, monkeypatch):
         assert r.gl_objects()["targets"] == 2
     finally:
         r.release()
+
+
+def test_read_pools_are_kept_per_size_up_to_a_bound(gl_context, monkeypatch):
+    from realtime_cppn.rendering import renderer as renderer_module
+
+    monkeypatch.setattr(renderer_module, "MAX_READ_POOLS", 2)
+    r = Renderer(gl_context, path="fragment")
+    try:
+        r.set_network(rc.to_spec(rc.CPPN(width=4, depth=1, seed=2)))
+        want = r.read(r.draw((8, 8)), 3)
+        for size in ((8, 8), (8, 8), (9, 9), (10, 10)):
+            frame = r.read_async(r.draw(size), 3).result()  # the buffer goes back to its pool
+        assert frame.shape == (10, 10, 3)
+        assert r.cache_stats()["read_pools"] == {"hits": 1, "misses": 3, "evictions": 1}
+        assert r.gl_objects()["read_pools"] == 2 and r.gl_objects()["read_buffers"] == 2
+        late = r.read_async(r.draw((8, 8)), 3)  # (9, 9) goes; (8, 8) comes back new
+        r.read_async(r.draw((11, 11)), 3).release()  # (10, 10) goes
+        np.testing.assert_allclose(late.result(), want, atol=1e-6)
+        assert r.gl_objects()["read_pools"] == 2 and gl_context.error == "GL_NO_ERROR"
+    finally:
+        r.release()
+    assert r.gl_objects()["read_pools"] == 0

@@ -292,97 +292,137 @@ def network(spec: NetworkSpec, weights: Weights, latent: Latent = FOLDED, fma: b
     loop whose body is one layer, unrolled: big networks compile in a fraction of the time.
     """
     sig = signature or Signature()
-    lay = layout(spec)
-    px4 = sig.pixels == 4
     if sig.pixels not in (1, 4):
         raise CPPNError(f"pixels per invocation must be 1 or 4, got {sig.pixels}")
-    if sig.features is not None:
-        feats = list(sig.features)
-    elif px4:
-        feats = _input_exprs(spec.inputs, "px", "py", "vec4(1.0)")
-    else:
-        feats = _input_exprs(spec.inputs, "p.x", "p.y", "1.0")
+    body = _Body(latent, fma, sig.pixels == 4)
+    lay = layout(spec)
     lines = [d for d in (weights.declaration, latent.declaration) if d]
     lines.append(sig.head + " {")
     lines += [f"    {line}" for line in latent.prelude]
-    if px4:
-        lines += [f"    vec4 h0_{i} = {f};" for i, f in enumerate(feats)]
-    else:
-        pad = feats + ["0.0"] * (4 * _ceil4(len(feats)) - len(feats))
-        lines += [f"    vec4 h0_{j} = vec4({', '.join(pad[4 * j:4 * j + 4])});"
-                  for j in range(len(pad) // 4)]
-
-    def ref(h: str, i: int) -> str:
-        return f"{h}_{i}" if px4 else f"{h}_{i >> 2}.{_LANES[i & 3]}"
-
-    def layer(lo: LayerLayout, first: bool, src: str, dst: str, expr, indent: str,
-              declare: bool) -> list[str]:
-        out = []
-        stem = f"a{dst[1:]}" if declare else "a"
-        for r in range(lo.fan_out):
-            bias = latent.bias(r) if first and latent.bias is not None else \
-                expr(4 * lo.bias_offset + r) or "0.0"
-            if px4:
-                bias = f"vec4({bias})"
-            base = 4 * (lo.weight_offset + r * lo.in_blocks)
-            terms = []
-            for i in range(lo.fan_in):
-                w = expr(base + i)
-                if w is not None:
-                    terms.append((f"vec4({w})" if px4 and fma else w, ref(src, i)))
-            name = f"{stem}_{r}"
-            # One statement per four inputs: short lines, the same chain of multiply-adds.
-            acc = bias
-            for k in range(0, max(len(terms), 1), 4):
-                for w, x in terms[k:k + 4]:
-                    acc = _mad(w, x, acc, fma)
-                typed = ("vec4 " if px4 else "float ") if k == 0 else ""
-                out.append(f"{indent}{typed}{name} = {acc};")
-                acc = name
-        kind = "vec4 " if declare else ""
-        if px4:
-            out += [f"{indent}{kind}{dst}_{r} = act_{lo.activation}({stem}_{r});"
-                    for r in range(lo.fan_out)]
-        else:
-            for q in range(lo.out_blocks):
-                args = [f"{stem}_{r}" if r < lo.fan_out else "0.0"
-                        for r in range(4 * q, 4 * q + 4)]
-                out.append(f"{indent}{kind}{dst}_{q} = act_{lo.activation}(vec4({', '.join(args)}));")
-        return out
-
+    lines += body.inputs(_features(spec, sig))
     dynamic = weights.dynamic if loop else None
-    # The loop's layer offset: "o" names the four-pixel program's output array.
-    offset = "k" if px4 else "o"
     for i, count in _runs(lay, dynamic is not None):
-        lo = lay.layers[i]
-        n = i + 1
         if count == 1:
-            lines.append(f"    // layer {n}: {lo.fan_in} -> {lo.fan_out}, {lo.activation}")
-            lines += layer(lo, i == 0, f"h{i}", f"h{n}", weights.expr, "    ", True)
-            continue
-        last = n + count - 1
-        stride = lay.layers[i + 1].bias_offset - lo.bias_offset  # vec4s per layer
-        blocks = lo.out_blocks if not px4 else lo.fan_out
-        lines.append(f"    // layers {n}-{last}: {lo.fan_in} -> {lo.fan_out}, {lo.activation}, "
-                     "one loop of the unrolled layer")
-        lines += [f"    vec4 hl_{q} = h{i}_{q};" for q in range(blocks)]
-        lines.append(f"    for (int l = 0; l < {count}; l++) {{")
-        lines.append(f"        int {offset} = l * {stride};  // vec4 offset of layer {n} + l")
-        assert dynamic is not None
-        lines += layer(lo, False, "hl", "hl", lambda k: dynamic(k, offset), "        ", False)
-        lines.append("    }")
-        lines += [f"    vec4 h{last}_{q} = hl_{q};" for q in range(blocks)]
-    last = len(lay.layers)
-    if px4:
-        lines += [f"    o[{c}] = h{last}_{c};" if c < spec.out_channels else f"    o[{c}] = vec4(0.0);"
-                  for c in range(4)]
-    elif sig.mask:
-        mask = ", ".join("1.0" if c < spec.out_channels else "0.0" for c in range(4))
-        lines.append(f"    return h{last}_0 * vec4({mask});")
-    else:
-        lines.append(f"    return h{last}_0;")
+            lines += body.single(lay, i, weights.expr)
+        else:
+            assert dynamic is not None
+            lines += body.looped(lay, i, count, dynamic)
+    lines += body.outputs(spec, len(lay.layers), sig.mask)
     lines.append("}")
     return "\n".join(lines)
+
+
+def _features(spec: NetworkSpec, sig: Signature) -> list[str]:
+    """The coordinate features' expressions: the signature's own, or from the spec's inputs."""
+    if sig.features is not None:
+        return list(sig.features)
+    if sig.pixels == 4:
+        return _input_exprs(spec.inputs, "px", "py", "vec4(1.0)")
+    return _input_exprs(spec.inputs, "p.x", "p.y", "1.0")
+
+
+@dataclass(frozen=True)
+class _Body:
+    """Emits the lines of ``network``'s body: one pixel in the lanes of ``h<layer>_<block>``
+    vec4s, or (``px4``) four pixels, one ``h<layer>_<neuron>`` vec4 per neuron."""
+
+    latent: Latent
+    fma: bool
+    px4: bool
+
+    def inputs(self, feats: list[str]) -> list[str]:
+        """Layer 0's values ``h0``: the features, padded with zeros to whole vec4s."""
+        if self.px4:
+            return [f"    vec4 h0_{i} = {f};" for i, f in enumerate(feats)]
+        pad = feats + ["0.0"] * (4 * _ceil4(len(feats)) - len(feats))
+        return [f"    vec4 h0_{j} = vec4({', '.join(pad[4 * j:4 * j + 4])});"
+                for j in range(len(pad) // 4)]
+
+    def ref(self, h: str, i: int) -> str:
+        return f"{h}_{i}" if self.px4 else f"{h}_{i >> 2}.{_LANES[i & 3]}"
+
+    def single(self, lay: Layout, i: int, expr: Callable[[int], str | None]) -> list[str]:
+        """Layer ``i`` written out, from ``h<i>`` into new ``h<i + 1>`` values."""
+        lo, n = lay.layers[i], i + 1
+        return [f"    // layer {n}: {lo.fan_in} -> {lo.fan_out}, {lo.activation}",
+                *self.layer(lo, i == 0, f"h{i}", f"h{n}", expr, "    ", True)]
+
+    def looped(self, lay: Layout, i: int, count: int,
+               dynamic: Callable[[int, str], str]) -> list[str]:
+        """Layers ``i .. i + count - 1`` (identical, square) as one loop over the unrolled
+        layer, whose weights are read at a vec4 offset that steps a layer each turn (``o``;
+        ``k`` in the four-pixel program, whose output array is ``o``)."""
+        lo, n = lay.layers[i], i + 1
+        offset = "k" if self.px4 else "o"
+        last = n + count - 1
+        stride = lay.layers[i + 1].bias_offset - lo.bias_offset  # vec4s per layer
+        blocks = lo.out_blocks if not self.px4 else lo.fan_out
+        return [
+            f"    // layers {n}-{last}: {lo.fan_in} -> {lo.fan_out}, {lo.activation}, "
+            "one loop of the unrolled layer",
+            *[f"    vec4 hl_{q} = h{i}_{q};" for q in range(blocks)],
+            f"    for (int l = 0; l < {count}; l++) {{",
+            f"        int {offset} = l * {stride};  // vec4 offset of layer {n} + l",
+            *self.layer(lo, False, "hl", "hl", lambda k: dynamic(k, offset), "        ", False),
+            "    }",
+            *[f"    vec4 h{last}_{q} = hl_{q};" for q in range(blocks)],
+        ]
+
+    def layer(self, lo: LayerLayout, first: bool, src: str, dst: str,
+              expr: Callable[[int], str | None], indent: str, declare: bool) -> list[str]:
+        """One layer's neurons (``a<layer>_<r>``, or ``a_<r>`` reused in a loop) then its
+        activations into ``dst``; ``declare`` says whether those are new variables."""
+        stem = f"a{dst[1:]}" if declare else "a"
+        out = []
+        for r in range(lo.fan_out):
+            out += self.neuron(lo, r, first, src, f"{stem}_{r}", expr, indent)
+        return out + self.activations(lo, stem, dst, indent, "vec4 " if declare else "")
+
+    def neuron(self, lo: LayerLayout, r: int, first: bool, src: str, name: str,
+               expr: Callable[[int], str | None], indent: str) -> list[str]:
+        """Neuron ``r``'s pre-activation: its bias, then a multiply-add per nonzero weight."""
+        px4 = self.px4
+        bias = self.latent.bias(r) if first and self.latent.bias is not None else \
+            expr(4 * lo.bias_offset + r) or "0.0"
+        if px4:
+            bias = f"vec4({bias})"
+        base = 4 * (lo.weight_offset + r * lo.in_blocks)
+        terms = []
+        for i in range(lo.fan_in):
+            w = expr(base + i)
+            if w is not None:
+                terms.append((f"vec4({w})" if px4 and self.fma else w, self.ref(src, i)))
+        # One statement per four inputs: short lines, the same chain of multiply-adds.
+        out, acc = [], bias
+        for k in range(0, max(len(terms), 1), 4):
+            for w, x in terms[k:k + 4]:
+                acc = _mad(w, x, acc, self.fma)
+            typed = ("vec4 " if px4 else "float ") if k == 0 else ""
+            out.append(f"{indent}{typed}{name} = {acc};")
+            acc = name
+        return out
+
+    def activations(self, lo: LayerLayout, stem: str, dst: str, indent: str,
+                    kind: str) -> list[str]:
+        if self.px4:
+            return [f"{indent}{kind}{dst}_{r} = act_{lo.activation}({stem}_{r});"
+                    for r in range(lo.fan_out)]
+        out = []
+        for q in range(lo.out_blocks):
+            args = [f"{stem}_{r}" if r < lo.fan_out else "0.0" for r in range(4 * q, 4 * q + 4)]
+            out.append(f"{indent}{kind}{dst}_{q} = act_{lo.activation}(vec4({', '.join(args)}));")
+        return out
+
+    def outputs(self, spec: NetworkSpec, last: int, mask: bool) -> list[str]:
+        """The result: ``o[]`` for four pixels, else the last layer's vec4 (masked to
+        ``out_channels`` when ``mask``)."""
+        if self.px4:
+            return [f"    o[{c}] = h{last}_{c};" if c < spec.out_channels else
+                    f"    o[{c}] = vec4(0.0);" for c in range(4)]
+        if mask:
+            ones = ", ".join("1.0" if c < spec.out_channels else "0.0" for c in range(4))
+            return [f"    return h{last}_0 * vec4({ones});"]
+        return [f"    return h{last}_0;"]
 
 
 # --- templates --------------------------------------------------------------------------------
