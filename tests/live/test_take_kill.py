@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +50,35 @@ SHOW = textwrap.dedent("""
 """)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the HAP take's ffmpeg)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def wait_gone(pids: list[int], timeout: float = 120.0) -> None:
+    """Until every process in ``pids`` has exited (a zombie counts as gone); a hang guard."""
+    end = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < end:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break
+            if state == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"process {pid} is still running")
+
+
 def probe(path) -> subprocess.CompletedProcess:
     return subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
                            "-show_entries", "stream=codec_name,nb_read_frames,r_frame_rate",
@@ -69,8 +100,12 @@ def test_a_take_killed_with_sigkill_plays(tmp_path, codec):
             if written >= KILL_AT:
                 break
         assert written >= KILL_AT, "the show stopped before the kill"
+        # HAP is encoded by an ffmpeg in a session of its own: the kill does not reach it, and
+        # it finishes the file once its input closes. Read the file after that, not during it.
+        encoders = children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        wait_gone(encoders)
     finally:
         if proc.poll() is None:
             proc.kill()
