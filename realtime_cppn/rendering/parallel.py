@@ -22,6 +22,10 @@ import sys
 import time
 from collections.abc import Callable
 
+# A rebuild slower than HIT_BUDGET_S, and than MISS_FRACTION of the driver's own compile,
+# compiled the program again (a cache hit costs milliseconds): the child compiles' rule.
+from .background import HIT_BUDGET_S, MISS_FRACTION, MISSES_IN_A_ROW
+
 GL_FRAGMENT_SHADER = 0x8B30
 GL_VERTEX_SHADER = 0x8B31
 GL_COMPUTE_SHADER = 0x91B9
@@ -29,12 +33,6 @@ GL_LINK_STATUS = 0x8B82
 GL_INFO_LOG_LENGTH = 0x8B84
 GL_COMPLETION_STATUS = 0x91B1  # the KHR and ARB extensions share the value
 ALL_THREADS = 0xFFFFFFFF  # glMaxShaderCompilerThreadsKHR: the implementation's maximum
-
-# A rebuild slower than this, and than MISS_FRACTION of the driver's own compile, compiled the
-# program again (a cache hit costs milliseconds): the renderer's child-compile rule.
-HIT_BUDGET_S = 1.0
-MISS_FRACTION = 0.3
-MISSES_IN_A_ROW = 2
 
 _u = ctypes.c_uint
 _SIGNATURES: dict[str, tuple] = {

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,18 +25,17 @@ from ..core import cost
 from ..core.errors import CPPNError
 from ..core.lru import LRU
 from ..core.spec import PALETTES, NetworkSpec, View, check_size
-from . import cpu, driver, parallel
+from . import cpu, driver, gl, parallel
+from .background import ChildCompile, Specializer, warm_size
 from .codegen import bake, glsl
 
 _DTYPES = {"f4": "rgba32f", "f1": "rgba8"}
-_WEIGHT_UNIT = 0
 _FRAME_UNIT = 1
 # present()'s filters for a frame smaller than its viewport (a reduced render scale):
 # bilinear, one tap (shaders/blit.frag); catmull-rom, a sharper bicubic in 9 bilinear taps
 # (shaders/blit_bicubic.frag).
 UPSCALE_FILTERS = ("bilinear", "catmull-rom")
 _OVERLAY_UNIT = 2
-_TEXTURE_UNIT = 3
 _OUTPUTS_UNIT = 4
 # Where a network can be evaluated: the two shader paths, or numpy on the host (cpu.py).
 PATHS = (*glsl.PATHS, "cpu")
@@ -49,7 +44,6 @@ PATHS = (*glsl.PATHS, "cpu")
 # A live window uses a few at once (window x render scale, the liveliness probe, a screenshot).
 MAX_TARGETS = 8
 MAX_READ_POOLS = 4
-MAX_SPECIAL_PROGRAMS = 2  # baked programs: the current weights and the previous (a morph back)
 # Uniform-fed programs kept, one per architecture, so going back to a recent width, depth or
 # activation set is free; a show that explores hundreds must not keep hundreds (llvmpipe holds
 # megabytes of JIT code each).
@@ -97,22 +91,6 @@ def auto_path(gl_renderer: str, has_compute: bool) -> str:
     return driver.DriverProfile(gl_renderer, version_code=430 if has_compute else 330).auto_path()
 
 
-def bind_weights(obj, storage: str, size: int, block: int | None) -> None:
-    """Bind a weight texture or buffer of ``size`` vec4s the way programs of ``storage`` read
-    it: a texture on its unit, a storage buffer at binding 0, uniform blocks as consecutive
-    ranges of one buffer at bindings 0.. (``block`` vec4s each; None: one block)."""
-    if storage == "texture":
-        obj.use(_WEIGHT_UNIT)
-    elif storage == "ssbo":
-        obj.bind_to_storage_buffer(0)
-    elif block is None:
-        obj.bind_to_uniform_block(0, offset=0, size=16 * size)
-    else:
-        for b in range(glsl.blocks_for(size, block)):
-            n = min(block, size - b * block)
-            obj.bind_to_uniform_block(b, offset=16 * b * block, size=16 * n)
-
-
 @functools.cache
 def _gl_flush_function():
     """glFlush from the process's GL library (moderngl has none), or None where not found."""
@@ -135,13 +113,6 @@ def _gl_flush() -> None:
     fn = _gl_flush_function()
     if fn is not None:
         fn()
-
-
-def _link(ctx: moderngl.Context, source: str, compute: bool = False):
-    """A compute shader, or a fragment program drawn over the full-screen triangle."""
-    if compute:
-        return ctx.compute_shader(source)
-    return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
 
 
 def _release_all(objects) -> None:
@@ -205,288 +176,6 @@ class PendingRead:
 # with no watchdog: no tiling there. Bands are whole work groups of rows.
 TILE_WORK = 0.05 * cost.PRIORS["compute"]
 TILE_ALIGN = 16
-
-SPECIALIZE_AFTER = 3  # frames the weights must stay put before a baked program is built
-# A takeover slower than this, and than MISS_FRACTION of the child's whole build, means the
-# driver's cache missed (a miss costs the compile again; a hit tens of ms): stop trying. Relative
-# to the child's time too, so a machine busy with other work does not read as a miss. A miss
-# costs the render thread no more than compiling in place would, so giving up only saves the
-# children's CPU: a generous budget. (0.25 s misread hits: a soak whose children found every
-# architecture in the cache (0.4 s each) saw 0.66 s takeovers while its encoders held the cores.)
-HIT_BUDGET_S = 1.0
-MISS_FRACTION = 0.3
-# Slow takeovers in a row that turn a child's work off: one alone can be a busy moment; a cache
-# that is not shared misses every time.
-MISSES_IN_A_ROW = 2
-# llvmpipe compiles a baked W32 D4 (3.3k multiply-adds per pixel) in ~1 s, W64 D8 (29k) in ~10 s
-# of one core (one pixel per compute invocation; 2.5 and 55 s as a fragment shader); the baked
-# program then runs 2-4x faster than the uniform one. Builds above
-# LLVMPIPE_QUICK_MACS only start once the weights have held still for a while (settle_seconds),
-# and none above LLVMPIPE_MAX_MACS (W64 D16 is 62k).
-LLVMPIPE_QUICK_MACS = 16384
-LLVMPIPE_MAX_MACS = 65536
-SETTLE_SECONDS_PER_QUICK = 5.0
-
-
-def _warm_size(size: tuple[int, int]) -> tuple[int, int]:
-    """A tiny target that a driver compiles the same variant for as ``size``: llvmpipe keys
-    compute variants on whether the image's sides are powers of two (16 is, 24 is not)."""
-    return tuple(16 if n & (n - 1) == 0 else 24 for n in size)
-
-
-class _ChildCompile:
-    """One background compile: a child process compiles a shader and draws with it once.
-
-    moderngl holds the GIL while the driver compiles, so a worker thread would freeze the window;
-    a child process in its own headless context does not. Drivers keep compiled shaders in a disk
-    cache (Mesa, NVIDIA), so the render thread's own compile of the same text afterwards is a
-    cache hit. llvmpipe compiles a variant per target format and bound sampler state at the
-    first draw: the child draws with the state the renderer will (``Renderer._draw_state``), or the
-    render thread would still pay the full compile at its first frame.
-    """
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-        self.key: tuple | None = None
-        self.source = ""
-        self.started = 0.0
-        self.seconds = 0.0  # how long the last finished child took, start-up included
-        self.misses = 0  # slow takeovers in a row
-
-    def start(self, key: tuple, source: str, state: dict) -> None:
-        self.stop()
-        self.key, self.source = key, source
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime_cppn.rendering.renderer", "--warm", json.dumps(state)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(source.encode())
-            self.proc.stdin.close()
-        except OSError:  # the child died at once (no GL there): poll() reports it
-            pass
-
-    @property
-    def busy(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def poll(self, key: tuple) -> str:
-        """'idle' (nothing started for ``key``), 'running', or once finished 'done' / 'failed'
-        (reported once; the child is then forgotten)."""
-        if self.proc is None or self.key != key:
-            return "idle"
-        code = self.proc.poll()
-        if code is None:
-            return "running"
-        self.proc = None
-        self.seconds = time.monotonic() - self.started
-        return "done" if code == 0 else "failed"
-
-    def missed(self, takeover_s: float) -> bool:
-        """Whether the render thread's takeovers compile the children's builds again: the
-        MISSES_IN_A_ROW-th slow takeover in a row says the driver's cache is not shared."""
-        slow = takeover_s > max(HIT_BUDGET_S, MISS_FRACTION * self.seconds)
-        self.misses = self.misses + 1 if slow else 0
-        return self.misses >= MISSES_IN_A_ROW
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-class _Specializer:
-    """Swaps in a constants-baked program for weights that stay put, without a hitch.
-
-    Baked constants run up to 2-4x faster than runtime weights on llvmpipe (benchmarks/), but
-    every weight set is a new program. A child process compiles it first (``_ChildCompile``)
-    and the render thread then takes it over from the driver's cache (llvmpipe: 2-3 s cold,
-    tens of ms warm). If that takeover is still slow, the cache is not shared between the two
-    contexts here, and specialising switches itself off. Reseeds and morphs never wait for it:
-    the uniform-fed program draws until the baked one is ready. ``sync`` compiles in place
-    (offline renders, tests); ``off`` never specialises.
-    """
-
-    def __init__(self, mode: str, release: Callable[[object], None]) -> None:
-        self.mode = mode
-        self.weights_id = b""
-        self.stable_frames = 0
-        self.stable_since = 0.0
-        # (architecture, weights, path, fmt) -> program: the current and the previous weights
-        # (a morph back); ``release`` frees an evicted one with its VAO.
-        self.programs: LRU[tuple, object] = LRU(
-            MAX_SPECIAL_PROGRAMS, on_evict=lambda _key, prog: release(prog))
-        self.child = _ChildCompile()
-
-    def weights_changed(self, data: bytes) -> None:
-        wid = hashlib.blake2b(data, digest_size=16).digest()
-        if wid != self.weights_id:
-            self.weights_id = wid
-            self.stable_frames = 0
-            # Wall time, not the show's clock: it only schedules a build that draws the same
-            # pixels, so frame-exact takes are unaffected.
-            self.stable_since = time.monotonic()
-
-    def program(self, r: Renderer, spec: NetworkSpec, fmt: str):
-        """The baked program for the current weights if ready, else None (use the uniform one)."""
-        if self.mode == "off":
-            return None
-        path = self.path_for(r, spec)
-        if path is None:
-            return None
-        key = (spec.architecture, self.weights_id, path, "" if path == "fragment" else fmt)
-        prog = self.programs.get(key)
-        if prog is not None:
-            return prog
-        self.stable_frames += 1
-        if self.mode == "sync":
-            return self._build(r, spec, key, self._source(path, spec, fmt), fmt)
-        status = self.child.poll(key)
-        if status == "done":
-            return self._build(r, spec, key, self.child.source, fmt)
-        if status == "failed":  # no GL in a child here, or a driver refusing the baked text
-            self.mode = "off"
-            return None
-        if status == "idle" and self.child.busy:
-            self.child.stop()  # the weights moved on (a morph, a reseed): that build is stale
-        if (status == "idle" and self.stable_frames >= SPECIALIZE_AFTER
-                and time.monotonic() - self.stable_since >= self.settle_seconds(r, spec)
-                and not r.building):  # a new architecture's compile comes first
-            self.child.start(key, self._source(path, spec, fmt), r._draw_state(spec, path, fmt))
-        return None
-
-    @staticmethod
-    def path_for(r: Renderer, spec: NetworkSpec) -> str | None:
-        """Which baked program to build, or None when it would not pay.
-
-        Measured on llvmpipe (benchmarks/README.md): a baked compute program evaluating one
-        pixel per invocation runs as fast as the baked fragment program and compiles 2-2.4x
-        faster (llvmpipe builds two functions per fragment shader). Above ~50k multiply-adds
-        per pixel a baked compile takes several minutes of CPU the live frames share.
-        Elsewhere the renderer's own path (``DriverProfile.specializes`` keeps it off on GPUs).
-        """
-        if "llvmpipe" in r.gl_renderer:
-            if spec.macs_per_pixel > LLVMPIPE_MAX_MACS:
-                return None
-            return "compute" if r.has_compute else "fragment"
-        return r.path
-
-    @staticmethod
-    def settle_seconds(r: Renderer, spec: NetworkSpec) -> float:
-        """How long the weights must hold still before a baked build starts.
-
-        A build that takes a core for a minute (llvmpipe, big networks) only pays if the weights
-        then stay, and a performer reseeding every few seconds would otherwise keep a child
-        compiling for nothing: wait in proportion to the network's size. GPU drivers compile in
-        well under a second: no wait beyond SPECIALIZE_AFTER frames.
-        """
-        macs = spec.macs_per_pixel
-        if "llvmpipe" not in r.gl_renderer or macs <= LLVMPIPE_QUICK_MACS:
-            return 0.0
-        return SETTLE_SECONDS_PER_QUICK * macs / LLVMPIPE_QUICK_MACS
-
-    @staticmethod
-    def _source(path: str, spec: NetworkSpec, fmt: str) -> str:
-        return bake.source(spec, None, path, fmt, latent="uniform")
-
-    def _build(self, r: Renderer, spec: NetworkSpec, key: tuple, source: str, fmt: str):
-        t0 = time.perf_counter()
-        try:
-            prog = _link(r.ctx, source, compute=key[2] != "fragment")
-            if key[2] != "fragment":
-                prog.extra = glsl.GROUP_PIXELS[key[2]]  # how _execute dispatches it
-            if self.mode == "async":  # the variant too, so the takeover is timed whole
-                r._warm_up(prog, spec, fmt)
-        except Exception:  # a driver that rejects the baked text keeps the uniform program
-            self.mode = "off"
-            return None
-        if self.mode == "async":
-            r.stats.last_takeover_s = time.perf_counter() - t0
-            if self.child.missed(r.stats.last_takeover_s):
-                self.mode = "off"  # no shared cache: this one was a hitch; no more of them
-        self.programs.put(key, prog)  # beyond MAX_SPECIAL_PROGRAMS the oldest is released
-        r.stats.special_compiles += 1  # apart from stats.compiles: those are the hitches
-        return prog
-
-    def release(self) -> None:
-        self.child.stop()
-        self.programs.clear()
-
-
-def _warm_main(state_json: str) -> int:
-    """Child process: compile the shader on stdin and draw with it once in the renderer's state
-    (``Renderer._draw_state``), filling the driver's cache for the render thread."""
-    state = json.loads(state_json)
-    source = sys.stdin.read()
-    # EGL only, never the GLX fallback: a child is headless by design, and GLX would open
-    # whatever X display happens to be around (its own driver, its own cache).
-    ctx = moderngl.create_standalone_context(backend="egl")
-    # A power-of-two float texture like the renderer's weights (llvmpipe keys a variant on the
-    # sampler state and whether sizes are powers of two, not on the sizes).
-    weights = ctx.texture((glsl.TEXTURE_WIDTH, 1), 4, dtype="f4")
-    weights.filter = (moderngl.NEAREST, moderngl.NEAREST)
-    weights.use(_WEIGHT_UNIT)
-    storage, size, block = state.get("weights") or ("texture", 0, None)
-    if storage in ("ubo", "ssbo"):  # zeros, at least as large as every block the program reads
-        bind_weights(ctx.buffer(reserve=16 * size), storage, size, block)
-    if state.get("texture"):
-        w, h, components, nearest = state["texture"]
-        image = ctx.texture((w, h), components)
-        image.repeat_x = image.repeat_y = False
-        f = moderngl.NEAREST if nearest else moderngl.LINEAR
-        image.filter = (f, f)
-        image.use(_TEXTURE_UNIT)
-    target = ctx.texture(tuple(state["size"]), 4,
-                         dtype="f4" if state["target"] == "rgba32f" else "f1")
-    prog = _link(ctx, source, compute=state["path"] != "fragment")
-    for name, unit in (("u_weights", _WEIGHT_UNIT), ("u_texture", _TEXTURE_UNIT)):
-        if name in prog:
-            prog[name].value = unit
-    _set_block_bindings(prog, size, block)
-    if state["path"] != "fragment":
-        target.bind_to_image(0, read=False, write=True)
-        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
-    else:
-        fbo = ctx.framebuffer(color_attachments=[target])
-        fbo.use()
-        vao = ctx.vertex_array(prog, [])
-        vao.vertices = 3
-        vao.render()
-    ctx.finish()
-    _flush_shader_cache()
-    return 0
-
-
-def _set_block_bindings(prog, size: int, block: int | None) -> None:
-    """Uniform block b of a program reads binding b (GLSL 3.30 has no layout(binding))."""
-    for b, name in enumerate(glsl.block_names(glsl.blocks_for(size, block))):
-        if name in prog:
-            prog[name].binding = b
-
-
-def _flush_shader_cache() -> None:
-    """Terminate this process's EGL display before it exits. Mesa writes its shader disk cache
-    from a background queue and waits for that queue only when the display goes; glcontext never
-    terminates it, so a child that just exited lost entries now and then (half the time on a busy
-    machine) and the render thread compiled the whole program again."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
-    except OSError:
-        return  # not EGL (a GLX or CGL context): nothing known to flush
-    egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
-    egl.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
-    egl.eglTerminate.argtypes = [ctypes.c_void_p]
-    display = egl.eglGetCurrentDisplay()
-    if display:
-        egl.eglMakeCurrent(display, None, None, None)
-        egl.eglTerminate(display)
 
 
 class Renderer:
@@ -563,7 +252,7 @@ class Renderer:
 
     def _init_presenting(self) -> None:
         """What draws a frame onto a window: the blit, the upscalers and the overlay."""
-        self._blit = _link(self.ctx, glsl.load("blit.frag"))
+        self._blit = gl.link(self.ctx, glsl.load("blit.frag"))
         self._blit_vao = self._fullscreen(self._blit)
         self.upscale = "bilinear"  # how present() scales a frame up (see UPSCALE_FILTERS)
         self._bicubic: tuple[moderngl.Program, moderngl.VertexArray] | None = None  # on first use
@@ -577,13 +266,13 @@ class Renderer:
         """Baked programs, background compiles and how work is split into submissions."""
         # The cpu path compiles nothing per network: nothing to bake or build in the background;
         # on GPUs baking gains nothing (DriverProfile.specializes).
-        self._special = _Specializer(specialize if self.profile.specializes(self.path) else "off",
+        self._special = Specializer(specialize if self.profile.specializes(self.path) else "off",
                                      self._release_program)
         self._zero_weights: tuple[tuple, object] | None = None  # warm-up draws bind these
         self.tile_work = 0.0 if self.profile.software else TILE_WORK  # 0: one submission
         # Renderer.prepare compiles new architectures in a child first (the live window).
         self.background = background
-        self._arch_child = _ChildCompile()
+        self._arch_child = ChildCompile()
         # Or on the driver's own threads where it has them (GPUs; rendering/parallel.py).
         self._parallel = (parallel.ParallelCompile.for_current_context()
                           if self.profile.compiles_in_parallel and self.path != "cpu" else None)
@@ -691,7 +380,7 @@ class Renderer:
             storage = self.storage_for(spec)
             self._arch_child.start(
                 key, driver.program_source(self.profile, spec, self.path, storage, fmt)[0],
-                self._draw_state(spec, self.path, fmt))
+                self.draw_state(spec, self.path, fmt))
             self.stats.background_compiles += 1
             return False
         t0 = time.perf_counter()
@@ -699,7 +388,7 @@ class Renderer:
         if status == "failed":
             self.background = False  # it compiles here, so the child is what fails: stop trying
             return True
-        self._warm_up(prog, spec, fmt)
+        self.warm_up(prog, spec, fmt)
         self.stats.last_takeover_s = time.perf_counter() - t0
         if self._arch_child.missed(self.stats.last_takeover_s):
             self.background = False  # the cache is not shared here: it only delayed the hitch
@@ -727,16 +416,16 @@ class Renderer:
         t0 = time.perf_counter()
         prog = self._program(spec, fmt)  # failed: the driver's error, raised here as CPPNError
         if status == "done":
-            self._warm_up(prog, spec, fmt)
+            self.warm_up(prog, spec, fmt)
             self.stats.last_takeover_s = time.perf_counter() - t0
         if status == "failed" or job.missed(self.stats.last_takeover_s):
             self._parallel = None
         return True
 
-    def _draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
+    def draw_state(self, spec: NetworkSpec, path: str, fmt: str) -> dict:
         """What a child must draw with to build the variant the renderer will use."""
         state: dict = {"path": path, "target": fmt, "texture": None,
-                       "size": _warm_size(self._last_size),
+                       "size": warm_size(self._last_size),
                        "weights": [self.storage_for(spec), glsl.layout(spec).size,
                                    self.block_for(spec)]}
         if spec.out_channels == 2:
@@ -744,14 +433,14 @@ class Renderer:
             state["texture"] = [*tex.size, tex.components, self._texture_nearest]
         return state
 
-    def _warm_up(self, prog, spec: NetworkSpec, fmt: str) -> None:
+    def warm_up(self, prog, spec: NetworkSpec, fmt: str) -> None:
         """One tiny draw with ``prog`` in the live state: the driver builds its variant now."""
         dtype = "f4" if fmt == "rgba32f" else "f1"
-        size = _warm_size(self._last_size)
+        size = warm_size(self._last_size)
         tex = self.target(size, dtype)
         if "u_texture" in prog:
-            prog["u_texture"].value = _TEXTURE_UNIT
-            self._uv_texture().use(_TEXTURE_UNIT)
+            prog["u_texture"].value = gl.TEXTURE_UNIT
+            self._uv_texture().use(gl.TEXTURE_UNIT)
         self._bind_zero_weights(spec)
         self._execute(prog, tex, self._targets[(*size, dtype)][1])
 
@@ -767,7 +456,7 @@ class Renderer:
             if self._zero_weights is not None:
                 self._zero_weights[1].release()
             self._zero_weights = (key, self._weight_object(storage, size, zero=True)[0])
-        bind_weights(self._zero_weights[1], storage, size, self.block_for(spec))
+        gl.bind_weights(self._zero_weights[1], storage, size, self.block_for(spec))
 
     def set_network(self, spec: NetworkSpec, z: np.ndarray | None = None) -> None:
         """Make ``spec`` current: compiles only for a new architecture, else uploads weights."""
@@ -860,7 +549,7 @@ class Renderer:
         source = driver.program_source(self.profile, spec, self.path, storage, image_format)[0]
         t0 = time.perf_counter()
         try:
-            prog = _link(self.ctx, source, compute=self.path == "compute")
+            prog = gl.link(self.ctx, source, compute=self.path == "compute")
         except Exception as exc:  # moderngl reports compile and link errors as plain Exception
             first = str(exc).strip().splitlines()
             raise CPPNError(
@@ -870,9 +559,9 @@ class Renderer:
         self.stats.compiles += 1
         self.stats.compile_seconds += time.perf_counter() - t0
         if storage == "texture":
-            prog["u_weights"].value = _WEIGHT_UNIT
+            prog["u_weights"].value = gl.WEIGHT_UNIT
         elif storage == "ubo":
-            _set_block_bindings(prog, glsl.layout(spec).size, self.block_for(spec))
+            gl.set_block_bindings(prog, glsl.layout(spec).size, self.block_for(spec))
         self._programs.put(key, prog)  # beyond MAX_PROGRAMS the least recently used goes
         return prog
 
@@ -905,7 +594,7 @@ class Renderer:
             tex = self.ctx.texture((w, h), 4, dtype=dtype)
             tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
             # Every target is also a framebuffer: specialised programs may be fragment programs
-            # even when the uniform-fed one is a compute shader (see _Specializer.path_for).
+            # even when the uniform-fed one is a compute shader (see Specializer.path_for).
             return tex, self.ctx.framebuffer(color_attachments=[tex])
 
         return self._targets.get_or_make((w, h, dtype), make)[0]
@@ -994,7 +683,7 @@ class Renderer:
             "u_palette": PALETTES[view.palette],
             "u_wrap": view.wrap_code,
             "u_uv_range": self._uv_range(view, (w, h)) if display else (0.0, 0.0, 1.0, 1.0),
-            "u_texture": _TEXTURE_UNIT,
+            "u_texture": gl.TEXTURE_UNIT,
         }
         for name, value in uniforms.items():
             if name in prog:  # the compiler drops uniforms a network does not use
@@ -1002,7 +691,7 @@ class Renderer:
         if bake.LATENT_UNIFORM in prog:  # a specialised program takes the z-folded bias here
             prog[bake.LATENT_UNIFORM].write(glsl.first_bias_block(spec, self._z).tobytes())
         if spec.out_channels == 2 and display:
-            self._uv_texture().use(_TEXTURE_UNIT)
+            self._uv_texture().use(gl.TEXTURE_UNIT)
         if self._weights is not None:
             self._bind_weights()
         self._execute(prog, tex, self._targets[(w, h, dtype)][1], self.tile_rows(spec, (w, h)))
@@ -1028,7 +717,7 @@ class Renderer:
         tex.use(_OUTPUTS_UNIT)
         prog = self._outputs_progs.get(c)
         if prog is None:
-            prog = self._outputs_progs[c] = _link(self.ctx, glsl.outputs_source(c))
+            prog = self._outputs_progs[c] = gl.link(self.ctx, glsl.outputs_source(c))
             self.stats.compiles += 1
         prog["u_outputs"].value = _OUTPUTS_UNIT
         return prog
@@ -1124,7 +813,7 @@ class Renderer:
         return vao
 
     def _bind_weights(self) -> None:
-        bind_weights(self._weights, *self._weights_storage)
+        gl.bind_weights(self._weights, *self._weights_storage)
 
     def read(self, tex: moderngl.Texture, channels: int | None = None) -> np.ndarray:
         """A frame texture as (H, W, channels), top row first: float32 or uint8 by its dtype."""
@@ -1166,7 +855,7 @@ class Renderer:
         prog, vao = self._blit, self._blit_vao
         if self.upscale == "catmull-rom" and tuple(tex.size) != tuple(viewport[2:]):
             if self._bicubic is None:
-                bicubic = _link(self.ctx, glsl.load("blit_bicubic.frag"))
+                bicubic = gl.link(self.ctx, glsl.load("blit_bicubic.frag"))
                 self._bicubic = (bicubic, self._fullscreen(bicubic))
             prog, vao = self._bicubic
         prog["u_frame"].value = _FRAME_UNIT
@@ -1177,7 +866,7 @@ class Renderer:
         """Blend an RGBA uint8 image ((H, W, 4), top row first, straight alpha) over ``fbo``
         inside ``viewport``. Uploads only when given a different array object than last time."""
         if self._overlay is None:
-            self._overlay = _link(self.ctx, glsl.load("overlay.frag"))
+            self._overlay = gl.link(self.ctx, glsl.load("overlay.frag"))
             self._overlay_vao = self._fullscreen(self._overlay)
         h, w = rgba.shape[:2]
         if self._overlay_tex is None or self._overlay_tex.size != (w, h):
@@ -1262,9 +951,3 @@ class Renderer:
         for obj in (self._overlay_vao, self._overlay, self._overlay_tex):
             if obj is not None:
                 obj.release()
-
-
-if __name__ == "__main__":  # python -m realtime_cppn.rendering.renderer --warm STATE (see _ChildCompile)
-    if len(sys.argv) == 3 and sys.argv[1] == "--warm":
-        sys.exit(_warm_main(sys.argv[2]))
-    sys.exit(2)

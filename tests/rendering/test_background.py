@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from realtime_cppn.rendering.renderer import HIT_BUDGET_S
+from realtime_cppn.rendering.background import HIT_BUDGET_S
 
 pytestmark = pytest.mark.gl
 
@@ -208,9 +208,9 @@ def test_a_child_that_cannot_compile_turns_background_compiles_off(tmp_path):
 
 def test_two_slow_takeovers_in_a_row_mean_the_cache_is_not_shared():
     # One slow takeover may be a busy moment; a cache that is not shared misses every time.
-    from realtime_cppn.rendering.renderer import MISS_FRACTION, MISSES_IN_A_ROW, _ChildCompile
+    from realtime_cppn.rendering.background import MISS_FRACTION, MISSES_IN_A_ROW, ChildCompile
 
-    child = _ChildCompile()
+    child = ChildCompile()
     child.seconds = 10.0  # the child's build: a takeover above 3 s compiled it again
     slow, fast = MISS_FRACTION * child.seconds + 0.1, HIT_BUDGET_S / 2
     assert MISSES_IN_A_ROW == 2

@@ -221,7 +221,7 @@ def test_warm_up_binds_zeros_as_large_as_every_block(gl_context):
     try:
         r.set_network(to_spec(CPPN(width=4, depth=1, z_dim=0, seed=1)))
         big = to_spec(CPPN(width=8, depth=3, z_dim=0, seed=1))
-        r._warm_up(r._program(big, "rgba32f"), big, "rgba32f")
+        r.warm_up(r._program(big, "rgba32f"), big, "rgba32f")
         assert r._zero_weights[1].size >= 16 * glsl.layout(big).size
         assert gl_context.error == "GL_NO_ERROR"
     finally:

@@ -10,7 +10,8 @@ import pytest
 
 import realtime_cppn as rc
 from realtime_cppn.core.animation import blend
-from realtime_cppn.rendering.renderer import SPECIALIZE_AFTER, Renderer
+from realtime_cppn.rendering.background import SPECIALIZE_AFTER
+from realtime_cppn.rendering.renderer import Renderer
 
 pytestmark = pytest.mark.gl
 
@@ -77,7 +78,7 @@ def test_async_swaps_in_after_the_child_compiles_and_morphs_never_wait(gl_contex
 
 
 def test_big_networks_on_llvmpipe_wait_for_the_weights_to_settle(gl_context):
-    from realtime_cppn.rendering.renderer import LLVMPIPE_QUICK_MACS, _Specializer
+    from realtime_cppn.rendering.background import LLVMPIPE_QUICK_MACS, Specializer
 
     r = Renderer(gl_context, path="compute", specialize="async")
     try:
@@ -86,8 +87,8 @@ def test_big_networks_on_llvmpipe_wait_for_the_weights_to_settle(gl_context):
         small = rc.to_spec(rc.CPPN(width=6, depth=2, seed=1))
         big = rc.to_spec(rc.CPPN(width=128, depth=2, seed=1))  # 17k multiply-adds per pixel
         assert big.macs_per_pixel > LLVMPIPE_QUICK_MACS >= small.macs_per_pixel
-        assert _Specializer.settle_seconds(r, small) == 0.0
-        assert 5.0 < _Specializer.settle_seconds(r, big) < 5.5
+        assert Specializer.settle_seconds(r, small) == 0.0
+        assert 5.0 < Specializer.settle_seconds(r, big) < 5.5
         r.set_network(big)
         for _ in range(SPECIALIZE_AFTER + 3):
             r.draw((8, 8))
