@@ -41,6 +41,15 @@ def _children_get_default_signals() -> None:
             signal.signal(sig, lambda signum, frame: None)
 
 
+@pytest.fixture(autouse=True)
+def _stop_signals_not_left_ignored() -> Iterator[None]:
+    """A test that runs a stop-signal handler in this process (offline clips ignore later
+    signals once one arrived) must leave none ignored: every app started afterwards would
+    inherit it."""
+    yield
+    _children_get_default_signals()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Everything that uses a GL fixture is a `gl` test, so `-m "not gl"` selects the rest.
     for item in items:

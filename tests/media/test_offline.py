@@ -101,14 +101,19 @@ def test_a_stop_signal_finishes_the_clip_with_the_frames_drawn(tmp_path, capsys)
             os.kill(os.getpid(), signal.SIGTERM)  # a real signal: the clip ends about here
         return picture(n), None
 
-    before = signal.getsignal(signal.SIGTERM)
+    from realtime_cppn.media.writers import STOP_SIGNALS
+
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     try:
         status = offline.write_clip(png_clip(out), 100, draw, None, output=out, fps=10,
                                     prog=PROG, progress=False, wrote=lambda *_: "not reached")
         # after a stop signal the run is ending: later ones are ignored from here on
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGTERM, before)  # this process goes on testing
+        # This process goes on testing: every stop signal as it was (an ignored SIGINT or SIGHUP
+        # would be inherited by every app a later test starts, which then never sees its Ctrl-C).
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     err = capsys.readouterr().err
     assert status == 128 + signal.SIGTERM
     done = int(err.split("holds the first ")[1].split(" of ")[0])
