@@ -414,6 +414,11 @@ class Live:
         skipped: list[str] = []
         for option in options:
             after = actions.apply(state, option)
+            if not cost.searchable(after.scene.network):
+                # Judging builds and draws up to SEARCH candidates of each option on the
+                # render thread: for a 1024-wide network that held one frame 14.5 s (live
+                # soak). The change stands, as the key asked, like a reseed of such a network.
+                return options[0]
             if not self._can_judge(after.scene.network):
                 # A shader path would compile it in place to judge it: the first change
                 # stands, as the key asked (it builds in the background; see README).

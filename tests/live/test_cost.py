@@ -283,6 +283,31 @@ def test_no_search_for_networks_too_big_to_search_in_a_frame(renderer, gl_contex
     assert Action("reseed") != Action("reseed", live.state.seed)
 
 
+def test_no_search_for_key_changes_to_networks_too_big_to_search(renderer, gl_context, searches):
+    # The live soak's 14.5 s frame: after OSC /cppn/width 1024 an activation key judged up to
+    # 4 seeds of each activation in turn, every one a 1024-wide build and draw on the render
+    # thread. Changes into a network too big to search stand as asked, unjudged.
+    live, frame = show(renderer, gl_context, network={"seed": 7, "width": 300, "depth": 4},
+                       budget=cost.Budget(frame_limit_s=None))
+    frame()
+    for key in ("next_activation", "previous_activation", "random_activations", "depth_up",
+                "depth_down"):
+        searches[0] = 0
+        before = live.state.scene.network
+        live.dispatch(key)
+        frame()
+        assert searches[0] == 0, key
+        assert live.state.scene.network != before and not live.error, key
+    # Into a big network from a small one: judged by the target's size, not the start's.
+    live, frame = show(renderer, gl_context, network={"seed": 7, "width": 16, "depth": 8},
+                       budget=cost.Budget(frame_limit_s=None))
+    frame()
+    live.dispatch("depth_up")
+    searches[0] = 0
+    frame()
+    assert searches[0] == 0 and live.state.scene.network["depth"] == 9
+
+
 def test_under_auto_scale_a_slow_network_starts_at_a_rung_that_fits(cpu_renderer, gl_context):
     # A rate at which width 32 at 64x48 misses the 2 s limit at scale 1 but fits in a third of
     # the pixels: with auto scale on it is shown at a lower rung; with it off it is refused.
