@@ -373,3 +373,32 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
     with Image.open(live.screenshot(SIZE)) as im:
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
     frame()
+
+
+def test_a_screenshot_of_the_picture_as_shown_reads_the_frame_drawn(cpu_renderer, gl_context,
+                                                                     tmp_path, monkeypatch):
+    # The live soak's longest frames (2.7-4.7 s) were a slow frame drawn twice: once for the
+    # window, once more for a screenshot of the same size. The frame's texture is read instead.
+    from PIL import Image
+
+    live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
+    live.state = replace(live.state, render_scale=0.25)
+    net = live.state.scene.network
+    pixels = SIZE[0] * SIZE[1]
+    # a model that says a full-size render is slow: the PNG is the picture as shown
+    live.budget = cost.Budget(priors={"cpu": cost.work_per_pixel(net) * pixels / 4},
+                              measure=False)
+    frame()
+    draws = []
+    real = cpu_renderer.draw
+    monkeypatch.setattr(cpu_renderer, "draw", lambda *a, **kw: draws.append(a[0]) or real(*a, **kw))
+    live.dispatch("screenshot")
+    frame()
+    assert draws == [live.render_size(SIZE)]  # the frame's one draw, none for the screenshot
+    monkeypatch.undo()
+    small = cpu_renderer.read(cpu_renderer.draw(live.render_size(SIZE), live.view(),
+                                                display=True), 3)
+    shown = np.asarray(Image.fromarray((np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8))
+                       .resize(SIZE, Image.BILINEAR)).astype(int)
+    with Image.open(live.last_screenshot) as im:
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
