@@ -244,9 +244,12 @@ class Live:
         key = json.dumps(network, sort_keys=True)
         if key in self.pinned:
             return self.pinned[key]
+        # Cached or not: a network allowed at a smaller render size may come back after the
+        # scale or the window grew (live soak: width 1024 cached at half scale, drawn at full
+        # scale for 5.8 s). The check is arithmetic; the network on screen passes at once.
+        self.check_cost(network)
         spec = self._specs.get(key)
         if spec is None:
-            self.check_cost(network)
             spec = self._cache(key, self._builder(network)())
         return spec
 

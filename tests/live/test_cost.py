@@ -402,3 +402,25 @@ def test_a_screenshot_of_the_picture_as_shown_reads_the_frame_drawn(cpu_renderer
                        .resize(SIZE, Image.BILINEAR)).astype(int)
     with Image.open(live.last_screenshot) as im:
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
+
+
+def test_a_cached_network_is_checked_again_at_the_pixels_it_would_draw(cpu_renderer, gl_context):
+    # The live soak's 5.8 s frame: width 1024, allowed (and cached) at half scale, came back
+    # by OSC after the render scale went up to 1 and was drawn at four times the pixels
+    # unchecked (only a network not yet cached met the cost model).
+    live, frame = show(cpu_renderer, gl_context, network={"seed": 7, "width": 8, "depth": 1})
+    wide = {**live.state.scene.network, "width": 64}
+    pixels = SIZE[0] * SIZE[1]
+    # 1 s a frame at a quarter scale (1/16 of the pixels), 16 s at full scale
+    rate = cost.work_per_pixel(wide) * pixels / 16.0
+    live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
+    live.state = replace(live.state, render_scale=0.25)
+    send(live, "/cppn/width", 64)
+    frame()
+    assert live.state.net("width") == 64 and not live.error  # allowed, built, cached
+    send(live, "/cppn/width", 8)
+    frame()
+    live.state = replace(live.state, render_scale=1.0)
+    send(live, "/cppn/width", 64)
+    frame()
+    assert live.state.net("width") == 8 and "refused" in live.error
