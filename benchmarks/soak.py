@@ -6,12 +6,14 @@ an Xvfb started here when DISPLAY is unset). A frame hook plays a fixed, repeati
 every few frames one of reseed, morph, activation / width / depth changes (width <= 16,
 depth <= 4: a few architectures, compiled once each and then cached), symmetry, zoom, render
 scale, a window resize (``glfw.set_window_size``), a fullscreen toggle (the action) and
-recording on / off (H.264 and PNG takes in a temporary folder, alternately). Resource figures
+recording on / off (H.264 and PNG takes in a temporary folder, alternately), and the faults
+and cost bombs of ``FAULTS`` (each must show a notice the next frame). Resource figures
 are taken at the start, after warm-up (one pass of every action, size and architecture) and at
 the end: process RSS, the renderer's GL objects (``Renderer.gl_objects``), the GL names the
 driver still holds (``glIs*`` over every name handed out), Python objects of a few types, open
 file descriptors and threads. After warm-up the GL figures must not change at all and RSS may
-grow only within ``--rss-bound`` MB; the script exits 1 (and says what grew) otherwise.
+grow only within ``--rss-bound`` MB, and every fault must have shown its notice and left the
+files before it intact; the script exits 1 (and says what grew or failed) otherwise.
 
     python3 benchmarks/soak.py                 # 3000 frames
     python3 benchmarks/soak.py --short         # ~430 frames (tests/test_soak.py)
@@ -31,6 +33,8 @@ import argparse
 import ctypes
 import gc
 import json
+import resource
+import signal
 import sys
 import tempfile
 import threading
@@ -60,12 +64,18 @@ SCHEDULE = (
     "depth_down", "previous_activation", "fullscreen", "resize", "record", "render_scale",
     "morph", "depth_up", "record:png", "width_down", "symmetry", "resize", "width_up",
     "render_scale", "depth_down", "record", "new_path", "info", "info", "symmetry", "symmetry",
-    "bomb", "reseeds", "shotfault",
+    "bomb", "reseeds", "shotfault", "exportfault", "formatfault", "fullfault", "bigbomb",
 )
 # The faults and bombs a performer (or any OSC client) can send: ``bomb`` asks for width 1024
-# (refused by the cost model at these sizes, never built), ``reseeds`` 200 reseeds in one
-# frame (one liveliness search), ``shotfault`` a screenshot into a file where its folder
-# should be (a notice). None may stop the show or grow what it holds.
+# (refused by the cost model at these sizes, never built), ``bigbomb`` width 1024 and depth 64
+# in one frame (both in range: refused), ``reseeds`` 200 reseeds in one frame (one liveliness
+# search), ``shotfault`` a screenshot and ``exportfault`` an export into a file where their
+# folder should be, ``formatfault`` an export in a format that does not exist, ``fullfault`` a
+# screenshot and an export onto a full disk (RLIMIT_FSIZE 0 for one frame: every write fails
+# with EFBIG, as on a full filesystem) into a folder holding an earlier export, which must come
+# out unchanged. Each fault must show a notice the next frame; none may stop the show or grow
+# what it holds.
+FAULTS = ("bomb", "bigbomb", "shotfault", "exportfault", "formatfault", "fullfault")
 
 
 def start_xvfb() -> subprocess.Popen | None:
@@ -159,13 +169,30 @@ class Show:
         self.start = time.perf_counter()
         self.last = self.start
         self.longest = 0.0  # seconds between two frames, after warm-up
+        # A fault dispatched, and the frame whose hook checks it: actions apply in the next
+        # frame's update, a screenshot in that frame's render after its hooks (one more frame).
+        self.pending: tuple[str, int] | None = None
+        self.noticed: Counter[str] = Counter()
+        self.silent: Counter[str] = Counter()  # faults that showed no notice
+        self.notices: dict[str, str] = {}  # the latest notice of each fault
+        self.fault_longest: dict[str, float] = {}  # the frame each fault or bomb was applied in
+        self.damaged: list[str] = []  # files a fault changed (must stay empty)
+        self.kept: dict[Path, bytes] = {}  # the full-disk folder's files before the fault
+        self.fsize: tuple[int, int] | None = None  # RLIMIT_FSIZE to restore after a full disk
+        self.fault_s = 0.0  # the longest frame since the pending fault was dispatched
+        self.depth = 1  # the depth before the big bomb, put back after it
 
     def on_frame(self, tex, state) -> None:
         n = self.live.frames  # frames finished before this one
-        now = time.perf_counter()
+        now, prev = time.perf_counter(), self.last
         if n > self.warmup:  # after warm-up: every architecture compiled once
             self.longest = max(self.longest, now - self.last)
         self.last = now
+        if self.pending is not None:
+            self.fault_s = max(self.fault_s, now - prev)
+            if n >= self.pending[1]:
+                self.check_fault(self.pending[0], self.fault_s)
+                self.pending, self.fault_s = None, 0.0
         if n == 0:
             self.snaps["start"] = snapshot(self.live, self.names)
         if n == self.warmup:
@@ -204,6 +231,33 @@ class Show:
                 return
         elif name == "bomb":  # 1024 wide at the soak's depths: refused at these sizes
             live.dispatch(Action("width", 1024))
+        elif name == "bigbomb":  # the issue's OSC pair: minutes a frame and GBs if built
+            # (width 1024 is refused; depth 64 at the soak's width is cheap and stands until
+            # the check puts the depth back, so the next pass starts from the same state)
+            self.depth = depth
+            live.dispatch(Action("width", 1024))
+            live.dispatch(Action("depth", 64))
+        elif name in ("exportfault", "formatfault", "fullfault"):
+            # The soak exports faster than the show's rate limit allows: each must reach the
+            # disk (a refusal by the limit would be a notice that tests nothing).
+            live._exports.clear()
+            if name == "exportfault":
+                blocker = self.tmp / "not-a-folder"
+                blocker.write_text("a file where the export folder should be")
+                live.screenshot_dir = blocker / "exports"
+                live.dispatch(Action("export", "glsl"))
+            elif name == "formatfault":
+                live.dispatch(Action("export", "no-such-format"))
+            else:
+                full = self.tmp / "full"
+                full.mkdir(exist_ok=True)
+                (full / "earlier.frag").write_text("// an earlier export, kept\n")
+                self.kept = {p: p.read_bytes() for p in full.iterdir()}
+                live.screenshot_dir = full
+                self.fsize = resource.getrlimit(resource.RLIMIT_FSIZE)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (0, self.fsize[1]))
+                live.dispatch(Action("export", "glsl"))
+                live.dispatch(Action("screenshot"))
         elif name == "reseeds":
             for _ in range(200):
                 live.dispatch(Action("reseed"))
@@ -224,6 +278,32 @@ class Show:
         else:
             live.dispatch(Action(name))
         self.done[name] += 1
+        if name in FAULTS:
+            live.error = ""  # the next frame must show this fault's own notice
+            self.pending = (name, live.frames + (2 if name in ("shotfault", "fullfault") else 1))
+
+    def check_fault(self, name: str, seconds: float) -> None:
+        """The frame after a fault: its notice, the frame's length, files it left unchanged."""
+        live = self.live
+        if self.fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, self.fsize)
+            self.fsize = None
+        if live.error:
+            self.noticed[name] += 1
+            self.notices[name] = live.error[:160]
+        else:
+            self.silent[name] += 1
+        self.fault_longest[name] = max(self.fault_longest.get(name, 0.0), seconds)
+        if name == "fullfault":
+            folder = self.tmp / "full"
+            after = {p: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+            self.damaged += [f"{p.name}: changed" for p, b in self.kept.items()
+                             if after.get(p) != b]
+            # a half-written file under a visible name (an empty claimed name is removed too)
+            self.damaged += [f"{p.name}: left" for p in after if p not in self.kept]
+        live.screenshot_dir = self.tmp
+        if name == "bigbomb":
+            live.dispatch(Action("depth", self.depth))
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -237,6 +317,8 @@ def run(args: argparse.Namespace) -> dict:
     renderer = Renderer.from_current_context(path=args.render_path, specialize=args.specialize,
                                              background=args.background == "on")
     tmp = Path(tempfile.mkdtemp(prefix="cppn-soak-"))
+    # A write past RLIMIT_FSIZE raises EFBIG (the full-disk fault) instead of killing us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     live = app.Live(renderer, actions.initial_state(scene), clock=FixedClock(60),
                     screenshot_dir=tmp, record=app.RecordSettings(tmp / "h264", wait=True))
     # Whole passes of the schedule, so warm-up and end are the same point of it (same state).
@@ -274,6 +356,9 @@ def run(args: argparse.Namespace) -> dict:
             "background_left_on": renderer.background,
             "last_takeover_s": renderer.stats.last_takeover_s,
             "last_child_s": renderer._arch_child.seconds,
+            "faults": {"noticed": dict(show.noticed), "silent": dict(show.silent),
+                       "notices": show.notices, "damaged": show.damaged,
+                       "frame_s": {k: round(v, 3) for k, v in show.fault_longest.items()}},
             "snapshots": show.snaps}
 
 
@@ -314,7 +399,9 @@ def verdict(result: dict, rss_bound_mb: float) -> list[str]:
     """What grew after warm-up (empty: flat)."""
     warm, end = (_programs_merged(result["snapshots"][k]) for k in ("warm", "end"))
     bounded = {**BOUNDED, **(BACKGROUND_BOUNDED if result.get("background") else {})}
-    bad = []
+    faults = result.get("faults", {})
+    bad = [f"{name}: {k} time(s) without a notice" for name, k in faults.get("silent", {}).items()]
+    bad += [f"full disk damaged a file: {d}" for d in faults.get("damaged", [])]
     for key in warm:
         if key in bounded:
             if end[key] > bounded[key]:
@@ -395,6 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"longest frame after warm-up {1000 * result['longest_frame_s']:.0f} ms; "
           f"{result['refused_by_cost']} networks refused by the cost model; last notice: "
           f"{result['last_error'][:100] or '-'}")
+    f = result["faults"]
+    print("faults noticed: " + ", ".join(f"{k} {v}" for k, v in sorted(f["noticed"].items()))
+          + "; their frames (s): " + ", ".join(f"{k} {v}" for k, v in sorted(f["frame_s"].items())))
+    for k, v in sorted(f["notices"].items()):
+        print(f"  {k}: {v}")
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

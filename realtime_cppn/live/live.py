@@ -263,9 +263,12 @@ class Live:
         key = json.dumps(network, sort_keys=True)
         if key in self.pinned:
             return self.pinned[key]
+        # Cached or not: a network allowed at a smaller render size may come back after the
+        # scale or the window grew (live soak: width 1024 cached at half scale, drawn at full
+        # scale for 5.8 s). The check is arithmetic; the network on screen passes at once.
+        self.check_cost(network)
         spec = self._specs.get(key)
         if spec is None:
-            self.check_cost(network)
             spec = self._cache(key, self._builder(network)())
         return spec
 
@@ -433,6 +436,11 @@ class Live:
         skipped: list[str] = []
         for option in options:
             after = actions.apply(state, option)
+            if not cost.searchable(after.scene.network):
+                # Judging builds and draws up to SEARCH candidates of each option on the
+                # render thread: for a 1024-wide network that held one frame 14.5 s (live
+                # soak). The change stands, as the key asked, like a reseed of such a network.
+                return options[0]
             if not self._can_judge(after.scene.network):
                 # A shader path would compile it in place to judge it: the first change
                 # stands, as the key asked (it builds in the background; see README).
@@ -756,7 +764,8 @@ class Live:
             self.renderer.draw_overlay(img, fbo, (0, h - oh, ow, oh))
         if self.state.screenshots != self._screenshots:
             self._screenshots = self.state.screenshots
-            self.guard("screenshot", self.screenshot, fb_size)  # a full disk: a notice, no stop
+            # a full disk: a notice, no stop
+            self.guard("screenshot", self.screenshot, fb_size, tex)
         if self.autoscale is not None and self.state.auto_scale:
             # The frame's own cost, GPU included: finish() waits for it. The wall time between
             # frames would include the vsync wait and never show the headroom to step up.
@@ -915,14 +924,15 @@ class Live:
             self._overlay_key = key
         return self._overlay_img
 
-    def screenshot(self, fb_size: tuple[int, int]) -> Path:
+    def screenshot(self, fb_size: tuple[int, int], drawn=None) -> Path:
         """A PNG of the current picture at window resolution, with its scene for re-rendering.
 
         Rendered again at full resolution where the cost model and the measured frame cost both
         predict that takes at most SCREENSHOT_S; else the picture as the window shows it (the
         render size, upscaled), since a full-size render of a network the auto scale holds at
         1/8 would freeze the show for 64 frames' work. ``still --scene`` renders the PNG's scene
-        at full size offline.
+        at full size offline. ``drawn``: this frame's texture, read instead of drawing the
+        same picture again where the screenshot is of the size it was drawn at.
         """
         from ..media.images import save_png, to_uint8
 
@@ -935,7 +945,10 @@ class Live:
         full = max(full, self.frame_cost * fb_size[0] * fb_size[1] / max(shown[0] * shown[1], 1))
         if full > SCREENSHOT_S and self.state.render_scale < 1.0:
             size = shown
-        tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
+        if drawn is not None and tuple(drawn.size) == tuple(size) == tuple(shown):
+            tex = drawn  # a second draw would double a slow frame (live soak: 4.7 s, not 2.4)
+        else:
+            tex = self.renderer.draw(size, self.view(), dtype="f4", display=True)
         frame = self.renderer.read(tex, 3)  # float, rounded by save_png exactly as `still` does
         if size != fb_size:
             from PIL import Image

@@ -283,6 +283,31 @@ def test_no_search_for_networks_too_big_to_search_in_a_frame(renderer, gl_contex
     assert Action("reseed") != Action("reseed", live.state.seed)
 
 
+def test_no_search_for_key_changes_to_networks_too_big_to_search(renderer, gl_context, searches):
+    # The live soak's 14.5 s frame: after OSC /cppn/width 1024 an activation key judged up to
+    # 4 seeds of each activation in turn, every one a 1024-wide build and draw on the render
+    # thread. Changes into a network too big to search stand as asked, unjudged.
+    live, frame = show(renderer, gl_context, network={"seed": 7, "width": 300, "depth": 4},
+                       budget=cost.Budget(frame_limit_s=None))
+    frame()
+    for key in ("next_activation", "previous_activation", "random_activations", "depth_up",
+                "depth_down"):
+        searches[0] = 0
+        before = live.state.scene.network
+        live.dispatch(key)
+        frame()
+        assert searches[0] == 0, key
+        assert live.state.scene.network != before and not live.error, key
+    # Into a big network from a small one: judged by the target's size, not the start's.
+    live, frame = show(renderer, gl_context, network={"seed": 7, "width": 16, "depth": 8},
+                       budget=cost.Budget(frame_limit_s=None))
+    frame()
+    live.dispatch("depth_up")
+    searches[0] = 0
+    frame()
+    assert searches[0] == 0 and live.state.scene.network["depth"] == 9
+
+
 def test_under_auto_scale_a_slow_network_starts_at_a_rung_that_fits(cpu_renderer, gl_context):
     # A rate at which width 32 at 64x48 misses the 2 s limit at scale 1 but fits in a third of
     # the pixels: with auto scale on it is shown at a lower rung; with it off it is refused.
@@ -348,3 +373,54 @@ def test_a_screenshot_too_slow_at_full_size_saves_the_picture_as_shown(cpu_rende
     with Image.open(live.screenshot(SIZE)) as im:
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
     frame()
+
+
+def test_a_screenshot_of_the_picture_as_shown_reads_the_frame_drawn(cpu_renderer, gl_context,
+                                                                     tmp_path, monkeypatch):
+    # The live soak's longest frames (2.7-4.7 s) were a slow frame drawn twice: once for the
+    # window, once more for a screenshot of the same size. The frame's texture is read instead.
+    from PIL import Image
+
+    live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
+    live.state = replace(live.state, render_scale=0.25)
+    net = live.state.scene.network
+    pixels = SIZE[0] * SIZE[1]
+    # a model that says a full-size render is slow: the PNG is the picture as shown
+    live.budget = cost.Budget(priors={"cpu": cost.work_per_pixel(net) * pixels / 4},
+                              measure=False)
+    frame()
+    draws = []
+    real = cpu_renderer.draw
+    monkeypatch.setattr(cpu_renderer, "draw", lambda *a, **kw: draws.append(a[0]) or real(*a, **kw))
+    live.dispatch("screenshot")
+    frame()
+    assert draws == [live.render_size(SIZE)]  # the frame's one draw, none for the screenshot
+    monkeypatch.undo()
+    small = cpu_renderer.read(cpu_renderer.draw(live.render_size(SIZE), live.view(),
+                                                display=True), 3)
+    shown = np.asarray(Image.fromarray((np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8))
+                       .resize(SIZE, Image.BILINEAR)).astype(int)
+    with Image.open(live.last_screenshot) as im:
+        assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
+
+
+def test_a_cached_network_is_checked_again_at_the_pixels_it_would_draw(cpu_renderer, gl_context):
+    # The live soak's 5.8 s frame: width 1024, allowed (and cached) at half scale, came back
+    # by OSC after the render scale went up to 1 and was drawn at four times the pixels
+    # unchecked (only a network not yet cached met the cost model).
+    live, frame = show(cpu_renderer, gl_context, network={"seed": 7, "width": 8, "depth": 1})
+    wide = {**live.state.scene.network, "width": 64}
+    pixels = SIZE[0] * SIZE[1]
+    # 1 s a frame at a quarter scale (1/16 of the pixels), 16 s at full scale
+    rate = cost.work_per_pixel(wide) * pixels / 16.0
+    live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
+    live.state = replace(live.state, render_scale=0.25)
+    send(live, "/cppn/width", 64)
+    frame()
+    assert live.state.net("width") == 64 and not live.error  # allowed, built, cached
+    send(live, "/cppn/width", 8)
+    frame()
+    live.state = replace(live.state, render_scale=1.0)
+    send(live, "/cppn/width", 64)
+    frame()
+    assert live.state.net("width") == 8 and "refused" in live.error

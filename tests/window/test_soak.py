@@ -1,6 +1,8 @@
 """The soak benchmark's short mode: a scripted show of ~430 frames in a real glfw window (Xvfb)
 with an action every two frames (reseeds, morphs, architecture changes, resizes and drags to new
-sizes, fullscreen, render scale, H.264 and PNG takes). After warm-up the GL objects (the
+sizes, fullscreen, render scale, H.264 and PNG takes) and its faults (screenshots and exports into
+a file, an unknown export format, a full disk, the width 1024 / depth 64 bombs, 200 reseeds in a
+frame), each a notice and never an exit. After warm-up the GL objects (the
 renderer's own count and the driver's names), file descriptors and threads must not change at
 all, and RSS may grow by less than 30 MB."""
 
@@ -42,6 +44,15 @@ def test_short_soak_stays_flat(tmp_path, path, background):
     assert result["actions"]["bomb"] >= 2
     assert result["refused_by_cost"] >= result["actions"]["bomb"]
     assert result["actions"]["shotfault"] >= 2 and result["actions"]["reseeds"] >= 2
+    # every fault and bomb showed its own notice the frame after, and the full disk left the
+    # earlier export intact and no half-written file
+    faults = result["faults"]
+    assert faults["silent"] == {} and faults["damaged"] == []
+    for name in ("bomb", "bigbomb", "shotfault", "exportfault", "formatfault", "fullfault"):
+        assert faults["noticed"][name] >= 2, name
+    assert "Not a directory" in faults["notices"]["exportfault"]
+    assert "no-such-format" in faults["notices"]["formatfault"]
+    assert "File too large" in faults["notices"]["fullfault"]
     assert (end["rss_kb"] - warm["rss_kb"]) / 1024 < 30
     assert end["gl_textures"] > 0 and end["gl.targets"] > 0  # the counters see real objects
     for key in ("fds", "threads"):  # no pipe, file or thread left by any child or take
