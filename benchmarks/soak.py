@@ -371,6 +371,7 @@ BOUNDED = {"py.NetworkSpec": app.SPEC_CACHE + 4, "py.LatentPath": app.SPEC_CACHE
            "gl.special_programs": 2, "gl.special_procs": 1, "gl.vaos": 2,
            "gl.arch_procs": 1,  # a new architecture compiling in the background
            "gl.zero_weights": 1,
+           "gl.parallel_programs": 1,  # a program the driver links on its own threads
            # the specialiser's and the architecture's children, and one just collected
            "py.Popen": 3}
 BAKED = ("gl_programs", "gl_vertex_arrays", "py.programs", "py.VertexArray")  # less the baked
