@@ -47,6 +47,7 @@ import torch
 from realtime_cppn import CPPN, coords, to_spec
 from realtime_cppn.core.spec import NetworkSpec
 from realtime_cppn.rendering.codegen import bake, glsl
+from realtime_cppn.rendering.gl import first_draw, link
 from realtime_cppn.rendering.renderer import Renderer, create_headless_context
 
 SIZES = {"512x512": (512, 512), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
@@ -533,26 +534,12 @@ def write(summary: dict, out: str) -> None:
 
 
 def _build(ctx, src: str, path: str):
-    if path == "fragment":
-        return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=src)
-    return ctx.compute_shader(src)
+    return link(ctx, src, compute=path != "fragment")
 
 
 def _first_draw(ctx, prog, path: str, size: tuple[int, int]) -> None:
     """One draw into an rgba32f target, as the renderer would: llvmpipe JITs at this point."""
-    tex = ctx.texture(size, 4, dtype="f4")
-    if path == "fragment":
-        fbo = ctx.framebuffer(color_attachments=[tex])
-        fbo.use()
-        vao = ctx.vertex_array(prog, [])
-        vao.vertices = 3
-        vao.render()
-        vao.release()
-    else:
-        tex.bind_to_image(0, read=False, write=True)
-        prog.run(1, 1)
-        ctx.memory_barrier()
-    ctx.finish()
+    first_draw(ctx, prog, ctx.texture(size, 4, dtype="f4"), compute=path != "fragment")
 
 
 def _compile(ctx, src: str, path: str, size: tuple[int, int]) -> dict[str, float]:

@@ -20,7 +20,7 @@ import moderngl
 from ..core.lru import LRU
 from ..core.spec import NetworkSpec
 from .codegen import bake, glsl
-from .gl import TEXTURE_UNIT, WEIGHT_UNIT, bind_weights, link, set_block_bindings
+from .gl import TEXTURE_UNIT, WEIGHT_UNIT, bind_weights, first_draw, link, set_block_bindings
 
 MAX_SPECIAL_PROGRAMS = 2  # baked programs: the current weights and the previous (a morph back)
 
@@ -281,16 +281,7 @@ def warm_main(state_json: str) -> int:
         if name in prog:
             prog[name].value = unit
     set_block_bindings(prog, size, block)
-    if state["path"] != "fragment":
-        target.bind_to_image(0, read=False, write=True)
-        prog.run(1, 1)  # llvmpipe compiles on first use, not at link time
-    else:
-        fbo = ctx.framebuffer(color_attachments=[target])
-        fbo.use()
-        vao = ctx.vertex_array(prog, [])
-        vao.vertices = 3
-        vao.render()
-    ctx.finish()
+    first_draw(ctx, prog, target, compute=state["path"] != "fragment")
     flush_shader_cache()
     return 0
 

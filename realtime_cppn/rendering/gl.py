@@ -39,3 +39,21 @@ def link(ctx: moderngl.Context, source: str, compute: bool = False):
     if compute:
         return ctx.compute_shader(source)
     return ctx.program(vertex_shader=glsl.load("fullscreen.vert"), fragment_shader=source)
+
+
+def first_draw(ctx: moderngl.Context, prog, target, compute: bool) -> None:
+    """One draw of ``prog`` into ``target``, then a finish: llvmpipe compiles a program at its
+    first use, not at link time, so this is where a warm-up pays the compile."""
+    if compute:
+        target.bind_to_image(0, read=False, write=True)
+        prog.run(1, 1)
+        ctx.memory_barrier()
+    else:
+        fbo = ctx.framebuffer(color_attachments=[target])
+        fbo.use()
+        vao = ctx.vertex_array(prog, [])
+        vao.vertices = 3
+        vao.render()
+        vao.release()
+        fbo.release()
+    ctx.finish()
