@@ -68,6 +68,12 @@ def main() -> int:
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 2
+    # Run as `nohup ... &`, this process ignores SIGINT and SIGHUP, and an ignored signal stays
+    # ignored across exec: the app would never see the Ctrl-C that ends the soak. A handler (not
+    # SIG_IGN) resets to the default in the child.
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, lambda signum, frame: None)
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="live-soak-"))
     r, w = os.pipe()
@@ -95,7 +101,11 @@ def main() -> int:
     end = time.monotonic() + args.minutes * 60
     sent = {"keys": 0, "osc": 0, "takes": 0}
     recording = False
+    rss_by_minute, next_sample = [round(start_rss, 1)], time.monotonic() + 60
     while time.monotonic() < end and app.poll() is None:
+        if time.monotonic() >= next_sample:
+            rss_by_minute.append(round(rss_mb(app.pid), 1))
+            next_sample += 60
         roll = rng.random()
         if roll < 0.5:
             x("xdotool", "windowfocus", "--sync", window)
@@ -118,21 +128,28 @@ def main() -> int:
         time.sleep(3.0)
     if alive:
         app.send_signal(signal.SIGINT)
-    out, _ = app.communicate(timeout=120)
+    try:
+        out, _ = app.communicate(timeout=120)
+        exit_s = None
+    except subprocess.TimeoutExpired:  # reported, not raised: the soak's figures still count
+        app.kill()
+        out, _ = app.communicate()
+        exit_s = "did not exit within 120 s of SIGINT (killed)"
     xvfb.terminate()
     gaps = frame_times(trace)
     takes = sorted(p.name for p in (work / "takes").glob("cppn-rec-*")) if (work / "takes").exists() else []
     result = {"minutes": args.minutes, "alive_at_end": alive, "exit": app.returncode,
               "rss_start_mb": round(start_rss, 1), "rss_end_mb": round(end_rss, 1),
+              "rss_by_minute_mb": rss_by_minute,
               "frames": len(gaps) + 1, "longest_frame_s": round(max(gaps, default=0.0), 3),
               "median_frame_s": round(sorted(gaps)[len(gaps) // 2], 4) if gaps else None,
               "longest_frames": longest(trace), "sent": sent, "take_files": takes,
-              "tracebacks": out.count("Traceback"),
+              "tracebacks": out.count("Traceback"), "exit_problem": exit_s,
               "last_output": out.strip().splitlines()[-5:]}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    return 0 if alive and result["tracebacks"] == 0 else 1
+    return 0 if alive and result["tracebacks"] == 0 and exit_s is None else 1
 
 
 if __name__ == "__main__":
