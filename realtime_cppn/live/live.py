@@ -925,7 +925,7 @@ class Live:
         return self._overlay_img
 
     def screenshot(self, fb_size: tuple[int, int], drawn=None) -> Path:
-        """A PNG of the current picture at window resolution, with its scene for re-rendering.
+        """A PNG of the picture on screen at window resolution, with its scene for re-rendering.
 
         Rendered again at full resolution where the cost model and the measured frame cost both
         predict that takes at most SCREENSHOT_S; else the picture as the window shows it (the
@@ -936,8 +936,12 @@ class Live:
         """
         from ..media.images import save_png, to_uint8
 
+        # The picture is of the network on screen: while another builds, that is not the
+        # state's (live soak: width 16 pending, width 1024 shown, drawn again full size: 17 s).
+        scene = self.state.scene if self._shown is None else \
+            replace(self.state.scene, network=self._shown)
         size = fb_size
-        full = self.budget.frame_seconds(self.state.scene.network, fb_size[0] * fb_size[1],
+        full = self.budget.frame_seconds(scene.network, fb_size[0] * fb_size[1],
                                          self.cost_path) or 0.0
         # The model's rate and the frame just measured, scaled to full size: the larger wins, so
         # a machine slower than the model predicts (a loaded CPU, a throttled GPU) holds too.
@@ -954,9 +958,10 @@ class Live:
             from PIL import Image
 
             frame = np.asarray(Image.fromarray(to_uint8(frame)).resize(fb_size, Image.BILINEAR))
-        path = _free_path(self.screenshot_dir, f"cppn-{self.state.seed}", ".png")
+        seed = scene.network.get("seed", self.state.seed)
+        path = _free_path(self.screenshot_dir, f"cppn-{seed}", ".png")
         try:
-            self.last_screenshot = save_png(path, frame, self.state.scene)
+            self.last_screenshot = save_png(path, frame, scene)
         except BaseException:
             _remove_claim(path)
             raise

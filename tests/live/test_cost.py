@@ -404,6 +404,54 @@ def test_a_screenshot_of_the_picture_as_shown_reads_the_frame_drawn(cpu_renderer
         assert np.abs(np.asarray(im.convert("RGB")).astype(int) - shown).max() <= 1
 
 
+def test_a_screenshot_while_a_network_builds_is_of_the_network_on_screen(
+        cpu_renderer, gl_context, tmp_path, monkeypatch):
+    # The live soak's 25.5 s frame: width 1024 on screen, width 16 building, a screenshot. Its
+    # cost was judged by the state's (pending, cheap) network, so the slow one on screen was
+    # drawn again at full size (17 s), and the PNG's scene named a network it did not show.
+    from realtime_cppn.live.live import SCREENSHOT_S
+    from realtime_cppn.media.images import read_scene
+    from realtime_cppn.nn import build
+
+    gate = threading.Event()
+    real = build.scene_network
+
+    def gated(scene):
+        if scene.network.get("width") == 12:
+            assert gate.wait(30)
+        return real(scene)
+
+    monkeypatch.setattr(build, "scene_network", gated)
+    live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
+    wide = {**live.state.scene.network, "width": 64}
+    pixels = SIZE[0] * SIZE[1]
+    # the wide network: 2 x SCREENSHOT_S at full size, an eighth of that at a quarter scale
+    rate = cost.work_per_pixel(wide) * pixels / (2 * SCREENSHOT_S)
+    live.budget = cost.Budget(priors={"cpu": rate}, measure=False)
+    live.state = replace(live.state, render_scale=0.25, auto_scale=False)
+    send(live, "/cppn/width", 64)
+    frame()
+    assert live.renderer.spec.layers[0].weight.shape[0] == 64 and not live.error
+    pending = {**wide, "width": 12}
+    assert live.budget.frame_seconds(pending, pixels, "cpu") < SCREENSHOT_S  # the test can tell
+    live.background_builds = True
+    live.dispatch("width=12")
+    frame()
+    assert live.building is not None and live.renderer.spec.layers[0].weight.shape[0] == 64
+    draws = []
+    drawing = cpu_renderer.draw
+    monkeypatch.setattr(cpu_renderer, "draw",
+                        lambda *a, **kw: draws.append(a[0]) or drawing(*a, **kw))
+    live.dispatch("screenshot")
+    frame()
+    monkeypatch.setattr(cpu_renderer, "draw", drawing)
+    gate.set()
+    assert draws == [live.render_size(SIZE)]  # the frame's one draw, no full-size one
+    shot = live.last_screenshot
+    assert read_scene(shot).network == wide and shot.name.startswith(f"cppn-{wide['seed']}-")
+    assert live.state.net("width") == 12
+
+
 def test_a_cached_network_is_checked_again_at_the_pixels_it_would_draw(cpu_renderer, gl_context):
     # The live soak's 5.8 s frame: width 1024, allowed (and cached) at half scale, came back
     # by OSC after the render scale went up to 1 and was drawn at four times the pixels
