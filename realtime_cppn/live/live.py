@@ -632,6 +632,12 @@ class Live:
             self.error_at = self.state.time
             log.warning("%s", self.error)
             return None
+        if not summary["drawn"] and not Path(summary["path"]).exists():
+            # stopped in the frame it started (live soak: two presses in one frame): no video
+            # file to name; the log stays, and replays as the one frame it holds
+            print(f"nothing recorded: the take stopped before its first frame; performance log "
+                  f"{summary['log']}", flush=True)
+            return summary
         self.last_recording = summary
         print(f"recorded {summary['path']}: {summary['seconds']:.2f} s at {rec.fps:g} fps, "
               f"{summary['drawn']} frames drawn, {summary['frames']} written "

@@ -155,3 +155,29 @@ def test_take_names_never_follow_a_dangling_link(renderer, gl_context, tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == [
         "cppn-rec-000.mp4", "cppn-rec-001.jsonl", "cppn-rec-002.jsonl", "cppn-rec-002.mp4"]
     assert len(decode(folder / "cppn-rec-002.mp4")[0]) == 5
+
+
+def test_a_take_stopped_in_the_frame_it_started_names_no_video(renderer, gl_context, tmp_path,
+                                                               capsys):
+    # The live soak: Ctrl+R twice within one frame printed "recorded cppn-rec-045.mp4: 0.00 s",
+    # a file that was never written (a take with no frame has no video to keep).
+    from realtime_cppn.media import perflog
+
+    state = actions.initial_state(Scene(network=dict(NET), path_seed=3))
+    live = Live(renderer, state, clock=StepClock(1 / 60), screenshot_dir=tmp_path,
+                record=RecordSettings(tmp_path / "takes", "h264", 60, wait=True))
+    fbo = gl_context.simple_framebuffer(SIZE)
+    live.update()
+    live.render(fbo, SIZE)
+    live.dispatch("record")
+    live.dispatch("record")
+    live.update()
+    live.render(fbo, SIZE)
+    live.close()
+    out = capsys.readouterr().out
+    log = tmp_path / "takes" / "cppn-rec-000.jsonl"
+    assert sorted(p.name for p in (tmp_path / "takes").iterdir()) == [log.name]
+    assert f"nothing recorded: the take stopped before its first frame; performance log {log}" \
+        in out and ".mp4" not in out
+    assert live.last_recording is None and not live.error and live.recording is None
+    assert perflog.read(log).header["video"] == "cppn-rec-000.mp4"  # whole, replayable
