@@ -42,6 +42,33 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def check_takes(folder: Path) -> dict:
+    """Every take as a stranger's tools see it: Debian's ffprobe decodes each video and counts
+    its frames, which must be the frames its performance log says were written; a log without
+    a video must be of a take that stopped before its first frame."""
+    logs = sorted(folder.glob("cppn-rec-*.jsonl")) if folder.exists() else []
+    decoded, problems = 0, []
+    for log in logs:
+        lines = log.read_text().splitlines()
+        video = folder / json.loads(lines[0])["video"]
+        stop = json.loads(lines[-1]) if len(lines) > 1 else {}
+        written = stop.get("args", {}).get("frames") if stop.get("action") == "record" else None
+        if not video.exists():
+            if written != 0:
+                problems.append(f"{log.name}: no {video.name}, log says {written} frames")
+            continue
+        out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams",
+                              "v:0", "-show_entries", "stream=nb_read_frames", "-of", "json",
+                              str(video)], capture_output=True, text=True, timeout=300)
+        streams = json.loads(out.stdout or "{}").get("streams", [])
+        n = int(streams[0].get("nb_read_frames", -1)) if streams else -1
+        if out.returncode != 0 or out.stderr.strip() or n != written:
+            problems.append(f"{video.name}: ffprobe {n} frames, log {written}, "
+                            f"{out.stderr.strip()[:120]}")
+        decoded += max(n, 0)
+    return {"logs": len(logs), "frames_decoded": decoded, "problems": problems}
+
+
 def frame_times(trace: Path) -> list[float]:
     """Seconds between consecutive drawn frames."""
     t = [float(line.split()[0]) for line in trace.read_text().splitlines() if " draw " in line]
@@ -138,18 +165,21 @@ def main() -> int:
     xvfb.terminate()
     gaps = frame_times(trace)
     takes = sorted(p.name for p in (work / "takes").glob("cppn-rec-*")) if (work / "takes").exists() else []
+    checked = check_takes(work / "takes")
     result = {"minutes": args.minutes, "alive_at_end": alive, "exit": app.returncode,
               "rss_start_mb": round(start_rss, 1), "rss_end_mb": round(end_rss, 1),
               "rss_by_minute_mb": rss_by_minute,
               "frames": len(gaps) + 1, "longest_frame_s": round(max(gaps, default=0.0), 3),
               "median_frame_s": round(sorted(gaps)[len(gaps) // 2], 4) if gaps else None,
               "longest_frames": longest(trace), "sent": sent, "take_files": takes,
+              "takes_checked": checked,
               "tracebacks": out.count("Traceback"), "exit_problem": exit_s,
               "last_output": out.strip().splitlines()[-5:]}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    return 0 if alive and result["tracebacks"] == 0 and exit_s is None else 1
+    return 0 if alive and result["tracebacks"] == 0 and exit_s is None \
+        and not checked["problems"] else 1
 
 
 if __name__ == "__main__":
