@@ -48,6 +48,22 @@ def show(renderer, gl_context, network=None, budget=None, **live_kw):
     return live, frame
 
 
+def gate_builds(monkeypatch, width: int) -> threading.Event:
+    """Networks ``width`` wide build only once the returned event is set (a slow build)."""
+    from realtime_cppn.nn import build
+
+    gate = threading.Event()
+    real = build.scene_network
+
+    def gated(scene):
+        if scene.network.get("width") == width:
+            assert gate.wait(30)
+        return real(scene)
+
+    monkeypatch.setattr(build, "scene_network", gated)
+    return gate
+
+
 def send(live, address: str, *args) -> None:
     """What the OSC server does with a datagram: its actions, dispatched."""
     found, _ = osc.message_actions(address, args)
@@ -137,17 +153,7 @@ def test_osc_width_1024_then_depth_64_keeps_the_frame_drawing(renderer, gl_conte
 
 def test_a_network_building_in_the_background_leaves_the_current_one_playing(
         renderer, gl_context, monkeypatch, tmp_path):
-    from realtime_cppn.nn import build
-
-    gate = threading.Event()
-    real = build.scene_network
-
-    def gated(scene):
-        if scene.network.get("width") == 96:
-            assert gate.wait(30)
-        return real(scene)
-
-    monkeypatch.setattr(build, "scene_network", gated)
+    gate = gate_builds(monkeypatch, width=96)
     live, frame = show(renderer, gl_context, screenshot_dir=tmp_path)
     live.background_builds = True
     before = live.renderer.spec
@@ -411,17 +417,8 @@ def test_a_screenshot_while_a_network_builds_is_of_the_network_on_screen(
     # drawn again at full size (17 s), and the PNG's scene named a network it did not show.
     from realtime_cppn.live.live import SCREENSHOT_S
     from realtime_cppn.media.images import read_scene
-    from realtime_cppn.nn import build
 
-    gate = threading.Event()
-    real = build.scene_network
-
-    def gated(scene):
-        if scene.network.get("width") == 12:
-            assert gate.wait(30)
-        return real(scene)
-
-    monkeypatch.setattr(build, "scene_network", gated)
+    gate = gate_builds(monkeypatch, width=12)
     live, frame = show(cpu_renderer, gl_context, screenshot_dir=tmp_path)
     wide = {**live.state.scene.network, "width": 64}
     pixels = SIZE[0] * SIZE[1]
