@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import groupby
 
 import numpy as np
 
@@ -74,8 +75,14 @@ def check_exportable(spec: NetworkSpec, fmt: str) -> None:
             "uv-remap networks (2 output channels) cannot be exported: their colour comes from "
             "an image texture; export a 1- or 3-channel network"
         )
-    shapes = " x ".join(str(lay.weight.shape[0]) for lay in spec.layers)
-    check_weight_count(weight_count(spec), fmt, f" ({shapes})")
+    check_weight_count(weight_count(spec), fmt, f" ({layer_widths(spec)})")
+
+
+def layer_widths(spec: NetworkSpec) -> str:
+    """Each layer's width, a run of three or more equal ones as one (a depth-64 network's
+    refusal would otherwise be 65 numbers long): "16 (x64) x 3"."""
+    runs = [(w, len(list(g))) for w, g in groupby(lay.weight.shape[0] for lay in spec.layers)]
+    return " x ".join(f"{w} (x{n})" if n > 2 else " x ".join([str(w)] * n) for w, n in runs)
 
 
 def check_weight_count(n: int, fmt: str, detail: str = "") -> None:

@@ -529,6 +529,8 @@ def test_size_limits_are_per_format_and_stated():
         assert exports.MAX_WEIGHTS[fmt] == 16384
         with pytest.raises(CPPNError, match=rf"has \d+ weights.*at most 16384.*protects {host}"):
             exports.export(Scene(), big, fmt)
+    with pytest.raises(CPPNError, match=r"has \d+ weights \(16 \(x64\) x 3\); the glsl"):
+        exports.export(Scene(), random_spec([16] * 64), "glsl")  # one line, not 65 numbers
     just = random_spec([64] * 4)
     assert exports.weight_count(just) <= 16384
     for fmt in exports.FORMATS:
