@@ -632,9 +632,9 @@ class Live:
             self.error_at = self.state.time
             log.warning("%s", self.error)
             return None
-        if not summary["drawn"] and not Path(summary["path"]).exists():
-            # stopped in the frame it started (live soak: two presses in one frame): no video
-            # file to name; the log stays, and replays as the one frame it holds
+        if rec.rec is None:
+            # stopped in the frame it started (live soak: two presses in one frame): the video
+            # opens at the first frame, so there is none to name; the log stays, and replays
             print(f"nothing recorded: the take stopped before its first frame; performance log "
                   f"{summary['log']}", flush=True)
             return summary
@@ -964,7 +964,7 @@ class Live:
             from PIL import Image
 
             frame = np.asarray(Image.fromarray(to_uint8(frame)).resize(fb_size, Image.BILINEAR))
-        seed = scene.network.get("seed", self.state.seed)
+        seed = int(scene.network.get("seed", actions.NETWORK_DEFAULTS["seed"]))
         path = _free_path(self.screenshot_dir, f"cppn-{seed}", ".png")
         try:
             self.last_screenshot = save_png(path, frame, scene)
